@@ -1,0 +1,130 @@
+//! The buffer `node_readdir` fills: directory entries in the kernel's format, with a limit.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use crate::Vtype;
+
+/// Where `node_readdir` puts directory entries (puffs `struct dirent` buffer; FUSE
+/// `struct fuse_dirent` records).
+///
+/// The buffer has the room the kernel asked for. [`DirBuf::push`] answers `false` when an entry
+/// does not fit: the file system stops there and the kernel asks again from that entry's offset.
+#[derive(Debug)]
+pub struct DirBuf<'a> {
+    out: &'a mut Vec<u8>,
+    limit: usize,
+    count: usize,
+}
+
+/// Size of the fixed part of a FUSE directory record: `ino`, `off`, `namelen`, `type`.
+pub(crate) const DIRENT_HEADER_LEN: usize = 24;
+
+impl<'a> DirBuf<'a> {
+    /// A buffer appending to `out` until it holds `room` more bytes.
+    pub(crate) fn new(out: &'a mut Vec<u8>, room: usize) -> DirBuf<'a> {
+        let limit = out.len() + room;
+        DirBuf { out, limit, count: 0 }
+    }
+
+    /// Adds the entry `name`, of type `vtype` and serial number `fileid`, whose successor is at
+    /// position `next_offset`. Answers `false`, adding nothing, when the entry does not fit.
+    ///
+    /// Names that could not be looked up (empty, or holding `/` or NUL) are skipped with `true`:
+    /// no caller could use them.
+    pub fn push(&mut self, fileid: u64, next_offset: u64, vtype: Vtype, name: &OsStr) -> bool {
+        let name = name.as_bytes();
+        if name.is_empty() || name.contains(&b'/') || name.contains(&0) {
+            return true;
+        }
+        let record = (DIRENT_HEADER_LEN + name.len()).next_multiple_of(8);
+        if self.out.len() + record > self.limit {
+            return false;
+        }
+        self.out.extend_from_slice(&fileid.to_le_bytes());
+        self.out.extend_from_slice(&next_offset.to_le_bytes());
+        self.out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+        self.out.extend_from_slice(&vtype.to_dirent_type().to_le_bytes());
+        self.out.extend_from_slice(name);
+        self.out.resize(self.out.len() + record - DIRENT_HEADER_LEN - name.len(), 0);
+        self.count += 1;
+        true
+    }
+
+    /// How many entries were added.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Whether no entry was added yet.
+    pub fn is_empty(&self) -> bool {
+        self.count == 0
+    }
+}
+
+/// One directory entry as the kernel side reads it back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Dirent {
+    /// Serial number of the entry's node.
+    pub fileid: u64,
+    /// Position of the next entry.
+    pub next_offset: u64,
+    /// Type of the entry's node, when the file system said.
+    pub vtype: Option<Vtype>,
+    /// The entry's name.
+    pub name: std::ffi::OsString,
+}
+
+/// Parses FUSE directory records; `None` if a record is cut short or overruns the buffer.
+pub(crate) fn parse_dirents(mut bytes: &[u8]) -> Option<Vec<Dirent>> {
+    let mut entries = Vec::new();
+    while !bytes.is_empty() {
+        let header = bytes.get(..DIRENT_HEADER_LEN)?;
+        let fileid = u64::from_le_bytes(header[0..8].try_into().ok()?);
+        let next_offset = u64::from_le_bytes(header[8..16].try_into().ok()?);
+        let namelen = u32::from_le_bytes(header[16..20].try_into().ok()?) as usize;
+        let dtype = u32::from_le_bytes(header[20..24].try_into().ok()?);
+        let name = bytes.get(DIRENT_HEADER_LEN..DIRENT_HEADER_LEN + namelen)?;
+        let record = (DIRENT_HEADER_LEN + namelen).next_multiple_of(8).min(bytes.len());
+        entries.push(Dirent {
+            fileid,
+            next_offset,
+            vtype: Vtype::from_mode_bits(dtype << 12),
+            name: OsStr::from_bytes(name).to_owned(),
+        });
+        bytes = &bytes[record..];
+    }
+    Some(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_round_trip_and_full_buffer_says_so() {
+        let mut out = Vec::new();
+        let mut buf = DirBuf::new(&mut out, 64);
+        assert!(buf.push(1, 1, Vtype::Dir, OsStr::new(".")));
+        assert!(buf.push(7, 2, Vtype::Reg, OsStr::new("hello")));
+        assert!(!buf.push(8, 3, Vtype::Reg, OsStr::new("does-not-fit")));
+        assert_eq!(buf.len(), 2);
+        assert_eq!(out.len(), 64);
+        let parsed = parse_dirents(&out).unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[1].name, "hello");
+        assert_eq!(parsed[1].fileid, 7);
+        assert_eq!(parsed[1].vtype, Some(Vtype::Reg));
+        assert_eq!(parsed[1].next_offset, 2);
+    }
+
+    #[test]
+    fn bad_names_are_skipped_and_truncated_records_rejected() {
+        let mut out = Vec::new();
+        let mut buf = DirBuf::new(&mut out, 4096);
+        assert!(buf.push(1, 1, Vtype::Reg, OsStr::new("a/b")));
+        assert!(buf.is_empty());
+        assert!(buf.push(1, 1, Vtype::Reg, OsStr::new("ab")));
+        assert_eq!(parse_dirents(&out[..20]), None);
+    }
+}

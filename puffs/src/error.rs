@@ -1,0 +1,43 @@
+//! The error of a usermount call: what was being done and the errno it ended with.
+
+use std::fmt;
+
+use crate::Errno;
+
+/// A failed usermount call (`mount`, `mainloop` …): what was being done and why it failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error {
+    context: String,
+    errno: Errno,
+}
+
+impl Error {
+    /// An error of `errno` while doing `context` ("mount /mnt", "read /dev/fuse").
+    pub fn new(context: impl Into<String>, errno: Errno) -> Error {
+        Error { context: context.into(), errno }
+    }
+
+    /// The errno behind the error.
+    pub fn errno(&self) -> Errno {
+        self.errno
+    }
+
+    /// What was being done.
+    pub fn context(&self) -> &str {
+        &self.context
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {} ({:?})", self.context, self.errno.desc(), self.errno)
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<Error> for std::io::Error {
+    fn from(e: Error) -> std::io::Error {
+        std::io::Error::new(std::io::Error::from_raw_os_error(e.errno as i32).kind(), e)
+    }
+}

@@ -1,0 +1,415 @@
+//! The FUSE kernel ABI (`include/uapi/linux/fuse.h`): opcodes, flags and the fixed-size records
+//! that travel on `/dev/fuse`, each with one little-endian encoder and decoder used by both the
+//! file-system side and the loopback kernel.
+
+/// Protocol major version spoken.
+pub const KERNEL_VERSION: u32 = 7;
+/// Highest protocol minor version spoken.
+pub const KERNEL_MINOR_VERSION: u32 = 38;
+/// Lowest protocol minor version accepted from a kernel.
+pub const MIN_KERNEL_MINOR_VERSION: u32 = 31;
+/// Node id of the root directory.
+pub const ROOT_ID: u64 = 1;
+/// Smallest read buffer the kernel accepts.
+pub const MIN_READ_BUFFER: usize = 8192;
+
+/// Defines a fixed-size wire record: a struct of integer fields with its encoded size, an encoder
+/// and a decoder (which reads a prefix and rejects short input).
+macro_rules! wire_struct {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$fmeta:meta])* pub $field:ident : $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        ///
+        /// Fields carry the names and meaning they have in `fuse.h`.
+        #[allow(missing_docs)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+        pub struct $name { $($(#[$fmeta])* pub $field: $ty),* }
+
+        impl $name {
+            /// Encoded size in bytes.
+            pub const SIZE: usize = 0 $(+ core::mem::size_of::<$ty>())*;
+
+            /// Appends the record to `out`.
+            pub fn encode(&self, out: &mut Vec<u8>) {
+                $(out.extend_from_slice(&self.$field.to_le_bytes());)*
+            }
+
+            /// Reads the record from the start of `bytes`; `None` if `bytes` is too short.
+            pub fn decode(bytes: &[u8]) -> Option<$name> {
+                let mut at = 0usize;
+                $(
+                    let width = core::mem::size_of::<$ty>();
+                    let $field = <$ty>::from_le_bytes(bytes.get(at..at + width)?.try_into().ok()?);
+                    at += width;
+                )*
+                let _ = at;
+                Some($name { $($field),* })
+            }
+        }
+    };
+}
+
+/// Request opcodes (`enum fuse_opcode`).
+#[allow(missing_docs)]
+pub mod opcode {
+    pub const LOOKUP: u32 = 1;
+    pub const FORGET: u32 = 2;
+    pub const GETATTR: u32 = 3;
+    pub const SETATTR: u32 = 4;
+    pub const READLINK: u32 = 5;
+    pub const SYMLINK: u32 = 6;
+    pub const MKNOD: u32 = 8;
+    pub const MKDIR: u32 = 9;
+    pub const UNLINK: u32 = 10;
+    pub const RMDIR: u32 = 11;
+    pub const RENAME: u32 = 12;
+    pub const LINK: u32 = 13;
+    pub const OPEN: u32 = 14;
+    pub const READ: u32 = 15;
+    pub const WRITE: u32 = 16;
+    pub const STATFS: u32 = 17;
+    pub const RELEASE: u32 = 18;
+    pub const FSYNC: u32 = 20;
+    pub const SETXATTR: u32 = 21;
+    pub const GETXATTR: u32 = 22;
+    pub const LISTXATTR: u32 = 23;
+    pub const REMOVEXATTR: u32 = 24;
+    pub const FLUSH: u32 = 25;
+    pub const INIT: u32 = 26;
+    pub const OPENDIR: u32 = 27;
+    pub const READDIR: u32 = 28;
+    pub const RELEASEDIR: u32 = 29;
+    pub const FSYNCDIR: u32 = 30;
+    pub const GETLK: u32 = 31;
+    pub const SETLK: u32 = 32;
+    pub const SETLKW: u32 = 33;
+    pub const ACCESS: u32 = 34;
+    pub const CREATE: u32 = 35;
+    pub const INTERRUPT: u32 = 36;
+    pub const BMAP: u32 = 37;
+    pub const DESTROY: u32 = 38;
+    pub const IOCTL: u32 = 39;
+    pub const POLL: u32 = 40;
+    pub const NOTIFY_REPLY: u32 = 41;
+    pub const BATCH_FORGET: u32 = 42;
+    pub const FALLOCATE: u32 = 43;
+    pub const READDIRPLUS: u32 = 44;
+    pub const RENAME2: u32 = 45;
+    pub const LSEEK: u32 = 46;
+    pub const COPY_FILE_RANGE: u32 = 47;
+    pub const SETUPMAPPING: u32 = 48;
+    pub const REMOVEMAPPING: u32 = 49;
+    pub const SYNCFS: u32 = 50;
+    pub const TMPFILE: u32 = 51;
+    pub const STATX: u32 = 52;
+    pub const CUSE_INIT: u32 = 4096;
+
+    /// The name of an opcode, for the request dump.
+    pub fn name(opcode: u32) -> &'static str {
+        match opcode {
+            LOOKUP => "LOOKUP",
+            FORGET => "FORGET",
+            GETATTR => "GETATTR",
+            SETATTR => "SETATTR",
+            READLINK => "READLINK",
+            SYMLINK => "SYMLINK",
+            MKNOD => "MKNOD",
+            MKDIR => "MKDIR",
+            UNLINK => "UNLINK",
+            RMDIR => "RMDIR",
+            RENAME => "RENAME",
+            LINK => "LINK",
+            OPEN => "OPEN",
+            READ => "READ",
+            WRITE => "WRITE",
+            STATFS => "STATFS",
+            RELEASE => "RELEASE",
+            FSYNC => "FSYNC",
+            SETXATTR => "SETXATTR",
+            GETXATTR => "GETXATTR",
+            LISTXATTR => "LISTXATTR",
+            REMOVEXATTR => "REMOVEXATTR",
+            FLUSH => "FLUSH",
+            INIT => "INIT",
+            OPENDIR => "OPENDIR",
+            READDIR => "READDIR",
+            RELEASEDIR => "RELEASEDIR",
+            FSYNCDIR => "FSYNCDIR",
+            GETLK => "GETLK",
+            SETLK => "SETLK",
+            SETLKW => "SETLKW",
+            ACCESS => "ACCESS",
+            CREATE => "CREATE",
+            INTERRUPT => "INTERRUPT",
+            BMAP => "BMAP",
+            DESTROY => "DESTROY",
+            IOCTL => "IOCTL",
+            POLL => "POLL",
+            NOTIFY_REPLY => "NOTIFY_REPLY",
+            BATCH_FORGET => "BATCH_FORGET",
+            FALLOCATE => "FALLOCATE",
+            READDIRPLUS => "READDIRPLUS",
+            RENAME2 => "RENAME2",
+            LSEEK => "LSEEK",
+            COPY_FILE_RANGE => "COPY_FILE_RANGE",
+            SETUPMAPPING => "SETUPMAPPING",
+            REMOVEMAPPING => "REMOVEMAPPING",
+            SYNCFS => "SYNCFS",
+            TMPFILE => "TMPFILE",
+            STATX => "STATX",
+            CUSE_INIT => "CUSE_INIT",
+            _ => "UNKNOWN",
+        }
+    }
+}
+
+/// Notification codes (`enum fuse_notify_code`), sent as the `error` of an unsolicited message.
+#[allow(missing_docs)]
+pub mod notify {
+    pub const INVAL_INODE: i32 = 2;
+    pub const INVAL_ENTRY: i32 = 3;
+    pub const DELETE: i32 = 6;
+}
+
+/// `INIT` capability flags (low 32 bits in `flags`, high in `flags2`).
+#[allow(missing_docs)]
+pub mod init_flag {
+    pub const ASYNC_READ: u64 = 1 << 0;
+    pub const POSIX_LOCKS: u64 = 1 << 1;
+    pub const ATOMIC_O_TRUNC: u64 = 1 << 3;
+    pub const EXPORT_SUPPORT: u64 = 1 << 4;
+    pub const BIG_WRITES: u64 = 1 << 5;
+    pub const DONT_MASK: u64 = 1 << 6;
+    pub const DO_READDIRPLUS: u64 = 1 << 13;
+    pub const WRITEBACK_CACHE: u64 = 1 << 16;
+    pub const NO_OPEN_SUPPORT: u64 = 1 << 17;
+    pub const PARALLEL_DIROPS: u64 = 1 << 18;
+    pub const HANDLE_KILLPRIV: u64 = 1 << 19;
+    pub const ABORT_ERROR: u64 = 1 << 21;
+    pub const MAX_PAGES: u64 = 1 << 22;
+    pub const CACHE_SYMLINKS: u64 = 1 << 23;
+    pub const NO_OPENDIR_SUPPORT: u64 = 1 << 24;
+    pub const SETXATTR_EXT: u64 = 1 << 29;
+    pub const INIT_EXT: u64 = 1 << 30;
+}
+
+/// `SETATTR` validity bits (`FATTR_*`).
+#[allow(missing_docs)]
+pub mod fattr {
+    pub const MODE: u32 = 1 << 0;
+    pub const UID: u32 = 1 << 1;
+    pub const GID: u32 = 1 << 2;
+    pub const SIZE: u32 = 1 << 3;
+    pub const ATIME: u32 = 1 << 4;
+    pub const MTIME: u32 = 1 << 5;
+    pub const FH: u32 = 1 << 6;
+    pub const ATIME_NOW: u32 = 1 << 7;
+    pub const MTIME_NOW: u32 = 1 << 8;
+    pub const LOCKOWNER: u32 = 1 << 9;
+    pub const CTIME: u32 = 1 << 10;
+    pub const KILL_SUIDGID: u32 = 1 << 11;
+}
+
+/// `OPEN` reply flags (`FOPEN_*`).
+#[allow(missing_docs)]
+pub mod fopen {
+    pub const DIRECT_IO: u32 = 1 << 0;
+    pub const KEEP_CACHE: u32 = 1 << 1;
+}
+
+/// `FSYNC` flag: only data.
+pub const FSYNC_FDATASYNC: u32 = 1;
+
+wire_struct! {
+    /// Header of every request (`struct fuse_in_header`).
+    pub struct InHeader {
+        pub len: u32, pub opcode: u32, pub unique: u64, pub nodeid: u64,
+        pub uid: u32, pub gid: u32, pub pid: u32, pub total_extlen: u16, pub padding: u16,
+    }
+}
+wire_struct! {
+    /// Header of every reply and notification (`struct fuse_out_header`).
+    pub struct OutHeader { pub len: u32, pub error: i32, pub unique: u64 }
+}
+wire_struct! {
+    /// Attributes of a node (`struct fuse_attr`).
+    pub struct Attr {
+        pub ino: u64, pub size: u64, pub blocks: u64, pub atime: u64, pub mtime: u64, pub ctime: u64,
+        pub atimensec: u32, pub mtimensec: u32, pub ctimensec: u32, pub mode: u32, pub nlink: u32,
+        pub uid: u32, pub gid: u32, pub rdev: u32, pub blksize: u32, pub flags: u32,
+    }
+}
+wire_struct! {
+    /// File-system statistics (`struct fuse_kstatfs`).
+    pub struct Kstatfs {
+        pub blocks: u64, pub bfree: u64, pub bavail: u64, pub files: u64, pub ffree: u64,
+        pub bsize: u32, pub namelen: u32, pub frsize: u32, pub padding: u32,
+        pub spare0: u32, pub spare1: u32, pub spare2: u32, pub spare3: u32, pub spare4: u32, pub spare5: u32,
+    }
+}
+wire_struct! {
+    /// Reply to lookup and creating operations, without the trailing `Attr` (`struct fuse_entry_out`).
+    pub struct EntryOut {
+        pub nodeid: u64, pub generation: u64, pub entry_valid: u64, pub attr_valid: u64,
+        pub entry_valid_nsec: u32, pub attr_valid_nsec: u32,
+    }
+}
+wire_struct! {
+    /// Reply to `GETATTR`/`SETATTR`, without the trailing `Attr` (`struct fuse_attr_out`).
+    pub struct AttrOut { pub attr_valid: u64, pub attr_valid_nsec: u32, pub dummy: u32 }
+}
+wire_struct! {
+    /// `FORGET` body.
+    pub struct ForgetIn { pub nlookup: u64 }
+}
+wire_struct! {
+    /// One node of a `BATCH_FORGET`.
+    pub struct ForgetOne { pub nodeid: u64, pub nlookup: u64 }
+}
+wire_struct! {
+    /// `BATCH_FORGET` body, followed by `count` `ForgetOne`s.
+    pub struct BatchForgetIn { pub count: u32, pub dummy: u32 }
+}
+wire_struct! {
+    /// `GETATTR` body.
+    pub struct GetattrIn { pub getattr_flags: u32, pub dummy: u32, pub fh: u64 }
+}
+wire_struct! {
+    /// `MKNOD` body, followed by the name.
+    pub struct MknodIn { pub mode: u32, pub rdev: u32, pub umask: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// `MKDIR` body, followed by the name.
+    pub struct MkdirIn { pub mode: u32, pub umask: u32 }
+}
+wire_struct! {
+    /// `RENAME` body, followed by two names.
+    pub struct RenameIn { pub newdir: u64 }
+}
+wire_struct! {
+    /// `RENAME2` body, followed by two names.
+    pub struct Rename2In { pub newdir: u64, pub flags: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// `LINK` body, followed by the new name.
+    pub struct LinkIn { pub oldnodeid: u64 }
+}
+wire_struct! {
+    /// `SETATTR` body.
+    pub struct SetattrIn {
+        pub valid: u32, pub padding: u32, pub fh: u64, pub size: u64, pub lock_owner: u64,
+        pub atime: u64, pub mtime: u64, pub ctime: u64, pub atimensec: u32, pub mtimensec: u32,
+        pub ctimensec: u32, pub mode: u32, pub unused4: u32, pub uid: u32, pub gid: u32, pub unused5: u32,
+    }
+}
+wire_struct! {
+    /// `OPEN`/`OPENDIR` body.
+    pub struct OpenIn { pub flags: u32, pub open_flags: u32 }
+}
+wire_struct! {
+    /// `CREATE` body, followed by the name.
+    pub struct CreateIn { pub flags: u32, pub mode: u32, pub umask: u32, pub open_flags: u32 }
+}
+wire_struct! {
+    /// Reply to `OPEN`, `OPENDIR` and (after the entry) `CREATE`.
+    pub struct OpenOut { pub fh: u64, pub open_flags: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// `RELEASE`/`RELEASEDIR` body.
+    pub struct ReleaseIn { pub fh: u64, pub flags: u32, pub release_flags: u32, pub lock_owner: u64 }
+}
+wire_struct! {
+    /// `FLUSH` body.
+    pub struct FlushIn { pub fh: u64, pub unused: u32, pub padding: u32, pub lock_owner: u64 }
+}
+wire_struct! {
+    /// `READ`/`READDIR` body.
+    pub struct ReadIn {
+        pub fh: u64, pub offset: u64, pub size: u32, pub read_flags: u32, pub lock_owner: u64,
+        pub flags: u32, pub padding: u32,
+    }
+}
+wire_struct! {
+    /// `WRITE` body, followed by the data.
+    pub struct WriteIn {
+        pub fh: u64, pub offset: u64, pub size: u32, pub write_flags: u32, pub lock_owner: u64,
+        pub flags: u32, pub padding: u32,
+    }
+}
+wire_struct! {
+    /// Reply to `WRITE`.
+    pub struct WriteOut { pub size: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// `FSYNC`/`FSYNCDIR` body.
+    pub struct FsyncIn { pub fh: u64, pub fsync_flags: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// `SETXATTR` body without `FUSE_SETXATTR_EXT`, followed by name and value.
+    pub struct SetxattrIn { pub size: u32, pub flags: u32 }
+}
+wire_struct! {
+    /// `GETXATTR`/`LISTXATTR` body.
+    pub struct GetxattrIn { pub size: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// Reply to a `GETXATTR`/`LISTXATTR` that asked for the size only.
+    pub struct GetxattrOut { pub size: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// `ACCESS` body.
+    pub struct AccessIn { pub mask: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// `INIT` body (`struct fuse_init_in`, 7.36 layout; older kernels send the first 16 bytes).
+    pub struct InitIn { pub major: u32, pub minor: u32, pub max_readahead: u32, pub flags: u32, pub flags2: u32 }
+}
+wire_struct! {
+    /// Reply to `INIT` (`struct fuse_init_out`), 64 bytes.
+    pub struct InitOut {
+        pub major: u32, pub minor: u32, pub max_readahead: u32, pub flags: u32,
+        pub max_background: u16, pub congestion_threshold: u16, pub max_write: u32, pub time_gran: u32,
+        pub max_pages: u16, pub map_alignment: u16, pub flags2: u32,
+        pub unused0: u64, pub unused1: u64, pub unused2: u64, pub unused3: u32,
+    }
+}
+wire_struct! {
+    /// `INTERRUPT` body.
+    pub struct InterruptIn { pub unique: u64 }
+}
+wire_struct! {
+    /// Body of an `INVAL_INODE` notification.
+    pub struct NotifyInvalInodeOut { pub ino: u64, pub off: i64, pub len: i64 }
+}
+wire_struct! {
+    /// Body of an `INVAL_ENTRY` notification, followed by the name and a NUL.
+    pub struct NotifyInvalEntryOut { pub parent: u64, pub namelen: u32, pub flags: u32 }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_match_the_kernel_header() {
+        assert_eq!(InHeader::SIZE, 40);
+        assert_eq!(OutHeader::SIZE, 16);
+        assert_eq!(Attr::SIZE, 88);
+        assert_eq!(EntryOut::SIZE + Attr::SIZE, 128);
+        assert_eq!(AttrOut::SIZE + Attr::SIZE, 104);
+        assert_eq!(Kstatfs::SIZE, 80);
+        assert_eq!(SetattrIn::SIZE, 88);
+        assert_eq!(InitOut::SIZE, 64);
+        assert_eq!(ReadIn::SIZE, 40);
+        assert_eq!(WriteIn::SIZE, 40);
+        assert_eq!(ReleaseIn::SIZE, 24);
+    }
+
+    #[test]
+    fn records_round_trip_and_short_input_is_rejected() {
+        let header = InHeader { len: 41, opcode: opcode::LOOKUP, unique: 9, nodeid: 1, uid: 5, gid: 6, pid: 7, ..Default::default() };
+        let mut bytes = Vec::new();
+        header.encode(&mut bytes);
+        assert_eq!(InHeader::decode(&bytes), Some(header));
+        assert_eq!(InHeader::decode(&bytes[..39]), None);
+    }
+}

@@ -1,0 +1,80 @@
+//! A message channel to the kernel: one `read` is one request, one `write` is one reply.
+
+use std::io::IoSlice;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
+
+use nix::errno::Errno;
+use nix::unistd;
+
+/// A descriptor that carries whole messages: `/dev/fuse`, or one end of a `SOCK_SEQPACKET`
+/// socket pair for the loopback kernel (puffs's `PUFFS_COMFD`).
+#[derive(Debug)]
+pub struct Channel {
+    fd: OwnedFd,
+}
+
+impl Channel {
+    /// A channel on `fd`.
+    pub fn new(fd: OwnedFd) -> Channel {
+        Channel { fd }
+    }
+
+    /// Reads one message into `buf` (cleared first); retries on `EINTR`.
+    /// `ENODEV` means the file system was unmounted; `EAGAIN` means nothing is pending in
+    /// non-blocking mode.
+    pub fn receive(&self, buf: &mut Vec<u8>, capacity: usize) -> Result<(), Errno> {
+        buf.clear();
+        buf.resize(capacity, 0);
+        loop {
+            match unistd::read(&self.fd, buf) {
+                Ok(0) => {
+                    buf.clear();
+                    return Err(Errno::ENODEV);
+                }
+                Ok(n) => {
+                    buf.truncate(n);
+                    return Ok(());
+                }
+                Err(Errno::EINTR) => continue,
+                Err(e) => {
+                    buf.clear();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// Writes one message made of `parts`; retries on `EINTR`.
+    pub fn send(&self, parts: &[&[u8]]) -> Result<(), Errno> {
+        let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
+        let total: usize = parts.iter().map(|p| p.len()).sum();
+        loop {
+            match nix::sys::uio::writev(&self.fd, &slices) {
+                Ok(n) if n == total => return Ok(()),
+                Ok(_) => return Err(Errno::EIO),
+                Err(Errno::EINTR) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Switches the descriptor between blocking and non-blocking reads.
+    pub fn set_nonblocking(&self, nonblocking: bool) -> Result<(), Errno> {
+        use nix::fcntl::{fcntl, FcntlArg, OFlag};
+        let flags = OFlag::from_bits_retain(fcntl(&self.fd, FcntlArg::F_GETFL)?);
+        let flags = if nonblocking { flags | OFlag::O_NONBLOCK } else { flags & !OFlag::O_NONBLOCK };
+        fcntl(&self.fd, FcntlArg::F_SETFL(flags)).map(drop)
+    }
+}
+
+impl AsFd for Channel {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+impl AsRawFd for Channel {
+    fn as_raw_fd(&self) -> RawFd {
+        self.fd.as_raw_fd()
+    }
+}

@@ -1,0 +1,12 @@
+//! The FUSE wire protocol: the kernel ABI, request decoding and reply encoding, and the channel
+//! frames travel on (`/dev/fuse` or a loopback socket).
+//!
+//! Public so that tools (the loopback kernel, benchmarks' raw responders, fuzzers) can speak the
+//! protocol; file systems never need it.
+
+pub mod abi;
+mod channel;
+pub mod reply;
+pub mod request;
+
+pub use channel::Channel;

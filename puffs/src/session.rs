@@ -1,0 +1,579 @@
+//! One mounted file system's side of the wire: decode a request, dispatch it to the file system
+//! if its mask has the operation, answer the kernel. Shared by the FUSE mount and the loopback
+//! kernel, and by every worker thread.
+
+use std::io::Write;
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::dirent::DirBuf;
+use crate::fuse::abi::{self, init_flag, opcode, InHeader, OutHeader};
+use crate::fuse::reply::{attr_to_wire, statfs_to_wire, ttl_to_wire, Reply};
+use crate::fuse::request::{Operation, Request};
+use crate::fuse::Channel;
+use crate::node::NodeTable;
+use crate::ops::{vfsop_mask, vnop_mask};
+use crate::{
+    AccessFlags, Cookie, Cred, Errno, FileHandle, FileSystem, MountInfo, NewNode, OFlag, Opened, RenameFlags, SetVattr,
+    StatVfs, TimeSet, UnmountFlags, Vattr, VfsopMask, VnopMask, Vtype, WaitFor, XattrFlags,
+};
+
+/// Bytes reserved in a request buffer beyond the largest write, for headers.
+pub(crate) const REQUEST_HEADER_ROOM: usize = 4096;
+
+/// Settings a session runs with, fixed before mount.
+#[derive(Debug, Clone)]
+pub(crate) struct SessionConfig {
+    /// Size of a request buffer, after clamping.
+    pub(crate) max_request_len: usize,
+    /// How long the kernel may cache attributes.
+    pub(crate) attr_ttl: Duration,
+    /// How long the kernel may cache names.
+    pub(crate) entry_ttl: Duration,
+    /// Offer NFS-style export (lookups of `.` and `..` by node id): set when a file-handle size
+    /// was given.
+    pub(crate) export_support: bool,
+    /// Dump every request and reply to standard error (puffs `PUFFS_FLAG_OPDUMP`).
+    pub(crate) opdump: bool,
+    /// The file-system name the kernel knows.
+    pub(crate) fs_name: String,
+}
+
+/// What `INIT` settled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Negotiated {
+    pub(crate) minor: u32,
+    pub(crate) max_write: u32,
+}
+
+/// A mounted file system's request handling.
+#[derive(Debug)]
+pub(crate) struct Session<F: FileSystem> {
+    pub(crate) fs: F,
+    pub(crate) channel: Arc<Channel>,
+    pub(crate) nodes: NodeTable,
+    pub(crate) config: SessionConfig,
+    max_write: AtomicU32,
+    destroyed: AtomicBool,
+    /// The file system already agreed to (or was told of) the unmount.
+    pub(crate) unmount_told: AtomicBool,
+    dump_lock: Mutex<()>,
+}
+
+/// What handling one frame led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handled {
+    /// Keep going.
+    Continue,
+    /// The kernel said `DESTROY`: the session is over.
+    Destroyed,
+}
+
+fn cred_of(h: &InHeader) -> Cred {
+    Cred { uid: h.uid, gid: h.gid, pid: h.pid }
+}
+
+impl<F: FileSystem> Session<F> {
+    pub(crate) fn new(fs: F, channel: Arc<Channel>, root: Cookie, buckets: usize, config: SessionConfig) -> Session<F> {
+        Session {
+            fs,
+            channel,
+            nodes: NodeTable::new(root, buckets),
+            config,
+            max_write: AtomicU32::new(0),
+            destroyed: AtomicBool::new(false),
+            unmount_told: AtomicBool::new(false),
+            dump_lock: Mutex::new(()),
+        }
+    }
+
+    /// The largest write the kernel will send, as negotiated.
+    pub(crate) fn max_write(&self) -> u32 {
+        self.max_write.load(Ordering::Relaxed)
+    }
+
+    /// Whether the kernel sent `DESTROY`.
+    pub(crate) fn is_destroyed(&self) -> bool {
+        self.destroyed.load(Ordering::Relaxed)
+    }
+
+    /// Tells the file system about the unmount once, with `flags`; answers its verdict.
+    pub(crate) fn tell_unmount(&self, flags: UnmountFlags) -> Result<(), Errno> {
+        if self.unmount_told.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let verdict = if vfsop_mask::<F>().contains(VfsopMask::UNMOUNT) { self.fs.fs_unmount(flags) } else { Ok(()) };
+        if verdict.is_ok() || flags.contains(UnmountFlags::FORCE) {
+            self.unmount_told.store(true, Ordering::Release);
+        }
+        verdict
+    }
+
+    fn dump(&self, line: std::fmt::Arguments<'_>) {
+        if self.config.opdump {
+            let _serialized = self.dump_lock.lock();
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
+
+    fn send(&self, unique: u64, frame: &[u8]) {
+        if self.config.opdump {
+            if let Some(h) = OutHeader::decode(frame) {
+                let verdict = if h.error == 0 {
+                    "ok".to_string()
+                } else {
+                    format!("{:?}", Errno::from_raw(-h.error))
+                };
+                self.dump(format_args!("<- reply unique {unique}: {verdict}, {} bytes", h.len));
+            }
+        }
+        match self.channel.send(&[frame]) {
+            // ENOENT: the request was interrupted and the kernel no longer waits for it.
+            Ok(()) | Err(Errno::ENOENT) => {}
+            Err(e) => self.dump(format_args!("!! reply to {unique} not delivered: {e}")),
+        }
+    }
+
+    fn send_error(&self, unique: u64, errno: Errno) {
+        self.send(unique, &Reply::error(unique, errno as i32));
+    }
+
+    /// Handles the `INIT` frame that opens every session. Answers what was negotiated.
+    pub(crate) fn handle_init(&self, frame: &[u8]) -> Result<Negotiated, Errno> {
+        let request = Request::decode(frame).map_err(|e| {
+            self.dump(format_args!("!! {e}"));
+            Errno::EPROTO
+        })?;
+        let Operation::Init(init) = request.op else {
+            self.send_error(request.header.unique, Errno::EIO);
+            return Err(Errno::EPROTO);
+        };
+        let unique = request.header.unique;
+        self.dump(format_args!(
+            "-> INIT unique {unique}: kernel {}.{}, flags {:#x}/{:#x}",
+            init.major, init.minor, init.flags, init.flags2
+        ));
+        if init.major < abi::KERNEL_VERSION || (init.major == abi::KERNEL_VERSION && init.minor < abi::MIN_KERNEL_MINOR_VERSION) {
+            self.send_error(unique, Errno::EPROTO);
+            return Err(Errno::EPROTO);
+        }
+        if init.major > abi::KERNEL_VERSION {
+            // Answer with our major only; the kernel retries INIT with it.
+            let mut reply = Reply::new(unique, 8);
+            abi::InitOut { major: abi::KERNEL_VERSION, minor: abi::KERNEL_MINOR_VERSION, ..Default::default() }.encode(reply.body());
+            self.send(unique, &reply.finish());
+            return Err(Errno::EAGAIN);
+        }
+        let minor = init.minor.min(abi::KERNEL_MINOR_VERSION);
+        let offered = u64::from(init.flags) | (u64::from(init.flags2) << 32);
+        let vnops = vnop_mask::<F>();
+        let mut wanted = init_flag::ASYNC_READ
+            | init_flag::BIG_WRITES
+            | init_flag::MAX_PAGES
+            | init_flag::PARALLEL_DIROPS
+            | init_flag::ABORT_ERROR;
+        if !self.needs_open() {
+            wanted |= init_flag::NO_OPEN_SUPPORT | init_flag::NO_OPENDIR_SUPPORT;
+        }
+        if self.config.export_support {
+            wanted |= init_flag::EXPORT_SUPPORT;
+        }
+        if !vnops.contains(VnopMask::WRITE) && !vnops.contains(VnopMask::SETATTR) {
+            // Nothing can change a file's contents: the page cache may be kept across opens.
+            wanted |= init_flag::CACHE_SYMLINKS;
+        }
+        let granted = offered & wanted;
+        let max_write = (self.config.max_request_len - REQUEST_HEADER_ROOM) as u32;
+        let max_pages = max_write.div_ceil(4096).max(1) as u16;
+        let out = abi::InitOut {
+            major: abi::KERNEL_VERSION,
+            minor,
+            max_readahead: init.max_readahead,
+            flags: granted as u32,
+            flags2: (granted >> 32) as u32,
+            max_background: 16,
+            congestion_threshold: 12,
+            max_write,
+            time_gran: 1,
+            max_pages,
+            ..Default::default()
+        };
+        let mut reply = Reply::new(unique, abi::InitOut::SIZE);
+        out.encode(reply.body());
+        self.send(unique, &reply.finish());
+        self.max_write.store(max_write, Ordering::Relaxed);
+        if vfsop_mask::<F>().contains(VfsopMask::MOUNTED) {
+            self.fs.fs_mounted(&MountInfo {
+                fs_name: self.config.fs_name.clone(),
+                max_request_len: self.config.max_request_len,
+                max_write,
+                protocol: (abi::KERNEL_VERSION, minor),
+            });
+        }
+        Ok(Negotiated { minor, max_write })
+    }
+
+    /// Whether opens must reach the framework: the file system implements open, close or
+    /// inactive, each of which needs the open/release pairs.
+    fn needs_open(&self) -> bool {
+        vnop_mask::<F>().intersects(VnopMask::OPEN | VnopMask::CLOSE | VnopMask::INACTIVE)
+    }
+
+    /// Handles one request frame and answers it.
+    pub(crate) fn handle(&self, frame: &[u8]) -> Handled {
+        let request = match Request::decode(frame) {
+            Ok(r) => r,
+            Err(e) => {
+                self.dump(format_args!("!! {e}"));
+                if let Some(h) = e.header {
+                    if !matches!(h.opcode, opcode::FORGET | opcode::BATCH_FORGET | opcode::INTERRUPT | opcode::NOTIFY_REPLY) {
+                        self.send_error(h.unique, e.errno);
+                    }
+                }
+                return Handled::Continue;
+            }
+        };
+        let h = request.header;
+        self.dump(format_args!(
+            "-> {} unique {} node {} uid {} gid {} pid {}: {:?}",
+            opcode::name(h.opcode),
+            h.unique,
+            h.nodeid,
+            h.uid,
+            h.gid,
+            h.pid,
+            request.op
+        ));
+        let wants_reply = request.wants_reply();
+        let outcome = self.dispatch(&request);
+        if wants_reply {
+            match outcome {
+                Ok(frame) => self.send(h.unique, &frame),
+                Err(errno) => self.send_error(h.unique, errno),
+            }
+        }
+        if matches!(request.op, Operation::Destroy) {
+            self.destroyed.store(true, Ordering::Relaxed);
+            Handled::Destroyed
+        } else {
+            Handled::Continue
+        }
+    }
+
+    fn entry_reply(&self, unique: u64, node: &NewNode, extra: usize) -> Result<Reply, Errno> {
+        let nodeid = self.nodes.nodeid_of(node.cookie).ok_or_else(|| {
+            self.dump(format_args!("!! the file system returned the reserved cookie 0 for a non-root node"));
+            Errno::EIO
+        })?;
+        let (entry_valid, entry_valid_nsec) = ttl_to_wire(self.config.entry_ttl);
+        let (attr_valid, attr_valid_nsec) = ttl_to_wire(self.config.attr_ttl);
+        let mut reply = Reply::new(unique, abi::EntryOut::SIZE + abi::Attr::SIZE + extra);
+        abi::EntryOut { nodeid, generation: node.generation, entry_valid, attr_valid, entry_valid_nsec, attr_valid_nsec }
+            .encode(reply.body());
+        attr_to_wire(&node.vattr).encode(reply.body());
+        self.nodes.looked_up(node.cookie);
+        Ok(reply)
+    }
+
+    fn attr_reply(&self, unique: u64, vattr: &Vattr) -> Vec<u8> {
+        let (attr_valid, attr_valid_nsec) = ttl_to_wire(self.config.attr_ttl);
+        let mut reply = Reply::new(unique, abi::AttrOut::SIZE + abi::Attr::SIZE);
+        abi::AttrOut { attr_valid, attr_valid_nsec, dummy: 0 }.encode(reply.body());
+        attr_to_wire(vattr).encode(reply.body());
+        reply.finish()
+    }
+
+    fn open_out(reply: &mut Reply, opened: Opened) {
+        let mut open_flags = 0;
+        if opened.direct_io {
+            open_flags |= abi::fopen::DIRECT_IO;
+        }
+        if opened.keep_cache {
+            open_flags |= abi::fopen::KEEP_CACHE;
+        }
+        abi::OpenOut { fh: opened.handle.0, open_flags, padding: 0 }.encode(reply.body());
+    }
+
+    fn open_node(&self, cookie: Cookie, flags: u32, cred: &Cred) -> Result<Opened, Errno> {
+        let opened = if vnop_mask::<F>().contains(VnopMask::OPEN) {
+            self.fs.node_open(cookie, OFlag::from_bits_retain(flags as i32), cred)?
+        } else {
+            Opened::default()
+        };
+        self.nodes.opened(cookie);
+        Ok(opened)
+    }
+
+    fn data_reply(unique: u64, data: &[u8]) -> Vec<u8> {
+        let mut reply = Reply::new(unique, data.len());
+        reply.body().extend_from_slice(data);
+        reply.finish()
+    }
+
+    fn empty_reply(unique: u64) -> Vec<u8> {
+        Reply::new(unique, 0).finish()
+    }
+
+    /// Runs the operation of `request` and encodes the reply; `Err` is the errno to answer.
+    fn dispatch(&self, request: &Request<'_>) -> Result<Vec<u8>, Errno> {
+        let h = &request.header;
+        let unique = h.unique;
+        let node = self.nodes.cookie_of(h.nodeid);
+        let cred = cred_of(h);
+        let vnops = vnop_mask::<F>();
+        let vfsops = vfsop_mask::<F>();
+        let has = |op: VnopMask| if vnops.contains(op) { Ok(()) } else { Err(Errno::ENOSYS) };
+        let fs = &self.fs;
+        match &request.op {
+            Operation::Init(_) => Err(Errno::EIO),
+            Operation::Destroy => {
+                let _ = self.tell_unmount(UnmountFlags::FORCE);
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Lookup { name } => {
+                has(VnopMask::LOOKUP)?;
+                let found = fs.node_lookup(node, name, &cred)?;
+                Ok(self.entry_reply(unique, &found, 0)?.finish())
+            }
+            Operation::Forget { nlookup } => {
+                self.forget(node, *nlookup);
+                Err(Errno::ENOSYS)
+            }
+            Operation::BatchForget { nodes } => {
+                for one in nodes {
+                    self.forget(self.nodes.cookie_of(one.nodeid), one.nlookup);
+                }
+                Err(Errno::ENOSYS)
+            }
+            Operation::Getattr { .. } => {
+                has(VnopMask::GETATTR)?;
+                Ok(self.attr_reply(unique, &fs.node_getattr(node, &cred)?))
+            }
+            Operation::Setattr(arg) => {
+                has(VnopMask::SETATTR)?;
+                let changes = setattr_changes(arg);
+                Ok(self.attr_reply(unique, &fs.node_setattr(node, &changes, &cred)?))
+            }
+            Operation::Readlink => {
+                has(VnopMask::READLINK)?;
+                let target = fs.node_readlink(node, &cred)?;
+                Ok(Self::data_reply(unique, target.as_bytes()))
+            }
+            Operation::Symlink { name, target } => {
+                has(VnopMask::SYMLINK)?;
+                let made = fs.node_symlink(node, name, target, &cred)?;
+                Ok(self.entry_reply(unique, &made, 0)?.finish())
+            }
+            Operation::Mknod { arg, name } => {
+                let vtype = Vtype::from_mode_bits(arg.mode).ok_or(Errno::EINVAL)?;
+                let mode = arg.mode & crate::MODE_PERMISSION_BITS;
+                let made = if vnops.contains(VnopMask::MKNOD) {
+                    fs.node_mknod(node, name, vtype, mode, crate::fuse::reply::decode_dev(arg.rdev), &cred)?
+                } else if vtype == Vtype::Reg && vnops.contains(VnopMask::CREATE) {
+                    fs.node_create(node, name, mode, &cred)?
+                } else {
+                    return Err(Errno::ENOSYS);
+                };
+                Ok(self.entry_reply(unique, &made, 0)?.finish())
+            }
+            Operation::Mkdir { arg, name } => {
+                has(VnopMask::MKDIR)?;
+                let made = fs.node_mkdir(node, name, arg.mode & crate::MODE_PERMISSION_BITS, &cred)?;
+                Ok(self.entry_reply(unique, &made, 0)?.finish())
+            }
+            Operation::Unlink { name } => {
+                has(VnopMask::REMOVE)?;
+                fs.node_remove(node, name, &cred)?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Rmdir { name } => {
+                has(VnopMask::RMDIR)?;
+                fs.node_rmdir(node, name, &cred)?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Rename { newdir, flags, name, newname } => {
+                has(VnopMask::RENAME)?;
+                let flags = RenameFlags::from_bits(*flags).ok_or(Errno::EINVAL)?;
+                fs.node_rename(node, name, self.nodes.cookie_of(*newdir), newname, flags, &cred)?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Link { oldnodeid, name } => {
+                has(VnopMask::LINK)?;
+                let target = self.nodes.cookie_of(*oldnodeid);
+                let vattr = fs.node_link(node, target, name, &cred)?;
+                Ok(self.entry_reply(unique, &NewNode::new(target, vattr), 0)?.finish())
+            }
+            Operation::Open { arg, .. } => {
+                if !self.needs_open() {
+                    // With FUSE_NO_OPEN(DIR)_SUPPORT the kernel takes ENOSYS as "opens always
+                    // succeed" and stops sending them.
+                    return Err(Errno::ENOSYS);
+                }
+                let opened = self.open_node(node, arg.flags, &cred)?;
+                let mut reply = Reply::new(unique, abi::OpenOut::SIZE);
+                Self::open_out(&mut reply, opened);
+                Ok(reply.finish())
+            }
+            Operation::Create { arg, name } => {
+                has(VnopMask::CREATE)?;
+                let made = fs.node_create(node, name, arg.mode & crate::MODE_PERMISSION_BITS, &cred)?;
+                let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE)?;
+                match self.open_node(made.cookie, arg.flags, &cred) {
+                    Ok(opened) => Self::open_out(&mut reply, opened),
+                    Err(errno) => {
+                        // The kernel will not learn of the node: undo the lookup just counted.
+                        self.forget(made.cookie, 1);
+                        return Err(errno);
+                    }
+                }
+                Ok(reply.finish())
+            }
+            Operation::Read(arg) => {
+                has(VnopMask::READ)?;
+                let size = (arg.size as usize).min(self.config.max_request_len);
+                let mut reply = Reply::new(unique, size);
+                let start = reply.body().len();
+                reply.body().resize(start + size, 0);
+                let n = fs.node_read(node, FileHandle(arg.fh), arg.offset, &mut reply.body()[start..], &cred)?;
+                reply.body().truncate(start + n.min(size));
+                Ok(reply.finish())
+            }
+            Operation::Write { arg, data } => {
+                has(VnopMask::WRITE)?;
+                let n = fs.node_write(node, FileHandle(arg.fh), arg.offset, data, &cred)?;
+                let mut reply = Reply::new(unique, abi::WriteOut::SIZE);
+                abi::WriteOut { size: n.min(data.len()) as u32, padding: 0 }.encode(reply.body());
+                Ok(reply.finish())
+            }
+            Operation::Readdir(arg) => {
+                has(VnopMask::READDIR)?;
+                let mut reply = Reply::new(unique, arg.size as usize);
+                let mut buf = DirBuf::new(reply.body(), (arg.size as usize).min(self.config.max_request_len));
+                fs.node_readdir(node, FileHandle(arg.fh), arg.offset, &mut buf, &cred)?;
+                Ok(reply.finish())
+            }
+            Operation::Statfs => {
+                let st = if vfsops.contains(VfsopMask::STATVFS) { fs.fs_statvfs(&cred)? } else { StatVfs::default() };
+                let mut reply = Reply::new(unique, abi::Kstatfs::SIZE);
+                statfs_to_wire(&st).encode(reply.body());
+                Ok(reply.finish())
+            }
+            Operation::Release { arg, .. } => {
+                if vnops.contains(VnopMask::CLOSE) {
+                    // The kernel ignores errors of release: the descriptor is gone already.
+                    let _ = fs.node_close(node, FileHandle(arg.fh), OFlag::from_bits_retain(arg.flags as i32));
+                }
+                if self.nodes.closed(node) && vnops.contains(VnopMask::INACTIVE) {
+                    fs.node_inactive(node);
+                }
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Fsync { arg, .. } => {
+                has(VnopMask::FSYNC)?;
+                fs.node_fsync(node, FileHandle(arg.fh), arg.fsync_flags & abi::FSYNC_FDATASYNC != 0, &cred)?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Syncfs => {
+                if !vfsops.contains(VfsopMask::SYNC) {
+                    return Err(Errno::ENOSYS);
+                }
+                fs.fs_sync(WaitFor::Wait, &cred)?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Setxattr { name, value, flags } => {
+                has(VnopMask::SETEXTATTR)?;
+                let flags = XattrFlags::from_bits(*flags).ok_or(Errno::EINVAL)?;
+                fs.node_setextattr(node, name, value, flags, &cred)?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Getxattr { name, size } => {
+                has(VnopMask::GETEXTATTR)?;
+                let value = fs.node_getextattr(node, name, &cred)?;
+                sized_reply(unique, &value, *size)
+            }
+            Operation::Listxattr { size } => {
+                has(VnopMask::LISTEXTATTR)?;
+                let mut list = Vec::new();
+                for name in fs.node_listextattr(node, &cred)? {
+                    list.extend_from_slice(&name.into_vec());
+                    list.push(0);
+                }
+                sized_reply(unique, &list, *size)
+            }
+            Operation::Removexattr { name } => {
+                has(VnopMask::DELETEEXTATTR)?;
+                fs.node_deleteextattr(node, name, &cred)?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Access { mask } => {
+                has(VnopMask::ACCESS)?;
+                fs.node_access(node, AccessFlags::from_bits_truncate(*mask as i32), &cred)?;
+                Ok(Self::empty_reply(unique))
+            }
+            // puffs has no flush; ENOSYS makes the kernel stop sending it.
+            Operation::Flush(_) => Err(Errno::ENOSYS),
+            Operation::Interrupt { .. } | Operation::NotifyReply => Err(Errno::ENOSYS),
+            Operation::Unsupported | Operation::Unknown => Err(Errno::ENOSYS),
+        }
+    }
+
+    fn forget(&self, cookie: Cookie, nlookup: u64) {
+        if self.nodes.forget(cookie, nlookup) && vnop_mask::<F>().contains(VnopMask::RECLAIM) {
+            self.fs.node_reclaim(cookie);
+        }
+    }
+}
+
+/// Sends an unsolicited notification with `code` and `body` parts.
+pub(crate) fn notify(channel: &Channel, code: i32, body: &[&[u8]]) -> Result<(), Errno> {
+    let mut reply = Reply::notification(code);
+    for part in body {
+        reply.body().extend_from_slice(part);
+    }
+    channel.send(&[&reply.finish()])
+}
+
+/// The `SetVattr` a `SETATTR` asks for.
+fn setattr_changes(arg: &abi::SetattrIn) -> SetVattr {
+    use crate::fuse::abi::fattr;
+    use crate::vattr::time_from_wire;
+    let valid = arg.valid;
+    let time = |set: u32, now: u32, secs: u64, nsecs: u32| {
+        if valid & now != 0 {
+            Some(TimeSet::Now)
+        } else if valid & set != 0 {
+            Some(TimeSet::At(time_from_wire(secs as i64, nsecs)))
+        } else {
+            None
+        }
+    };
+    SetVattr {
+        mode: (valid & fattr::MODE != 0).then_some(arg.mode & crate::MODE_PERMISSION_BITS),
+        uid: (valid & fattr::UID != 0).then_some(arg.uid),
+        gid: (valid & fattr::GID != 0).then_some(arg.gid),
+        size: (valid & fattr::SIZE != 0).then_some(arg.size),
+        atime: time(fattr::ATIME, fattr::ATIME_NOW, arg.atime, arg.atimensec),
+        mtime: time(fattr::MTIME, fattr::MTIME_NOW, arg.mtime, arg.mtimensec),
+        ctime: (valid & fattr::CTIME != 0).then(|| time_from_wire(arg.ctime as i64, arg.ctimensec)),
+        handle: (valid & fattr::FH != 0).then_some(FileHandle(arg.fh)),
+        kill_suid_sgid: valid & fattr::KILL_SUIDGID != 0,
+    }
+}
+
+/// The reply to a size-negotiated read of `value` (xattrs): its size when `size` is 0, `ERANGE`
+/// when it does not fit, else the value.
+fn sized_reply(unique: u64, value: &[u8], size: u32) -> Result<Vec<u8>, Errno> {
+    if size == 0 {
+        let mut reply = Reply::new(unique, abi::GetxattrOut::SIZE);
+        abi::GetxattrOut { size: value.len() as u32, padding: 0 }.encode(reply.body());
+        Ok(reply.finish())
+    } else if value.len() > size as usize {
+        Err(Errno::ERANGE)
+    } else {
+        let mut reply = Reply::new(unique, value.len());
+        reply.body().extend_from_slice(value);
+        Ok(reply.finish())
+    }
+}
