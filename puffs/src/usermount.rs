@@ -680,10 +680,12 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         let LiveBody { session, guard, config, .. } = live;
         let _signals = match (&guard, config.handle_signals) {
             (Some(g), true) => Some(signal::watch(g.dir().to_path_buf(), {
-                let session = session.clone();
+                // Weak: the file system is handed back once the loop ends, which needs the
+                // only strong reference.
+                let session = Arc::downgrade(&session);
                 move |force| {
                     let flags = if force { UnmountFlags::FORCE } else { UnmountFlags::empty() };
-                    session.tell_unmount(flags)
+                    session.upgrade().map_or(Ok(()), |session| session.tell_unmount(flags))
                 }
             })),
             _ => None,
