@@ -247,7 +247,12 @@ impl<F: FileSystem> Session<F> {
             request.op
         ));
         let wants_reply = request.wants_reply();
-        let outcome = self.dispatch(&request);
+        // A panicking operation must not leave the caller waiting forever: it answers EIO.
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(&request))).unwrap_or_else(|_| {
+                self.dump(format_args!("!! {} unique {} panicked in the file system", opcode::name(h.opcode), h.unique));
+                Err(Errno::EIO)
+            });
         if wants_reply {
             match outcome {
                 Ok(frame) => self.send(h.unique, &frame),
