@@ -102,8 +102,8 @@ pub use ops::{
 };
 pub use puffs_macros::puffs_fs;
 pub use usermount::{
-    BlockingMode, BeforeMount, MountFlags, MountOptions, Mounted, MountedState, Notifier, Progress, RunningState, Running, Unmounted, Usermount, UsermountState, REQUEST_LEN_MAX,
-    REQUEST_LEN_MIN,
+    BeforeMount, BlockingMode, MountFlags, MountOptions, Mounted, MountedState, Notifier, Progress, Running,
+    RunningState, Unmounted, Usermount, UsermountState, REQUEST_LEN_MAX, REQUEST_LEN_MIN,
 };
 pub use vattr::{SetVattr, TimeSet, Vattr, Vtype, MODE_PERMISSION_BITS};
 

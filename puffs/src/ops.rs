@@ -306,7 +306,15 @@ pub trait FileSystem: Send + Sync + 'static + crate::__private::DerivedOps {
     }
 
     /// Create a node of type `vtype` (file, device, FIFO or socket) named `name` in `dir`.
-    fn node_mknod(&self, dir: Cookie, name: &OsStr, vtype: Vtype, mode: u32, rdev: u64, cred: &Cred) -> Result<NewNode> {
+    fn node_mknod(
+        &self,
+        dir: Cookie,
+        name: &OsStr,
+        vtype: Vtype,
+        mode: u32,
+        rdev: u64,
+        cred: &Cred,
+    ) -> Result<NewNode> {
         Err(Errno::ENOSYS)
     }
 
@@ -337,7 +345,14 @@ pub trait FileSystem: Send + Sync + 'static + crate::__private::DerivedOps {
 
     /// List directory `dir` from position `offset` (0 is the start) into `buf` until it is full or
     /// the directory ends. Each entry carries the position of the entry after it.
-    fn node_readdir(&self, dir: Cookie, handle: FileHandle, offset: u64, buf: &mut DirBuf<'_>, cred: &Cred) -> Result<()> {
+    fn node_readdir(
+        &self,
+        dir: Cookie,
+        handle: FileHandle,
+        offset: u64,
+        buf: &mut DirBuf<'_>,
+        cred: &Cred,
+    ) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 
@@ -372,7 +387,15 @@ pub trait FileSystem: Send + Sync + 'static + crate::__private::DerivedOps {
     }
 
     /// Move `name` in `dir` to `new_name` in `new_dir`.
-    fn node_rename(&self, dir: Cookie, name: &OsStr, new_dir: Cookie, new_name: &OsStr, flags: RenameFlags, cred: &Cred) -> Result<()> {
+    fn node_rename(
+        &self,
+        dir: Cookie,
+        name: &OsStr,
+        new_dir: Cookie,
+        new_name: &OsStr,
+        flags: RenameFlags,
+        cred: &Cred,
+    ) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 

@@ -121,11 +121,7 @@ impl<F: FileSystem> Session<F> {
     fn send(&self, unique: u64, frame: &[u8]) {
         if self.config.opdump {
             if let Some(h) = OutHeader::decode(frame) {
-                let verdict = if h.error == 0 {
-                    "ok".to_string()
-                } else {
-                    format!("{:?}", Errno::from_raw(-h.error))
-                };
+                let verdict = if h.error == 0 { "ok".to_string() } else { format!("{:?}", Errno::from_raw(-h.error)) };
                 self.dump(format_args!("<- reply unique {unique}: {verdict}, {} bytes", h.len));
             }
         }
@@ -155,14 +151,17 @@ impl<F: FileSystem> Session<F> {
             "-> INIT unique {unique}: kernel {}.{}, flags {:#x}/{:#x}",
             init.major, init.minor, init.flags, init.flags2
         ));
-        if init.major < abi::KERNEL_VERSION || (init.major == abi::KERNEL_VERSION && init.minor < abi::MIN_KERNEL_MINOR_VERSION) {
+        if init.major < abi::KERNEL_VERSION
+            || (init.major == abi::KERNEL_VERSION && init.minor < abi::MIN_KERNEL_MINOR_VERSION)
+        {
             self.send_error(unique, Errno::EPROTO);
             return Err(Errno::EPROTO);
         }
         if init.major > abi::KERNEL_VERSION {
             // Answer with our major only; the kernel retries INIT with it.
             let mut reply = Reply::new(unique, 8);
-            abi::InitOut { major: abi::KERNEL_VERSION, minor: abi::KERNEL_MINOR_VERSION, ..Default::default() }.encode(reply.body());
+            abi::InitOut { major: abi::KERNEL_VERSION, minor: abi::KERNEL_MINOR_VERSION, ..Default::default() }
+                .encode(reply.body());
             self.send(unique, &reply.finish());
             return Err(Errno::EAGAIN);
         }
@@ -228,7 +227,10 @@ impl<F: FileSystem> Session<F> {
             Err(e) => {
                 self.dump(format_args!("!! {e}"));
                 if let Some(h) = e.header {
-                    if !matches!(h.opcode, opcode::FORGET | opcode::BATCH_FORGET | opcode::INTERRUPT | opcode::NOTIFY_REPLY) {
+                    if !matches!(
+                        h.opcode,
+                        opcode::FORGET | opcode::BATCH_FORGET | opcode::INTERRUPT | opcode::NOTIFY_REPLY
+                    ) {
                         self.send_error(h.unique, e.errno);
                     }
                 }
@@ -248,9 +250,13 @@ impl<F: FileSystem> Session<F> {
         ));
         let wants_reply = request.wants_reply();
         // A panicking operation must not leave the caller waiting forever: it answers EIO.
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(&request))).unwrap_or_else(|_| {
-                self.dump(format_args!("!! {} unique {} panicked in the file system", opcode::name(h.opcode), h.unique));
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(&request)))
+            .unwrap_or_else(|_| {
+                self.dump(format_args!(
+                    "!! {} unique {} panicked in the file system",
+                    opcode::name(h.opcode),
+                    h.unique
+                ));
                 Err(Errno::EIO)
             });
         if wants_reply {
@@ -275,8 +281,15 @@ impl<F: FileSystem> Session<F> {
         let (entry_valid, entry_valid_nsec) = ttl_to_wire(self.config.entry_ttl);
         let (attr_valid, attr_valid_nsec) = ttl_to_wire(self.config.attr_ttl);
         let mut reply = Reply::new(unique, abi::EntryOut::SIZE + abi::Attr::SIZE + extra);
-        abi::EntryOut { nodeid, generation: node.generation, entry_valid, attr_valid, entry_valid_nsec, attr_valid_nsec }
-            .encode(reply.body());
+        abi::EntryOut {
+            nodeid,
+            generation: node.generation,
+            entry_valid,
+            attr_valid,
+            entry_valid_nsec,
+            attr_valid_nsec,
+        }
+        .encode(reply.body());
         attr_to_wire(&node.vattr).encode(reply.body());
         self.nodes.looked_up(node.cookie);
         Ok(reply)

@@ -118,7 +118,8 @@ impl MountOptions {
 
     fn apply(&mut self, option: &str) -> Result<(), Error> {
         let bad = || Error::new(format!("mount option `{option}`"), Errno::EINVAL);
-        let seconds = |v: &str| v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
+        let seconds =
+            |v: &str| v.parse::<f64>().ok().filter(|s| s.is_finite() && *s >= 0.0).map(Duration::from_secs_f64);
         let flag = |set: bool, f: MountFlags, flags: &mut MountFlags| flags.set(f, set);
         match option.split_once('=') {
             Some(("fsname", v)) if !v.is_empty() => self.fs_name = Some(v.to_string()),
@@ -838,8 +839,11 @@ impl Notifier {
     pub fn unmount(&self) -> Result<(), Error> {
         match &self.mount_point {
             Some(dir) => fuse_unmount(dir, true).map_err(|e| Error::new(format!("unmount {}", dir.display()), e)),
-            None => nix::sys::socket::shutdown(std::os::fd::AsRawFd::as_raw_fd(&*self.channel), nix::sys::socket::Shutdown::Both)
-                .map_err(|e| Error::new("shut down the channel", e)),
+            None => nix::sys::socket::shutdown(
+                std::os::fd::AsRawFd::as_raw_fd(&*self.channel),
+                nix::sys::socket::Shutdown::Both,
+            )
+            .map_err(|e| Error::new("shut down the channel", e)),
         }
     }
 }

@@ -207,9 +207,7 @@ pub(crate) fn time_to_wire(t: SystemTime) -> (i64, u32) {
 pub(crate) fn time_from_wire(secs: i64, nanos: u32) -> SystemTime {
     let nanos = Duration::from_nanos(u64::from(nanos.min(999_999_999)));
     if secs >= 0 {
-        SystemTime::UNIX_EPOCH
-            .checked_add(Duration::from_secs(secs as u64) + nanos)
-            .unwrap_or(SystemTime::UNIX_EPOCH)
+        SystemTime::UNIX_EPOCH.checked_add(Duration::from_secs(secs as u64) + nanos).unwrap_or(SystemTime::UNIX_EPOCH)
     } else {
         SystemTime::UNIX_EPOCH
             .checked_sub(Duration::from_secs(secs.unsigned_abs()))

@@ -406,7 +406,16 @@ mod tests {
 
     #[test]
     fn records_round_trip_and_short_input_is_rejected() {
-        let header = InHeader { len: 41, opcode: opcode::LOOKUP, unique: 9, nodeid: 1, uid: 5, gid: 6, pid: 7, ..Default::default() };
+        let header = InHeader {
+            len: 41,
+            opcode: opcode::LOOKUP,
+            unique: 9,
+            nodeid: 1,
+            uid: 5,
+            gid: 6,
+            pid: 7,
+            ..Default::default()
+        };
         let mut bytes = Vec::new();
         header.encode(&mut bytes);
         assert_eq!(InHeader::decode(&bytes), Some(header));

@@ -25,34 +25,93 @@ pub struct Request<'a> {
 pub enum Operation<'a> {
     Init(abi::InitIn),
     Destroy,
-    Lookup { name: &'a OsStr },
-    Forget { nlookup: u64 },
-    BatchForget { nodes: Vec<abi::ForgetOne> },
-    Getattr { fh: Option<u64> },
+    Lookup {
+        name: &'a OsStr,
+    },
+    Forget {
+        nlookup: u64,
+    },
+    BatchForget {
+        nodes: Vec<abi::ForgetOne>,
+    },
+    Getattr {
+        fh: Option<u64>,
+    },
     Setattr(abi::SetattrIn),
     Readlink,
-    Symlink { name: &'a OsStr, target: &'a OsStr },
-    Mknod { arg: abi::MknodIn, name: &'a OsStr },
-    Mkdir { arg: abi::MkdirIn, name: &'a OsStr },
-    Unlink { name: &'a OsStr },
-    Rmdir { name: &'a OsStr },
-    Rename { newdir: u64, flags: u32, name: &'a OsStr, newname: &'a OsStr },
-    Link { oldnodeid: u64, name: &'a OsStr },
-    Open { arg: abi::OpenIn, dir: bool },
+    Symlink {
+        name: &'a OsStr,
+        target: &'a OsStr,
+    },
+    Mknod {
+        arg: abi::MknodIn,
+        name: &'a OsStr,
+    },
+    Mkdir {
+        arg: abi::MkdirIn,
+        name: &'a OsStr,
+    },
+    Unlink {
+        name: &'a OsStr,
+    },
+    Rmdir {
+        name: &'a OsStr,
+    },
+    Rename {
+        newdir: u64,
+        flags: u32,
+        name: &'a OsStr,
+        newname: &'a OsStr,
+    },
+    Link {
+        oldnodeid: u64,
+        name: &'a OsStr,
+    },
+    Open {
+        arg: abi::OpenIn,
+        dir: bool,
+    },
     Read(abi::ReadIn),
-    Write { arg: abi::WriteIn, data: &'a [u8] },
+    Write {
+        arg: abi::WriteIn,
+        data: &'a [u8],
+    },
     Statfs,
-    Release { arg: abi::ReleaseIn, dir: bool },
-    Fsync { arg: abi::FsyncIn, dir: bool },
-    Setxattr { name: &'a OsStr, value: &'a [u8], flags: u32 },
-    Getxattr { name: &'a OsStr, size: u32 },
-    Listxattr { size: u32 },
-    Removexattr { name: &'a OsStr },
+    Release {
+        arg: abi::ReleaseIn,
+        dir: bool,
+    },
+    Fsync {
+        arg: abi::FsyncIn,
+        dir: bool,
+    },
+    Setxattr {
+        name: &'a OsStr,
+        value: &'a [u8],
+        flags: u32,
+    },
+    Getxattr {
+        name: &'a OsStr,
+        size: u32,
+    },
+    Listxattr {
+        size: u32,
+    },
+    Removexattr {
+        name: &'a OsStr,
+    },
     Flush(abi::FlushIn),
     Readdir(abi::ReadIn),
-    Access { mask: u32 },
-    Create { arg: abi::CreateIn, name: &'a OsStr },
-    Interrupt { unique: u64 },
+    Access {
+        mask: u32,
+    },
+    Create {
+        arg: abi::CreateIn,
+        name: &'a OsStr,
+    },
+    Interrupt {
+        unique: u64,
+    },
     Syncfs,
     /// A reply to a notification; carries nothing the framework asked for.
     NotifyReply,
@@ -78,13 +137,7 @@ pub struct DecodeError {
 impl std::fmt::Display for DecodeError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match &self.header {
-            Some(h) => write!(
-                f,
-                "malformed {} request (unique {}): {}",
-                opcode::name(h.opcode),
-                h.unique,
-                self.reason
-            ),
+            Some(h) => write!(f, "malformed {} request (unique {}): {}", opcode::name(h.opcode), h.unique, self.reason),
             None => write!(f, "malformed request frame: {}", self.reason),
         }
     }
@@ -176,14 +229,21 @@ impl<'a> Request<'a> {
             }
             opcode::DESTROY => Operation::Destroy,
             opcode::LOOKUP => Operation::Lookup { name: body.name()? },
-            opcode::FORGET => Operation::Forget { nlookup: body.record(abi::ForgetIn::SIZE, abi::ForgetIn::decode)?.nlookup },
+            opcode::FORGET => {
+                Operation::Forget { nlookup: body.record(abi::ForgetIn::SIZE, abi::ForgetIn::decode)?.nlookup }
+            }
             opcode::BATCH_FORGET => {
                 let arg = body.record(abi::BatchForgetIn::SIZE, abi::BatchForgetIn::decode)?;
                 let count = arg.count as usize;
                 if body.rest.len() / abi::ForgetOne::SIZE < count {
                     return Err(body.fail(Errno::EINVAL, "BATCH_FORGET count exceeds frame"));
                 }
-                let nodes = body.rest.chunks_exact(abi::ForgetOne::SIZE).take(count).filter_map(abi::ForgetOne::decode).collect();
+                let nodes = body
+                    .rest
+                    .chunks_exact(abi::ForgetOne::SIZE)
+                    .take(count)
+                    .filter_map(abi::ForgetOne::decode)
+                    .collect();
                 Operation::BatchForget { nodes }
             }
             opcode::GETATTR => {
@@ -230,7 +290,10 @@ impl<'a> Request<'a> {
             opcode::READDIR => Operation::Readdir(body.record(abi::ReadIn::SIZE, abi::ReadIn::decode)?),
             opcode::WRITE => {
                 let arg = body.record(abi::WriteIn::SIZE, abi::WriteIn::decode)?;
-                let data = body.rest.get(..arg.size as usize).ok_or_else(|| body.fail(Errno::EINVAL, "WRITE size exceeds frame"))?;
+                let data = body
+                    .rest
+                    .get(..arg.size as usize)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "WRITE size exceeds frame"))?;
                 Operation::Write { arg, data }
             }
             opcode::STATFS => Operation::Statfs,
@@ -248,14 +311,19 @@ impl<'a> Request<'a> {
                 if name.is_empty() {
                     return Err(body.fail(Errno::EINVAL, "empty attribute name"));
                 }
-                let value = body.rest.get(..arg.size as usize).ok_or_else(|| body.fail(Errno::EINVAL, "SETXATTR size exceeds frame"))?;
+                let value = body
+                    .rest
+                    .get(..arg.size as usize)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "SETXATTR size exceeds frame"))?;
                 Operation::Setxattr { name, value, flags: arg.flags }
             }
             opcode::GETXATTR => {
                 let arg = body.record(abi::GetxattrIn::SIZE, abi::GetxattrIn::decode)?;
                 Operation::Getxattr { size: arg.size, name: body.string()? }
             }
-            opcode::LISTXATTR => Operation::Listxattr { size: body.record(abi::GetxattrIn::SIZE, abi::GetxattrIn::decode)?.size },
+            opcode::LISTXATTR => {
+                Operation::Listxattr { size: body.record(abi::GetxattrIn::SIZE, abi::GetxattrIn::decode)?.size }
+            }
             opcode::REMOVEXATTR => Operation::Removexattr { name: body.string()? },
             opcode::FLUSH => Operation::Flush(body.record(abi::FlushIn::SIZE, abi::FlushIn::decode)?),
             opcode::ACCESS => Operation::Access { mask: body.record(abi::AccessIn::SIZE, abi::AccessIn::decode)?.mask },
@@ -263,7 +331,9 @@ impl<'a> Request<'a> {
                 let arg = body.record(abi::CreateIn::SIZE, abi::CreateIn::decode)?;
                 Operation::Create { arg, name: body.name()? }
             }
-            opcode::INTERRUPT => Operation::Interrupt { unique: body.record(abi::InterruptIn::SIZE, abi::InterruptIn::decode)?.unique },
+            opcode::INTERRUPT => {
+                Operation::Interrupt { unique: body.record(abi::InterruptIn::SIZE, abi::InterruptIn::decode)?.unique }
+            }
             opcode::SYNCFS => Operation::Syncfs,
             opcode::NOTIFY_REPLY => Operation::NotifyReply,
             opcode::GETLK
@@ -290,7 +360,10 @@ impl<'a> Request<'a> {
     pub fn wants_reply(&self) -> bool {
         !matches!(
             self.op,
-            Operation::Forget { .. } | Operation::BatchForget { .. } | Operation::Interrupt { .. } | Operation::NotifyReply
+            Operation::Forget { .. }
+                | Operation::BatchForget { .. }
+                | Operation::Interrupt { .. }
+                | Operation::NotifyReply
         )
     }
 }

@@ -1,0 +1,135 @@
+//! The `#[puffs_fs]` attribute of puffs-rs, which derives from an `impl FileSystem` block the
+//! masks of the operations the file system implements.
+//!
+//! Use it through the `puffs` crate, which re-exports it as `puffs::puffs_fs`; this crate is an
+//! implementation detail and its version is pinned by `puffs`.
+//!
+//! # Example
+//!
+//! ```ignore
+//! use std::ffi::OsStr;
+//! use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Vattr, Vtype};
+//!
+//! struct Fs;
+//!
+//! #[puffs_fs]
+//! impl FileSystem for Fs {
+//!     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+//!         Err(Errno::ENOENT)
+//!     }
+//!
+//!     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+//!         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+//!     }
+//! }
+//!
+//! assert_eq!(puffs::vnop_mask::<Fs>(), puffs::VnopMask::LOOKUP | puffs::VnopMask::GETATTR);
+//! assert_eq!(puffs::vfsop_mask::<Fs>(), puffs::VfsopMask::empty());
+//! ```
+//!
+//! See [`macro@puffs_fs`] for what it generates, its arguments and its errors.
+
+#![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
+
+mod ast;
+mod attr;
+mod check;
+mod expand;
+mod vnop;
+
+use proc_macro::TokenStream;
+
+/// Derives the vnop and vfsop masks of a file system from the methods of its
+/// `impl FileSystem for T` block.
+///
+/// Every operation of `FileSystem` has a default body answering `ENOSYS`, so a file system
+/// implements only what it supports. The attribute records which operations the block defines:
+/// `node_lookup` sets `VnopMask::LOOKUP`, `fs_statvfs` sets `VfsopMask::STATVFS`, and so on. The
+/// framework dispatches only those and answers the kernel itself for the rest.
+///
+/// The block is emitted unchanged, so rustc checks it as written: a misspelled operation such as
+/// `node_lokup` gets rustc's "not a member of trait `FileSystem`" error with the similar name,
+/// and a wrong signature gets E0053. A method under `#[cfg(...)]` sets its flag under the same
+/// `#[cfg(...)]`. Generics and `where` clauses of the block carry over.
+///
+/// # Example
+///
+/// ```ignore
+/// use std::ffi::OsStr;
+/// use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Vattr, Vtype};
+///
+/// struct Fs;
+///
+/// #[puffs_fs]
+/// impl FileSystem for Fs {
+///     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+///         Err(Errno::ENOENT)
+///     }
+///
+///     #[cfg(feature = "attributes")]
+///     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+///         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+///     }
+/// }
+/// ```
+///
+/// # The equivalent code without the macro
+///
+/// The block above, unchanged, followed by the impl of a hidden supertrait of `FileSystem`:
+///
+/// ```ignore
+/// const _: () = {
+///     #[automatically_derived]
+///     impl ::puffs::__private::DerivedOps for Fs {
+///         const VNOPS: ::puffs::__private::VnopMask = {
+///             let mask = ::puffs::__private::VnopMask::empty();
+///             let mask = mask.union(::puffs::__private::VnopMask::LOOKUP);
+///             #[cfg(feature = "attributes")]
+///             let mask = mask.union(::puffs::__private::VnopMask::GETATTR);
+///             mask
+///         };
+///         const VFSOPS: ::puffs::__private::VfsopMask = {
+///             let mask = ::puffs::__private::VfsopMask::empty();
+///             mask
+///         };
+///     }
+/// };
+/// ```
+///
+/// `DerivedOps` is not public API: write the attribute rather than this impl. Without either,
+/// `impl FileSystem for Fs` does not compile, since a file system's masks must be known.
+///
+/// # Declaring the masks
+///
+/// The attribute may state the masks the block is meant to have, as lists of operation names
+/// without their `node_` or `fs_` prefix:
+///
+/// ```ignore
+/// #[puffs_fs(vnops(lookup, getattr, read, readdir), vfsops(statvfs))]
+/// impl FileSystem for Fs { /* ... */ }
+/// ```
+///
+/// A list given must name exactly the operations the block defines, in any order: a declared
+/// operation without its method, or a method missing from the list, is an error. A list left out
+/// is not checked; `vnops()` declares that the block defines no vnop.
+///
+/// # Errors
+///
+/// All in one compile, each at the token at fault:
+///
+/// - the attribute on anything but an `impl FileSystem for T` block;
+/// - arguments other than `vnops(...)` and `vfsops(...)`, an unknown or repeated name in them, and
+///   a declared list that disagrees with the methods;
+/// - an `async fn`: puffs operations are synchronous;
+/// - an operation defined twice under the same `cfg`s;
+/// - an associated `const` or `type` in the block, such as a hand-written `VNOPS`;
+/// - a macro invocation in the block, whose methods the attribute cannot see;
+/// - a `cfg` applied to an operation through `cfg_attr`, which the macro cannot carry onto the
+///   mask: write `#[cfg(...)]` instead.
+///
+/// With errors, the block is still emitted unchanged, so that rustc and the IDE see it as written.
+#[proc_macro_attribute]
+pub fn puffs_fs(args: TokenStream, item: TokenStream) -> TokenStream {
+    let item = proc_macro2::TokenStream::from(item);
+    expand::puffs_fs(args.into(), item.clone()).unwrap_or_else(|error| expand::fallback(item, error)).into()
+}
