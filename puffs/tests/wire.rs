@@ -1,0 +1,274 @@
+//! The file-system side of the wire, driven frame by frame by a fake kernel on a socket pair:
+//! the INIT handshake, dispatch only of operations in the mask, lookup counts and reclaim, and
+//! malformed frames answered with an errno, never a panic or a hang.
+
+use std::ffi::OsStr;
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::time::TimeVal;
+use puffs::fuse::abi::{self, opcode, InHeader, OutHeader};
+use puffs::fuse::Channel;
+use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Usermount, Vattr, VnopMask, Vtype};
+
+/// Records the operations dispatched to it.
+#[derive(Default)]
+struct Recorder {
+    calls: Mutex<Vec<String>>,
+}
+
+impl Recorder {
+    fn record(&self, what: String) {
+        self.calls.lock().unwrap().push(what);
+    }
+}
+
+#[puffs_fs]
+impl FileSystem for Recorder {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+        self.record(format!("lookup {} {}", dir.0, name.to_string_lossy()));
+        match name.to_str() {
+            Some("file") => Ok(NewNode::new(Cookie(5), Vattr::new(Vtype::Reg, 0o644, 5))),
+            Some("zero") => Ok(NewNode::new(Cookie(0), Vattr::new(Vtype::Reg, 0o644, 6))),
+            Some("panic") => panic!("a file-system bug"),
+            _ => Err(Errno::ENOENT),
+        }
+    }
+
+    fn node_getattr(&self, node: Cookie, cred: &Cred) -> Result<Vattr> {
+        self.record(format!("getattr {} by {}:{} pid {}", node.0, cred.uid, cred.gid, cred.pid));
+        Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+    }
+
+    fn node_reclaim(&self, node: Cookie) {
+        self.record(format!("reclaim {}", node.0));
+    }
+}
+
+/// The kernel's end of the socket pair.
+struct FakeKernel {
+    fd: OwnedFd,
+    unique: AtomicU64,
+}
+
+impl FakeKernel {
+    fn send_raw(&self, frame: &[u8]) {
+        nix::unistd::write(&self.fd, frame).expect("send frame");
+    }
+
+    fn frame(&self, op: u32, nodeid: u64, body: &[u8]) -> (u64, Vec<u8>) {
+        let unique = self.unique.fetch_add(2, Ordering::Relaxed);
+        let mut frame = Vec::new();
+        InHeader {
+            len: (InHeader::SIZE + body.len()) as u32,
+            opcode: op,
+            unique,
+            nodeid,
+            uid: 1000,
+            gid: 1000,
+            pid: 42,
+            ..Default::default()
+        }
+        .encode(&mut frame);
+        frame.extend_from_slice(body);
+        (unique, frame)
+    }
+
+    fn send(&self, op: u32, nodeid: u64, body: &[u8]) -> u64 {
+        let (unique, frame) = self.frame(op, nodeid, body);
+        self.send_raw(&frame);
+        unique
+    }
+
+    /// The next reply: header and body. Fails the test after a timeout instead of hanging.
+    fn reply(&self) -> (OutHeader, Vec<u8>) {
+        let mut buf = vec![0u8; 1 << 21];
+        let n = nix::unistd::read(&self.fd, &mut buf).expect("a reply within the timeout");
+        let header = OutHeader::decode(&buf[..n]).expect("a reply header");
+        assert_eq!(header.len as usize, n, "reply length matches its frame");
+        (header, buf[OutHeader::SIZE..n].to_vec())
+    }
+
+    /// Sends a request and answers the errno of its reply (0 for success) and the body.
+    fn call(&self, op: u32, nodeid: u64, body: &[u8]) -> (i32, Vec<u8>) {
+        let unique = self.send(op, nodeid, body);
+        let (header, body) = self.reply();
+        assert_eq!(header.unique, unique, "reply answers the request");
+        (-header.error, body)
+    }
+
+    fn init(&self, major: u32, minor: u32) -> u64 {
+        let mut body = Vec::new();
+        abi::InitIn { major, minor, max_readahead: 1 << 17, flags: u32::MAX, flags2: 0 }.encode(&mut body);
+        body.extend_from_slice(&[0u8; 44]);
+        self.send(opcode::INIT, 0, &body)
+    }
+}
+
+fn name(s: &str) -> Vec<u8> {
+    let mut v = s.as_bytes().to_vec();
+    v.push(0);
+    v
+}
+
+fn pair() -> (Channel, FakeKernel) {
+    let (ours, theirs) =
+        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).expect("socketpair");
+    let timeout = TimeVal::new(10, 0);
+    nix::sys::socket::setsockopt(&theirs, nix::sys::socket::sockopt::ReceiveTimeout, &timeout).expect("timeout");
+    (Channel::new(ours), FakeKernel { fd: theirs, unique: AtomicU64::new(2) })
+}
+
+/// Mounts a Recorder on a fake kernel and runs its main loop in a thread.
+fn running() -> (FakeKernel, std::thread::JoinHandle<std::result::Result<Recorder, puffs::Error>>) {
+    let (channel, kernel) = pair();
+    kernel.init(7, 45);
+    let mounted = Usermount::init(Recorder::default(), "rec")
+        .max_request_len(64 * 1024)
+        .mount_on_channel(channel, Cookie(1), "rec")
+        .map_err(|(e, _)| e)
+        .expect("mount on channel");
+    let (header, body) = kernel.reply();
+    assert_eq!(header.error, 0);
+    let init = abi::InitOut::decode(&body).expect("init reply");
+    assert_eq!((init.major, init.minor), (7, 38), "negotiated down to the version spoken");
+    assert_eq!(init.max_write as usize, 64 * 1024 - 4096, "max write follows the granted request length");
+    let server = std::thread::spawn(move || mounted.mainloop());
+    (kernel, server)
+}
+
+fn finish(
+    kernel: FakeKernel,
+    server: std::thread::JoinHandle<std::result::Result<Recorder, puffs::Error>>,
+) -> Vec<String> {
+    drop(kernel);
+    let fs = server.join().expect("main loop thread").expect("main loop ends when the kernel goes away");
+    fs.calls.into_inner().unwrap()
+}
+
+#[test]
+fn handshake_refuses_kernels_older_than_7_31() {
+    let (channel, kernel) = pair();
+    kernel.init(7, 30);
+    let (error, unmounted) = Usermount::init(Recorder::default(), "rec")
+        .mount_on_channel(channel, Cookie(1), "rec")
+        .expect_err("an old kernel is refused");
+    assert_eq!(error.errno(), Errno::EPROTO);
+    let (header, _) = kernel.reply();
+    assert_eq!(-header.error, Errno::EPROTO as i32);
+    drop(unmounted);
+}
+
+#[test]
+fn operations_outside_the_mask_are_answered_without_dispatch() {
+    assert_eq!(puffs::vnop_mask::<Recorder>(), VnopMask::LOOKUP | VnopMask::GETATTR | VnopMask::RECLAIM);
+    let (kernel, server) = running();
+    let mut write = Vec::new();
+    abi::WriteIn { fh: 0, offset: 0, size: 3, ..Default::default() }.encode(&mut write);
+    write.extend_from_slice(b"abc");
+    assert_eq!(kernel.call(opcode::WRITE, 5, &write).0, Errno::ENOSYS as i32);
+    assert_eq!(
+        kernel.call(opcode::MKDIR, 1, &[0u8; 8].iter().copied().chain(name("d")).collect::<Vec<_>>()).0,
+        Errno::ENOSYS as i32
+    );
+    // No open support needed: the kernel is told ENOSYS and stops sending OPEN.
+    assert_eq!(kernel.call(opcode::OPEN, 5, &[0u8; 8]).0, Errno::ENOSYS as i32);
+    // statfs has a framework answer when the file system has none.
+    let (errno, body) = kernel.call(opcode::STATFS, 1, &[]);
+    assert_eq!(errno, 0);
+    assert_eq!(abi::Kstatfs::decode(&body).expect("statfs body").namelen, 255);
+    assert_eq!(kernel.call(opcode::GETATTR, 1, &[0u8; 16]).0, 0);
+    let calls = finish(kernel, server);
+    assert_eq!(calls, vec!["getattr 1 by 1000:1000 pid 42".to_string()], "only the implemented op was dispatched");
+}
+
+#[test]
+fn reclaim_is_called_exactly_when_lookups_are_forgotten() {
+    let (kernel, server) = running();
+    for _ in 0..3 {
+        let (errno, body) = kernel.call(opcode::LOOKUP, 1, &name("file"));
+        assert_eq!(errno, 0);
+        assert_eq!(abi::EntryOut::decode(&body).unwrap().nodeid, 5);
+    }
+    let mut forget = Vec::new();
+    abi::ForgetIn { nlookup: 2 }.encode(&mut forget);
+    kernel.send(opcode::FORGET, 5, &forget);
+    // BATCH_FORGET of the last lookup; FORGETs get no reply, so a GETATTR orders what follows.
+    let mut batch = Vec::new();
+    abi::BatchForgetIn { count: 1, dummy: 0 }.encode(&mut batch);
+    abi::ForgetOne { nodeid: 5, nlookup: 1 }.encode(&mut batch);
+    assert_eq!(kernel.call(opcode::GETATTR, 1, &[0u8; 16]).0, 0);
+    kernel.send(opcode::BATCH_FORGET, 0, &batch);
+    assert_eq!(kernel.call(opcode::GETATTR, 1, &[0u8; 16]).0, 0);
+    let calls = finish(kernel, server);
+    let reclaim_at = calls.iter().position(|c| c == "reclaim 5").expect("reclaimed");
+    assert_eq!(calls.iter().filter(|c| c.starts_with("reclaim")).count(), 1, "reclaimed once: {calls:?}");
+    assert!(calls[reclaim_at - 1].starts_with("getattr 1"), "not before the last lookup was forgotten: {calls:?}");
+}
+
+#[test]
+fn malformed_frames_get_an_errno_and_the_session_goes_on() {
+    let (kernel, server) = running();
+    // Header length disagrees with the frame.
+    let (unique, mut frame) = kernel.frame(opcode::GETATTR, 1, &[0u8; 16]);
+    frame[0] = frame[0].wrapping_add(8);
+    kernel.send_raw(&frame);
+    let (header, _) = kernel.reply();
+    assert_eq!((header.unique, -header.error), (unique, Errno::EIO as i32));
+    // Names with '/' or without a terminating NUL, empty or too long.
+    assert_eq!(kernel.call(opcode::LOOKUP, 1, &name("a/b")).0, Errno::EINVAL as i32);
+    assert_eq!(kernel.call(opcode::LOOKUP, 1, b"file").0, Errno::EINVAL as i32);
+    assert_eq!(kernel.call(opcode::LOOKUP, 1, &name("")).0, Errno::EINVAL as i32);
+    assert_eq!(kernel.call(opcode::LOOKUP, 1, &name(&"n".repeat(256))).0, Errno::ENAMETOOLONG as i32);
+    // A body shorter than its record; a write whose size runs past the frame.
+    assert_eq!(kernel.call(opcode::GETATTR, 1, &[0u8; 3]).0, Errno::EINVAL as i32);
+    let mut write = Vec::new();
+    abi::WriteIn { size: 1000, ..Default::default() }.encode(&mut write);
+    assert_eq!(kernel.call(opcode::WRITE, 5, &write).0, Errno::EINVAL as i32);
+    // Unknown opcodes, and a second INIT.
+    assert_eq!(kernel.call(9999, 1, &[]).0, Errno::ENOSYS as i32);
+    assert_eq!(kernel.call(opcode::INIT, 0, &[0u8; 64]).0, Errno::EIO as i32);
+    // A frame too short for a header cannot be answered, and must not stop the session.
+    kernel.send_raw(&[1, 2, 3]);
+    // An oversize frame is cut at the request length and answered EIO.
+    let (unique, big) = kernel.frame(opcode::LOOKUP, 1, &name(&"x".repeat(100_000)));
+    kernel.send_raw(&big);
+    let (header, _) = kernel.reply();
+    assert_eq!((header.unique, -header.error), (unique, Errno::EIO as i32));
+    // A BATCH_FORGET claiming more nodes than it carries is dropped (it has no reply).
+    let mut batch = Vec::new();
+    abi::BatchForgetIn { count: 1000, dummy: 0 }.encode(&mut batch);
+    kernel.send(opcode::BATCH_FORGET, 0, &batch);
+    // The session still answers.
+    assert_eq!(kernel.call(opcode::LOOKUP, 1, &name("file")).0, 0);
+    let calls = finish(kernel, server);
+    assert_eq!(calls, vec!["lookup 1 file".to_string()], "no malformed request reached the file system");
+}
+
+#[test]
+fn a_panicking_operation_answers_eio_and_the_reserved_cookie_is_refused() {
+    let (kernel, server) = running();
+    assert_eq!(kernel.call(opcode::LOOKUP, 1, &name("panic")).0, Errno::EIO as i32);
+    assert_eq!(kernel.call(opcode::LOOKUP, 1, &name("zero")).0, Errno::EIO as i32);
+    assert_eq!(kernel.call(opcode::LOOKUP, 1, &name("nothing")).0, Errno::ENOENT as i32);
+    let calls = finish(kernel, server);
+    assert_eq!(calls.len(), 3);
+}
+
+#[test]
+fn requests_carry_the_callers_credentials_and_the_root_cookie() {
+    let (channel, kernel) = pair();
+    kernel.init(7, 31);
+    let mounted = Usermount::init(Recorder::default(), "rec")
+        .mount_on_channel(channel, Cookie(0xdead), "rec")
+        .map_err(|(e, _)| e)
+        .expect("mount on channel");
+    let (_, body) = kernel.reply();
+    assert_eq!(abi::InitOut::decode(&body).unwrap().minor, 31, "an older kernel's version is kept");
+    let server = std::thread::spawn(move || mounted.mainloop());
+    assert_eq!(kernel.call(opcode::GETATTR, abi::ROOT_ID, &[0u8; 16]).0, 0);
+    let calls = finish(kernel, server);
+    assert_eq!(calls, vec![format!("getattr {} by 1000:1000 pid 42", 0xdead)], "FUSE_ROOT_ID is the root cookie");
+}
