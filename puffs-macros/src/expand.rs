@@ -1,8 +1,8 @@
 //! The expansion: the user's impl unchanged, then the `DerivedOps` impl holding the masks.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote};
-use syn::Item;
+use quote::{format_ident, quote, ToTokens};
+use syn::{ImplItem, Item};
 
 use crate::ast::FsImpl;
 use crate::attr::Attr;
@@ -22,14 +22,45 @@ pub(crate) fn puffs_fs(args: TokenStream, item: TokenStream) -> syn::Result<Toke
     Ok(quote!(#item #derived))
 }
 
-/// The output for `item` when [`puffs_fs`] failed: the item unchanged and the errors, with the
+/// The output for `item` when [`puffs_fs`] failed: the item and the errors, with the
 /// `DerivedOps` impl when the item is an `impl FileSystem for T`, so that rustc reports nothing
 /// that follows from the macro's errors (such as a missing `DerivedOps` supertrait impl).
+///
+/// The impl is emitted as written but for what the macro already rejected: associated consts and
+/// types, `async`, and the later copies of a duplicate operation. rustc would only repeat those
+/// errors in its own words.
 pub(crate) fn fallback(item: TokenStream, error: syn::Error) -> TokenStream {
     let parsed = syn::parse2::<Item>(item.clone()).ok();
     let derived = parsed.as_ref().and_then(|parsed| FsImpl::from_item(parsed).ok()).map(|fs| derived_ops(&fs));
+    let item = match (parsed, &derived) {
+        (Some(Item::Impl(block)), Some(_)) => without_rejected(block).into_token_stream(),
+        _ => item,
+    };
     let error = error.into_compile_error();
     quote!(#item #derived #error)
+}
+
+/// `block` without the members the macro reports as errors.
+fn without_rejected(mut block: syn::ItemImpl) -> syn::ItemImpl {
+    let mut seen = Vec::new();
+    block.items.retain_mut(|member| match member {
+        ImplItem::Const(_) | ImplItem::Type(_) => false,
+        ImplItem::Fn(method) => {
+            method.sig.asyncness = None;
+            let cfgs: Vec<String> = method
+                .attrs
+                .iter()
+                .filter(|attr| attr.path().is_ident("cfg"))
+                .map(|attr| attr.to_token_stream().to_string())
+                .collect();
+            let key = (method.sig.ident.to_string(), cfgs);
+            let first = !seen.contains(&key);
+            seen.push(key);
+            first
+        }
+        _ => true,
+    });
+    block
 }
 
 /// The `DerivedOps` impl of the block's self type, under the block's generics.

@@ -259,9 +259,9 @@ impl BeforeMount for Unmounted {
 
 /// The state from which the main loop starts: only [`Mounted`].
 #[diagnostic::on_unimplemented(
-    message = "`mainloop` and `start` need a mounted file system, and this usermount is `{Self}`",
-    label = "call `mount` first: the main loop runs a `Mounted` usermount, once",
-    note = "`mount(dir, flags, root)` turns an `Unmounted` usermount into a `Mounted` one"
+    message = "`mainloop` and `start` run a `Mounted` usermount, and this one is `{Self}`",
+    label = "the main loop starts once, from the `Mounted` state",
+    note = "`mount(dir, flags, root)` turns an `Unmounted` usermount into a `Mounted` one; `start` and `mainloop` consume it"
 )]
 pub trait MountedState: UsermountState {
     #[doc(hidden)]

@@ -449,13 +449,33 @@ fn bad_arguments_do_not_hide_errors_in_the_item() {
 
 #[test]
 fn on_errors_the_item_is_kept_beside_the_errors() {
-    let item = quote!(impl FileSystem for Fs { async fn node_read(&self) {} });
+    let item = quote!(impl FileSystem for Fs { async fn node_read(&self) {} fn node_lookup(&self) {} });
     let error = puffs_fs(quote!(), item.clone()).unwrap_err();
     let out = fallback(item.clone(), error).to_string();
-    assert!(out.starts_with(&item.to_string()), "{out}");
+    // The item as written, less only the `async` the macro rejected: rustc would repeat that error.
+    let kept = quote!(impl FileSystem for Fs { fn node_read(&self) {} fn node_lookup(&self) {} });
+    assert!(out.starts_with(&kept.to_string()), "{out}");
     assert!(out.contains("compile_error"), "{out}");
     // The derived ops are still there: no "needs `#[puffs_fs]`" error follows from the macro's.
-    assert_eq!(flags(&out, "VnopMask"), ["READ"]);
+    assert_eq!(flags(&out, "VnopMask"), ["READ", "LOOKUP"]);
+
+    // Rejected members go, so that only the macro's error is reported; every method stays once.
+    let item = quote!(impl FileSystem for Fs {
+        const VNOPS: VnopMask = VnopMask::all();
+        type Extra = ();
+        fn node_read(&self) {}
+        #[cfg(unix)] fn node_write(&self) {}
+        #[cfg(not(unix))] fn node_write(&self) {}
+        fn node_read(&self) {}
+    });
+    let error = puffs_fs(quote!(), item.clone()).unwrap_err();
+    let out = fallback(item, error).to_string();
+    let kept = quote!(impl FileSystem for Fs {
+        fn node_read(&self) {}
+        #[cfg(unix)] fn node_write(&self) {}
+        #[cfg(not(unix))] fn node_write(&self) {}
+    });
+    assert!(out.starts_with(&kept.to_string()), "{out}");
 
     let item = quote!(
         struct Fs;

@@ -1,0 +1,1 @@
+//! Compile-fail and pass cases for puffs-rs: see `tests/ui`.

@@ -1,0 +1,19 @@
+// A before-mount setter (`cookie_hash_buckets(512)`) called on a Mounted usermount.
+use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, Vattr, Vtype};
+
+struct Tiny;
+
+#[puffs_fs]
+impl FileSystem for Tiny {
+    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+        Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+    }
+}
+
+fn main() {
+    let mounted = puffs::Usermount::init(Tiny, "tiny")
+        .mount("/mnt", puffs::MountFlags::empty(), Cookie(1))
+        .map_err(|(e, _)| e)
+        .unwrap();
+    let _ = mounted.cookie_hash_buckets(512);
+}

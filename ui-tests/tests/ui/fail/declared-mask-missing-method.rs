@@ -1,0 +1,13 @@
+// The declared mask names `read`, but the impl has no `node_read`.
+use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, Vattr, Vtype};
+
+struct Fs;
+
+#[puffs_fs(vnops(getattr, read))]
+impl FileSystem for Fs {
+    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+        Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+    }
+}
+
+fn main() {}

@@ -1,0 +1,18 @@
+// Implementing the derived masks by hand beside the macro: they would disagree with the methods.
+use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, Vattr, VfsopMask, VnopMask, Vtype};
+
+struct Fs;
+
+#[puffs_fs]
+impl FileSystem for Fs {
+    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+        Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+    }
+}
+
+impl puffs::__private::DerivedOps for Fs {
+    const VNOPS: VnopMask = VnopMask::all();
+    const VFSOPS: VfsopMask = VfsopMask::all();
+}
+
+fn main() {}

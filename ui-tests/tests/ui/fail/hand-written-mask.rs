@@ -1,0 +1,15 @@
+// A mask written by hand inside the impl: the mask is derived, never declared this way.
+use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, Vattr, Vtype};
+
+struct Fs;
+
+#[puffs_fs]
+impl FileSystem for Fs {
+    const VNOPS: puffs::VnopMask = puffs::VnopMask::all();
+
+    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+        Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+    }
+}
+
+fn main() {}
