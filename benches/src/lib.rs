@@ -1,0 +1,1 @@
+//! Benchmarks of puffs-rs: see `benches/`.

@@ -1,0 +1,195 @@
+//! The derived masks equal the implemented methods, checked at run time on file systems of every
+//! shape: none, some, all operations.
+
+use std::ffi::{OsStr, OsString};
+
+use puffs::{
+    puffs_fs, vfsop_mask, vnop_mask, AccessFlags, Cookie, Cred, DirBuf, FileHandle, FileSystem, MountInfo, NewNode,
+    OFlag, Opened, RenameFlags, Result, SetVattr, StatVfs, SuspendPhase, UnmountFlags, Vattr, VfsopMask, VnopMask,
+    Vtype, WaitFor, XattrFlags,
+};
+
+struct Nothing;
+
+#[puffs_fs]
+impl FileSystem for Nothing {}
+
+#[test]
+fn an_empty_impl_derives_empty_masks() {
+    assert_eq!(vnop_mask::<Nothing>(), VnopMask::empty());
+    assert_eq!(vfsop_mask::<Nothing>(), VfsopMask::empty());
+}
+
+struct Everything;
+
+fn nope<T>() -> Result<T> {
+    Err(puffs::Errno::ENOSYS)
+}
+
+#[puffs_fs]
+impl FileSystem for Everything {
+    fn fs_mounted(&self, _info: &MountInfo) {}
+    fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+        nope()
+    }
+    fn fs_sync(&self, _waitfor: WaitFor, _cred: &Cred) -> Result<()> {
+        nope()
+    }
+    fn fs_unmount(&self, _flags: UnmountFlags) -> Result<()> {
+        nope()
+    }
+    fn fs_suspend(&self, _phase: SuspendPhase) {}
+    fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+        nope()
+    }
+    fn node_getattr(&self, _node: Cookie, _cred: &Cred) -> Result<Vattr> {
+        nope()
+    }
+    fn node_setattr(&self, _node: Cookie, _changes: &SetVattr, _cred: &Cred) -> Result<Vattr> {
+        nope()
+    }
+    fn node_create(&self, _dir: Cookie, _name: &OsStr, _mode: u32, _cred: &Cred) -> Result<NewNode> {
+        nope()
+    }
+    fn node_mknod(
+        &self,
+        _dir: Cookie,
+        _name: &OsStr,
+        _vtype: Vtype,
+        _mode: u32,
+        _rdev: u64,
+        _cred: &Cred,
+    ) -> Result<NewNode> {
+        nope()
+    }
+    fn node_open(&self, _node: Cookie, _flags: OFlag, _cred: &Cred) -> Result<Opened> {
+        nope()
+    }
+    fn node_close(&self, _node: Cookie, _handle: FileHandle, _flags: OFlag) -> Result<()> {
+        nope()
+    }
+    fn node_access(&self, _node: Cookie, _mode: AccessFlags, _cred: &Cred) -> Result<()> {
+        nope()
+    }
+    fn node_read(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _offset: u64,
+        _buf: &mut [u8],
+        _cred: &Cred,
+    ) -> Result<usize> {
+        nope()
+    }
+    fn node_write(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _offset: u64,
+        _data: &[u8],
+        _cred: &Cred,
+    ) -> Result<usize> {
+        nope()
+    }
+    fn node_readdir(
+        &self,
+        _dir: Cookie,
+        _handle: FileHandle,
+        _offset: u64,
+        _buf: &mut DirBuf<'_>,
+        _cred: &Cred,
+    ) -> Result<()> {
+        nope()
+    }
+    fn node_readlink(&self, _node: Cookie, _cred: &Cred) -> Result<OsString> {
+        nope()
+    }
+    fn node_symlink(&self, _dir: Cookie, _name: &OsStr, _target: &OsStr, _cred: &Cred) -> Result<NewNode> {
+        nope()
+    }
+    fn node_mkdir(&self, _dir: Cookie, _name: &OsStr, _mode: u32, _cred: &Cred) -> Result<NewNode> {
+        nope()
+    }
+    fn node_rmdir(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<()> {
+        nope()
+    }
+    fn node_remove(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<()> {
+        nope()
+    }
+    fn node_link(&self, _dir: Cookie, _node: Cookie, _name: &OsStr, _cred: &Cred) -> Result<Vattr> {
+        nope()
+    }
+    fn node_rename(
+        &self,
+        _dir: Cookie,
+        _name: &OsStr,
+        _new_dir: Cookie,
+        _new_name: &OsStr,
+        _flags: RenameFlags,
+        _cred: &Cred,
+    ) -> Result<()> {
+        nope()
+    }
+    fn node_fsync(&self, _node: Cookie, _handle: FileHandle, _datasync: bool, _cred: &Cred) -> Result<()> {
+        nope()
+    }
+    fn node_inactive(&self, _node: Cookie) {}
+    fn node_reclaim(&self, _node: Cookie) {}
+    fn node_getextattr(&self, _node: Cookie, _name: &OsStr, _cred: &Cred) -> Result<Vec<u8>> {
+        nope()
+    }
+    fn node_setextattr(
+        &self,
+        _node: Cookie,
+        _name: &OsStr,
+        _value: &[u8],
+        _flags: XattrFlags,
+        _cred: &Cred,
+    ) -> Result<()> {
+        nope()
+    }
+    fn node_listextattr(&self, _node: Cookie, _cred: &Cred) -> Result<Vec<OsString>> {
+        nope()
+    }
+    fn node_deleteextattr(&self, _node: Cookie, _name: &OsStr, _cred: &Cred) -> Result<()> {
+        nope()
+    }
+}
+
+#[test]
+fn a_full_impl_derives_full_masks() {
+    assert_eq!(vnop_mask::<Everything>(), VnopMask::all());
+    assert_eq!(vfsop_mask::<Everything>(), VfsopMask::all());
+}
+
+#[test]
+fn the_examples_derive_exactly_their_methods() {
+    // hello: lookup, getattr, open, read, readdir and statvfs; nothing that writes.
+    let hello = vnop_mask::<puffs_examples::hello::Hello>();
+    assert!(hello.contains(VnopMask::LOOKUP | VnopMask::GETATTR | VnopMask::READ | VnopMask::READDIR));
+    assert!(!hello.intersects(VnopMask::WRITE | VnopMask::CREATE | VnopMask::SETATTR | VnopMask::REMOVE));
+    // dtfs: a read-write file system implements every vnop that changes the tree.
+    let dtfs = vnop_mask::<puffs_examples::dtfs::Dtfs>();
+    assert!(dtfs.contains(
+        VnopMask::LOOKUP
+            | VnopMask::GETATTR
+            | VnopMask::SETATTR
+            | VnopMask::CREATE
+            | VnopMask::MKNOD
+            | VnopMask::READ
+            | VnopMask::WRITE
+            | VnopMask::READDIR
+            | VnopMask::READLINK
+            | VnopMask::SYMLINK
+            | VnopMask::MKDIR
+            | VnopMask::RMDIR
+            | VnopMask::REMOVE
+            | VnopMask::LINK
+            | VnopMask::RENAME
+            | VnopMask::RECLAIM
+            | VnopMask::GETEXTATTR
+            | VnopMask::SETEXTATTR
+            | VnopMask::LISTEXTATTR
+            | VnopMask::DELETEEXTATTR
+    ));
+}
