@@ -30,7 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
-use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use puffs::{
@@ -53,9 +53,14 @@ const LINK_MAX: u32 = 65_000;
 const FIRST_ENTRY_POSITION: u64 = 2;
 
 /// The dtfs file system: its tree behind one lock.
-#[derive(Debug)]
+///
+/// A clone shares the tree: keep one to look at the file system (say, [`node_count`]) while
+/// another is mounted.
+///
+/// [`node_count`]: Dtfs::node_count
+#[derive(Debug, Clone)]
 pub struct Dtfs {
-    tree: RwLock<Tree>,
+    tree: Arc<RwLock<Tree>>,
 }
 
 #[derive(Debug)]
@@ -168,7 +173,7 @@ impl Dtfs {
         let capacity = bytes.max(CHUNK);
         let tree =
             Tree { nodes, next_ino: Dtfs::ROOT.0 + 1, used: 0, capacity, max_nodes: (capacity / 1024).max(1024) };
-        Dtfs { tree: RwLock::new(tree) }
+        Dtfs { tree: Arc::new(RwLock::new(tree)) }
     }
 
     /// How many nodes dtfs holds, the root included: nodes removed from the tree but still

@@ -1,0 +1,180 @@
+//! The example programs end to end: help, usage errors, mounting in the foreground and as a
+//! daemon, unmounting by signal and by umount(8), and the debug dump.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use nix::mount::{umount2, MntFlags};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const DTFS: &str = env!("CARGO_BIN_EXE_dtfs");
+const HELLO: &str = env!("CARGO_BIN_EXE_hello");
+
+/// Runs a program that must end by itself, with a bound.
+fn run(program: &str, args: &[&str]) -> Output {
+    let child = Command::new(program).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let mut running = Running { child: Some(child), dir: None };
+    running.wait(Duration::from_secs(30));
+    running.child.take().unwrap().wait_with_output().unwrap()
+}
+
+/// A program serving a mount in the foreground. Dropping it kills the program and detaches its
+/// mount, so a failing test leaves nothing behind.
+struct Running {
+    child: Option<Child>,
+    dir: Option<PathBuf>,
+}
+
+impl Running {
+    fn start(program: &str, args: &[&str], dir: &Path) -> Running {
+        let child = Command::new(program).args(args).arg(dir).stderr(Stdio::piped()).spawn().unwrap();
+        let running = Running { child: Some(child), dir: Some(dir.to_path_buf()) };
+        assert!(common::wait_mounted(dir, true), "{program} did not mount {}", dir.display());
+        running
+    }
+
+    fn signal(&self, signal: Signal) {
+        kill(Pid::from_raw(self.child.as_ref().unwrap().id() as i32), signal).unwrap();
+    }
+
+    /// Waits for the program to exit, for at most `bound`.
+    fn wait(&mut self, bound: Duration) -> ExitStatus {
+        let deadline = Instant::now() + bound;
+        loop {
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                return status;
+            }
+            assert!(Instant::now() < deadline, "the program did not exit within {bound:?}");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn stderr(&mut self) -> String {
+        let mut text = String::new();
+        std::io::Read::read_to_string(self.child.as_mut().unwrap().stderr.as_mut().unwrap(), &mut text).unwrap();
+        text
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.as_mut() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        if let Some(dir) = &self.dir {
+            let _ = umount2(dir, MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_dir(dir);
+        }
+    }
+}
+
+#[test]
+fn help_says_how_to_use_it() {
+    for program in [DTFS, HELLO] {
+        let out = run(program, &["--help"]);
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        assert!(text.contains("usage:") && text.contains("MOUNTPOINT") && text.contains("-o OPTIONS"), "{text}");
+    }
+}
+
+#[test]
+fn usage_errors_exit_2_and_say_why() {
+    for (args, says) in [
+        (&["-x", "/mnt"][..], "unknown option `-x`"),
+        (&[], "a MOUNTPOINT is needed"),
+        (&["-o", "bogus", "/mnt"], "mount option `bogus`"),
+        (&["-t", "none", "/mnt"], "-t needs a thread count"),
+    ] {
+        let out = run(DTFS, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let text = String::from_utf8(out.stderr).unwrap();
+        assert!(text.contains(says) && text.contains("dtfs --help"), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn a_missing_mount_point_fails_unless_mkdir() {
+    let dir = std::env::temp_dir().join(format!("puffs-cli-missing-{}", std::process::id()));
+    let out = run(DTFS, &["-f", dir.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8(out.stderr).unwrap().contains("No such file or directory"));
+    if !common::can_mount() {
+        return;
+    }
+    let mut dtfs = Running::start(DTFS, &["-f", "--mkdir"], &dir);
+    std::fs::write(dir.join("f"), b"made").unwrap();
+    dtfs.signal(Signal::SIGINT);
+    assert!(dtfs.wait(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn sigint_and_sigterm_unmount_cleanly() {
+    if !common::can_mount() {
+        return;
+    }
+    for (program, signal) in [(DTFS, Signal::SIGINT), (HELLO, Signal::SIGTERM), (DTFS, Signal::SIGTERM)] {
+        let dir = common::mount_point("cli-signal");
+        let mut running = Running::start(program, &["-f", "-t", "2"], &dir);
+        if program == DTFS {
+            std::fs::write(dir.join("f"), b"through the program").unwrap();
+            assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"through the program");
+        } else {
+            assert_eq!(std::fs::read(dir.join("hello")).unwrap(), b"Hello, world!\n");
+        }
+        running.signal(signal);
+        let status = running.wait(Duration::from_secs(10));
+        assert!(status.success(), "{program} after {signal}: {status}");
+        assert!(common::wait_mounted(&dir, false), "the mount is gone after {signal}");
+    }
+}
+
+#[test]
+fn umount_ends_the_program() {
+    if !common::can_mount() {
+        return;
+    }
+    let dir = common::mount_point("cli-umount");
+    let mut running = Running::start(DTFS, &["-f"], &dir);
+    let status = Command::new("umount").arg(&dir).status().unwrap();
+    assert!(status.success());
+    assert!(running.wait(Duration::from_secs(10)).success());
+}
+
+#[test]
+fn without_f_it_detaches_once_mounted() {
+    if !common::can_mount() {
+        return;
+    }
+    let dir = common::mount_point("cli-daemon");
+    // The parent exits with the mount's outcome; the daemon child serves on.
+    let out = run(DTFS, &[dir.to_str().unwrap()]);
+    let _cleanup = Running { child: None, dir: Some(dir.clone()) };
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(common::wait_mounted(&dir, true));
+    std::fs::write(dir.join("f"), b"daemon").unwrap();
+    assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"daemon");
+    umount2(&dir, MntFlags::empty()).unwrap();
+    assert!(common::wait_mounted(&dir, false));
+}
+
+#[test]
+fn debug_dumps_requests_and_replies() {
+    if !common::can_mount() {
+        return;
+    }
+    let dir = common::mount_point("cli-debug");
+    let mut running = Running::start(DTFS, &["-d"], &dir);
+    assert_eq!(std::fs::metadata(dir.join("absent")).unwrap_err().raw_os_error(), Some(nix::libc::ENOENT));
+    running.signal(Signal::SIGINT);
+    assert!(running.wait(Duration::from_secs(10)).success());
+    let dump = running.stderr();
+    assert!(dump.contains("-> INIT"), "{dump}");
+    assert!(dump.contains("-> LOOKUP") && dump.contains("\"absent\""), "{dump}");
+    assert!(dump.contains("ENOENT"), "{dump}");
+}

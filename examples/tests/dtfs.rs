@@ -1,0 +1,249 @@
+//! dtfs driven by path: content, listings, rename, links, attributes, xattrs, statvfs, errors
+//! and node reclaim. One suite: every body runs on a real FUSE mount and on the loopback kernel.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{Client, Stat};
+use puffs::{Errno, Vtype};
+use puffs_examples::dtfs::Dtfs;
+
+/// Bytes that are not all alike, so that a misplaced chunk shows.
+fn pattern(len: usize, seed: u32) -> Vec<u8> {
+    let mut x = seed.wrapping_mul(2_654_435_761).max(1);
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            x as u8
+        })
+        .collect()
+}
+
+/// Waits (boundedly) until `fs` holds `count` nodes: the kernel forgets nodes on its own time.
+fn wait_node_count(fs: &Dtfs, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while fs.node_count() != count && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(fs.node_count(), count, "nodes held after the kernel forgot them");
+}
+
+fn content_round_trips(c: &dyn Client, _fs: &Dtfs) {
+    let big = pattern(3 * 1024 * 1024 + 17, 1);
+    c.write_file("big", &big).unwrap();
+    assert_eq!(c.read_file("big").unwrap(), big, "3 MiB + 17 bytes read back");
+    assert_eq!(c.stat("big").unwrap().size, big.len() as u64);
+    assert_eq!(c.read_at("big", 1_000_000, 10).unwrap(), &big[1_000_000..1_000_010]);
+    // Writing past the end leaves a hole that reads as zeros.
+    c.write_file("sparse", b"head").unwrap();
+    c.write_at("sparse", 1 << 20, b"tail").unwrap();
+    let sparse = c.read_file("sparse").unwrap();
+    assert_eq!(sparse.len(), (1 << 20) + 4);
+    assert_eq!(&sparse[..4], b"head");
+    assert!(sparse[4..1 << 20].iter().all(|&b| b == 0));
+    assert_eq!(&sparse[1 << 20..], b"tail");
+    // Overwriting in the middle changes only those bytes.
+    c.write_at("big", 10, b"XYZ").unwrap();
+    let mut expected = big.clone();
+    expected[10..13].copy_from_slice(b"XYZ");
+    assert_eq!(c.read_file("big").unwrap(), expected);
+    // Truncation cuts, and growing again reads zeros.
+    c.truncate("big", 5).unwrap();
+    c.truncate("big", 9).unwrap();
+    assert_eq!(c.read_file("big").unwrap(), [&big[..5], &[0; 4][..]].concat());
+    // An empty write to a new file makes an empty file.
+    c.write_file("empty", b"").unwrap();
+    assert_eq!(c.read_file("empty").unwrap(), b"");
+}
+
+fn directories_list_what_they_hold(c: &dyn Client, _fs: &Dtfs) {
+    c.mkdir("d", 0o755).unwrap();
+    c.mkdir("d/sub", 0o700).unwrap();
+    for i in 0..300 {
+        c.write_file(&format!("d/file-{i:03}"), format!("{i}").as_bytes()).unwrap();
+    }
+    let mut expected: Vec<String> = (0..300).map(|i| format!("file-{i:03}")).collect();
+    expected.push("sub".to_string());
+    expected.sort();
+    assert_eq!(c.list("d").unwrap(), expected, "a listing longer than one readdir buffer");
+    assert_eq!(c.list("").unwrap(), ["d"]);
+    let d = c.stat("d").unwrap();
+    assert_eq!((d.vtype, d.mode, d.nlink), (Vtype::Dir, 0o755, 3), "a directory with one subdirectory");
+    assert_eq!(c.stat("d/sub").unwrap().mode, 0o700);
+    assert_eq!(c.read_file("d/file-123").unwrap(), b"123");
+    assert_eq!(c.list("d/sub").unwrap(), Vec::<String>::new());
+}
+
+fn rename_moves_and_replaces(c: &dyn Client, _fs: &Dtfs) {
+    c.write_file("a", b"alpha").unwrap();
+    c.write_file("b", b"beta").unwrap();
+    c.mkdir("dir", 0o755).unwrap();
+    c.rename("a", "dir/a2").unwrap();
+    assert_eq!(c.stat("a"), Err(Errno::ENOENT));
+    assert_eq!(c.read_file("dir/a2").unwrap(), b"alpha");
+    // Over an existing file: the old one is replaced.
+    c.rename("b", "dir/a2").unwrap();
+    assert_eq!(c.read_file("dir/a2").unwrap(), b"beta");
+    assert_eq!(c.list("").unwrap(), ["dir"]);
+    // Directories move with their content, and `..` follows.
+    c.mkdir("other", 0o755).unwrap();
+    c.rename("dir", "other/dir").unwrap();
+    assert_eq!(c.read_file("other/dir/a2").unwrap(), b"beta");
+    assert_eq!(c.stat("").unwrap().nlink, 3);
+    assert_eq!(c.stat("other").unwrap().nlink, 3);
+    // Errors: into itself, onto a non-empty directory, a directory onto a file and back.
+    assert_eq!(c.rename("other", "other/dir/inside"), Err(Errno::EINVAL));
+    c.mkdir("full", 0o755).unwrap();
+    c.write_file("full/x", b"x").unwrap();
+    assert_eq!(c.rename("other", "full"), Err(Errno::ENOTEMPTY));
+    assert_eq!(c.rename("other", "full/x"), Err(Errno::ENOTDIR));
+    assert_eq!(c.rename("full/x", "other"), Err(Errno::EISDIR));
+    assert_eq!(c.rename("missing", "x"), Err(Errno::ENOENT));
+    // An empty directory is replaced by a directory.
+    c.mkdir("empty", 0o755).unwrap();
+    c.rename("other", "empty").unwrap();
+    assert_eq!(c.read_file("empty/dir/a2").unwrap(), b"beta");
+}
+
+fn errors_are_the_right_errno(c: &dyn Client, _fs: &Dtfs) {
+    assert_eq!(c.stat("nope"), Err(Errno::ENOENT));
+    assert_eq!(c.read_file("nope"), Err(Errno::ENOENT));
+    c.mkdir("d", 0o755).unwrap();
+    assert_eq!(c.mkdir("d", 0o755), Err(Errno::EEXIST));
+    c.write_file("d/f", b"x").unwrap();
+    assert_eq!(c.rmdir("d"), Err(Errno::ENOTEMPTY));
+    assert_eq!(c.rmdir("d/f"), Err(Errno::ENOTDIR));
+    assert_eq!(c.unlink("d"), Err(Errno::EISDIR));
+    assert_eq!(c.read_file("d"), Err(Errno::EISDIR));
+    assert_eq!(c.stat("d/f/x"), Err(Errno::ENOTDIR));
+    assert_eq!(c.readlink("d/f"), Err(Errno::EINVAL));
+    assert_eq!(c.link("d", "d2"), Err(Errno::EPERM));
+    assert_eq!(c.write_file(&"n".repeat(256), b""), Err(Errno::ENAMETOOLONG));
+    c.write_file(&"n".repeat(255), b"longest").unwrap();
+    c.unlink("d/f").unwrap();
+    assert_eq!(c.stat("d/f"), Err(Errno::ENOENT));
+    assert_eq!(c.unlink("d/f"), Err(Errno::ENOENT));
+    c.rmdir("d").unwrap();
+    assert_eq!(c.stat("d"), Err(Errno::ENOENT));
+}
+
+fn links_and_symlinks(c: &dyn Client, _fs: &Dtfs) {
+    c.write_file("target", b"shared").unwrap();
+    c.link("target", "hard").unwrap();
+    let (t, h) = (c.stat("target").unwrap(), c.stat("hard").unwrap());
+    assert_eq!((t.nlink, t.ino), (2, h.ino), "two names of one node");
+    c.write_at("hard", 0, b"SH").unwrap();
+    assert_eq!(c.read_file("target").unwrap(), b"SHared");
+    c.unlink("target").unwrap();
+    assert_eq!(c.stat("hard").unwrap().nlink, 1);
+    assert_eq!(c.read_file("hard").unwrap(), b"SHared");
+    c.symlink("hard", "soft").unwrap();
+    c.symlink("/somewhere/else", "dangling").unwrap();
+    assert_eq!(c.readlink("soft").unwrap(), "hard");
+    assert_eq!(c.readlink("dangling").unwrap(), "/somewhere/else");
+    let soft = c.stat("soft").unwrap();
+    assert_eq!((soft.vtype, soft.size), (Vtype::Lnk, 4));
+    assert_eq!(c.symlink("x", "soft"), Err(Errno::EEXIST));
+}
+
+fn attributes_change(c: &dyn Client, _fs: &Dtfs) {
+    c.write_file("f", b"0123456789").unwrap();
+    c.chmod("f", 0o640).unwrap();
+    let Stat { mode, size, uid, .. } = c.stat("f").unwrap();
+    assert_eq!((mode, size), (0o640, 10));
+    assert_eq!(uid, 0, "made by root");
+    c.chmod("f", 0o4755).unwrap();
+    assert_eq!(c.stat("f").unwrap().mode, 0o4755);
+    c.truncate("f", 3).unwrap();
+    assert_eq!(c.read_file("f").unwrap(), b"012");
+    c.mkdir("d", 0o777).unwrap();
+    c.chmod("d", 0o1777).unwrap();
+    assert_eq!(c.stat("d").unwrap().mode, 0o1777);
+}
+
+fn extended_attributes(c: &dyn Client, _fs: &Dtfs) {
+    c.write_file("f", b"").unwrap();
+    assert_eq!(c.list_xattr("f").unwrap(), Vec::<String>::new());
+    c.set_xattr("f", "user.b", b"2").unwrap();
+    c.set_xattr("f", "user.a", b"one").unwrap();
+    c.set_xattr("f", "user.empty", b"").unwrap();
+    assert_eq!(c.get_xattr("f", "user.a").unwrap(), b"one");
+    assert_eq!(c.get_xattr("f", "user.empty").unwrap(), b"");
+    assert_eq!(c.list_xattr("f").unwrap(), ["user.a", "user.b", "user.empty"]);
+    c.set_xattr("f", "user.a", b"replaced").unwrap();
+    assert_eq!(c.get_xattr("f", "user.a").unwrap(), b"replaced");
+    c.remove_xattr("f", "user.a").unwrap();
+    assert_eq!(c.get_xattr("f", "user.a"), Err(Errno::ENODATA));
+    assert_eq!(c.remove_xattr("f", "user.a"), Err(Errno::ENODATA));
+    c.mkdir("d", 0o755).unwrap();
+    c.set_xattr("d", "user.dir", b"yes").unwrap();
+    assert_eq!(c.get_xattr("d", "user.dir").unwrap(), b"yes");
+}
+
+fn statvfs_counts_space_and_nodes(c: &dyn Client, _fs: &Dtfs) {
+    let before = c.statvfs().unwrap();
+    assert_eq!((before.bsize, before.namemax), (4096, 255));
+    assert!(before.blocks > 0 && before.bfree <= before.blocks && before.ffree <= before.files);
+    c.write_file("f", &pattern(1 << 20, 3)).unwrap();
+    let after = c.statvfs().unwrap();
+    assert_eq!(before.bfree - after.bfree, 256, "1 MiB is 256 blocks of 4 KiB");
+    assert_eq!(before.ffree - after.ffree, 1);
+    c.unlink("f").unwrap();
+}
+
+fn nodes_are_reclaimed_once_forgotten(c: &dyn Client, fs: &Dtfs) {
+    let baseline = fs.node_count();
+    c.mkdir("d", 0o755).unwrap();
+    for i in 0..20 {
+        c.write_file(&format!("d/{i}"), b"data").unwrap();
+    }
+    c.symlink("d/0", "link").unwrap();
+    assert_eq!(fs.node_count(), baseline + 22);
+    for i in 0..20 {
+        c.unlink(&format!("d/{i}")).unwrap();
+    }
+    c.unlink("link").unwrap();
+    c.rmdir("d").unwrap();
+    wait_node_count(fs, baseline);
+    assert_eq!(fs.bytes_used(), 0);
+}
+
+/// Runs each body on a fresh dtfs on both kernels.
+macro_rules! suite {
+    ($($body:ident),* $(,)?) => {
+        mod real {
+            $(
+                #[test]
+                fn $body() {
+                    let fs = puffs_examples::dtfs::Dtfs::new();
+                    let Some(mount) = crate::common::RealMount::mount(
+                        fs.clone(),
+                        "dtfs",
+                        puffs_examples::dtfs::Dtfs::ROOT,
+                        puffs::MountFlags::empty(),
+                        "default_permissions",
+                    ) else {
+                        return;
+                    };
+                    crate::common::bounded(&mount, |c| super::$body(c, &fs));
+                    mount.unmount();
+                }
+            )*
+        }
+    };
+}
+
+suite!(
+    content_round_trips,
+    directories_list_what_they_hold,
+    rename_moves_and_replaces,
+    errors_are_the_right_errno,
+    links_and_symlinks,
+    attributes_change,
+    extended_attributes,
+    statvfs_counts_space_and_nodes,
+    nodes_are_reclaimed_once_forgotten,
+);

@@ -1,0 +1,128 @@
+//! dtfs against the POSIX conformance suite pjdfstest (the Rust rewrite, installed from
+//! crates.io by `.ci/run`), mounted for real by the `dtfs` program.
+//!
+//! Skipped outside CI when the suite, root or `/dev/fuse` is missing; in CI (`CI=true`) any of
+//! them missing is a failure.
+
+mod common;
+
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+const DTFS: &str = env!("CARGO_BIN_EXE_dtfs");
+
+/// What pjdfstest needs to switch users: two users, each with a group.
+const DUMMY_USERS: [(&str, &str); 2] = [("nobody", "nogroup"), ("tests", "tests")];
+
+/// Tests that cannot run here, and why: the count of passes must not drop below what remains.
+/// - `*::erofs_*` remount the file system read-only with mount(8), which hands a `fuse.dtfs`
+///   mount to a helper program; pjdfstest runs with `allow_remount = false`. Read-only mounts
+///   are covered by the hello tests instead.
+/// - `*::exdev_target` need a second file system configured, `link::link_count_max` a
+///   configured maximum.
+const MIN_PASSED: usize = 382;
+
+fn skip_or_fail(reason: &str) {
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        panic!("CI must run pjdfstest, but {reason}");
+    }
+    eprintln!("skipping pjdfstest: {reason}");
+}
+
+fn find_pjdfstest() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PJDFSTEST") {
+        return Some(PathBuf::from(path));
+    }
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo")));
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .chain(cargo_home.map(|h| h.join("bin")))
+        .map(|dir| dir.join("pjdfstest"))
+        .find(|candidate| candidate.is_file())
+}
+
+#[test]
+fn dtfs_passes_pjdfstest() {
+    if !common::can_mount() {
+        return;
+    }
+    let Some(pjdfstest) = find_pjdfstest() else {
+        return skip_or_fail("the pjdfstest program is not installed (`cargo install pjdfstest`)");
+    };
+    for (user, group) in DUMMY_USERS {
+        let known = nix::unistd::User::from_name(user).ok().flatten().is_some()
+            && nix::unistd::Group::from_name(group).ok().flatten().is_some();
+        if !known {
+            return skip_or_fail(&format!("user {user} or group {group} is missing (`.ci/run` creates them)"));
+        }
+    }
+    let dir = common::mount_point("pjdfstest");
+    let config = std::env::temp_dir().join(format!("puffs-pjdfstest-{}.toml", std::process::id()));
+    let entries: Vec<String> = DUMMY_USERS.iter().map(|(u, g)| format!("[\"{u}\", \"{g}\"]")).collect();
+    std::fs::write(
+        &config,
+        format!(
+            "[features]\nutimensat = {{}}\nutime_now = {{}}\nrename_ctime = {{}}\nposix_fallocate = {{}}\n\
+             [settings]\nnaptime = 0.001\nallow_remount = false\nexpected_failures = []\n\
+             [dummy_auth]\nentries = [{}]\n",
+            entries.join(", ")
+        ),
+    )
+    .unwrap();
+
+    let mut dtfs = Command::new(DTFS).args(["-f", "-t", "2"]).arg(&dir).spawn().unwrap();
+    let _cleanup = scopeguard(&dir, &mut dtfs);
+    assert!(common::wait_mounted(&dir, true), "dtfs did not mount");
+    let mut suite = Command::new(&pjdfstest)
+        .arg("-c")
+        .arg(&config)
+        .arg("-p")
+        .arg(&dir)
+        .current_dir(&dir)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20 * 60);
+    while suite.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = suite.kill();
+            panic!("pjdfstest did not finish within 20 minutes");
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = suite.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let summary = text
+        .lines()
+        .find(|l| l.starts_with("Summary:"))
+        .unwrap_or_else(|| panic!("pjdfstest printed no summary:\n{text}\n{}", String::from_utf8_lossy(&out.stderr)));
+    eprintln!("pjdfstest on dtfs: {summary}");
+    let count = |what: &str| -> usize {
+        summary
+            .split(',')
+            .find_map(|part| part.trim().trim_start_matches("Summary:").trim().strip_suffix(what))
+            .and_then(|n| n.trim().parse().ok())
+            .unwrap_or_else(|| panic!("no `{what}` count in {summary:?}"))
+    };
+    let failures: Vec<&str> = text.lines().filter(|l| l.trim_end().ends_with("FAILED")).collect();
+    assert_eq!(count("failed"), 0, "pjdfstest failures:\n{}\n\n{text}", failures.join("\n"));
+    assert!(count("passed") >= MIN_PASSED, "fewer passes than {MIN_PASSED}: {summary}");
+}
+
+/// Kills dtfs and detaches its mount when the test ends, however it ends.
+fn scopeguard<'a>(dir: &'a std::path::Path, child: &'a mut std::process::Child) -> impl Drop + 'a {
+    struct Guard<'a>(&'a std::path::Path, &'a mut std::process::Child);
+    impl Drop for Guard<'_> {
+        fn drop(&mut self) {
+            let _ = nix::mount::umount2(self.0, nix::mount::MntFlags::MNT_DETACH);
+            let _ = self.1.kill();
+            let _ = self.1.wait();
+            let _ = std::fs::remove_dir(self.0);
+        }
+    }
+    Guard(dir, child)
+}
