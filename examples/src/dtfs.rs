@@ -30,6 +30,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ffi::{OsStr, OsString};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
@@ -79,8 +80,8 @@ struct Node {
     content: Content,
     xattrs: BTreeMap<OsString, Vec<u8>>,
     /// Whether the kernel holds a reference to the node (it was handed out and not yet
-    /// reclaimed).
-    known: bool,
+    /// reclaimed). Atomic so that lookups, the commonest operation, share the tree's lock.
+    known: AtomicBool,
 }
 
 #[derive(Debug)]
@@ -167,7 +168,7 @@ impl Dtfs {
                 vattr: root,
                 content: Content::Dir(Directory::new(Dtfs::ROOT.0)),
                 xattrs: BTreeMap::new(),
-                known: true,
+                known: AtomicBool::new(true),
             },
         );
         let capacity = bytes.max(CHUNK);
@@ -223,9 +224,9 @@ impl Tree {
     }
 
     /// Hands `ino` to the kernel: it holds the node until `node_reclaim`.
-    fn hand_out(&mut self, ino: u64) -> Result<NewNode> {
-        let node = self.node_mut(ino)?;
-        node.known = true;
+    fn hand_out(&self, ino: u64) -> Result<NewNode> {
+        let node = self.node(Cookie(ino))?;
+        node.known.store(true, Ordering::Relaxed);
         Ok(NewNode::new(Cookie(ino), node.vattr.clone()))
     }
 
@@ -281,7 +282,7 @@ impl Tree {
             vattr.nlink = 2;
             self.node_mut(dir)?.vattr.nlink += 1;
         }
-        self.nodes.insert(ino, Node { vattr, content, xattrs: BTreeMap::new(), known: false });
+        self.nodes.insert(ino, Node { vattr, content, xattrs: BTreeMap::new(), known: AtomicBool::new(false) });
         self.dir_mut(dir)?.insert(name, ino);
         self.touch_dir(dir);
         self.hand_out(ino)
@@ -296,7 +297,7 @@ impl Tree {
             _ => node.vattr.nlink.saturating_sub(1),
         };
         node.vattr.ctime = now();
-        if node.vattr.nlink == 0 && !node.known {
+        if node.vattr.nlink == 0 && !node.known.load(Ordering::Relaxed) {
             self.free(ino);
         }
     }
@@ -406,7 +407,7 @@ impl FileSystem for Dtfs {
     }
 
     fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
-        let mut tree = write_lock(&self.tree);
+        let tree = read_lock(&self.tree);
         let ino = match name.as_encoded_bytes() {
             b"." => tree.dir(dir.0).map(|_| dir.0)?,
             b".." => tree.dir(dir.0)?.parent,
@@ -764,7 +765,7 @@ impl FileSystem for Dtfs {
     fn node_reclaim(&self, node: Cookie) {
         let mut tree = write_lock(&self.tree);
         if let Some(n) = tree.nodes.get_mut(&node.0) {
-            n.known = false;
+            n.known.store(false, Ordering::Relaxed);
             if n.vattr.nlink == 0 {
                 tree.free(node.0);
             }

@@ -4,7 +4,6 @@ use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
-use nix::unistd;
 
 /// A descriptor that carries whole messages: `/dev/fuse`, or one end of a `SOCK_SEQPACKET`
 /// socket pair for the loopback kernel (puffs's `PUFFS_COMFD`).
@@ -19,27 +18,29 @@ impl Channel {
         Channel { fd }
     }
 
-    /// Reads one message into `buf` (cleared first); retries on `EINTR`.
-    /// `ENODEV` means the file system was unmounted; `EAGAIN` means nothing is pending in
-    /// non-blocking mode.
+    /// Reads one message of at most `capacity` bytes into `buf` (cleared first); retries on
+    /// `EINTR`. `ENODEV` means the file system was unmounted; `EAGAIN` means nothing is pending
+    /// in non-blocking mode.
+    ///
+    /// The buffer is not zeroed first: a request buffer is a megabyte, and clearing it for every
+    /// request would cost more than the request.
     pub fn receive(&self, buf: &mut Vec<u8>, capacity: usize) -> Result<(), Errno> {
         buf.clear();
-        buf.resize(capacity, 0);
+        buf.reserve(capacity);
         loop {
-            match unistd::read(&self.fd, buf) {
-                Ok(0) => {
-                    buf.clear();
-                    return Err(Errno::ENODEV);
-                }
+            let spare = buf.spare_capacity_mut();
+            // SAFETY: `spare` is writable memory of at least `capacity` bytes owned by `buf`;
+            // read(2) writes at most that many bytes into it and reports how many.
+            let n = unsafe { nix::libc::read(self.fd.as_raw_fd(), spare.as_mut_ptr().cast(), capacity) };
+            match Errno::result(n) {
+                Ok(0) => return Err(Errno::ENODEV),
                 Ok(n) => {
-                    buf.truncate(n);
+                    // SAFETY: the first `n` bytes of the spare capacity were just written.
+                    unsafe { buf.set_len(n as usize) };
                     return Ok(());
                 }
                 Err(Errno::EINTR) => continue,
-                Err(e) => {
-                    buf.clear();
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         }
     }

@@ -1,0 +1,227 @@
+//! The usermount against the real kernel, through `/dev/fuse`: mounting, the failed-mount path,
+//! request-length clamping, unmount by drop and from inside, reclaim when the kernel forgets,
+//! and invalidation. Needs root; skipped with a message otherwise, and a failure in CI.
+
+use std::ffi::OsStr;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use nix::mount::{umount2, MntFlags};
+use puffs::{
+    puffs_fs, Cookie, Cred, Errno, FileSystem, MountFlags, MountOptions, NewNode, Result, Usermount, Vattr, Vtype,
+    REQUEST_LEN_MAX, REQUEST_LEN_MIN,
+};
+
+fn can_mount() -> bool {
+    let reason = if !Path::new("/dev/fuse").exists() {
+        "/dev/fuse is missing"
+    } else if !nix::unistd::geteuid().is_root() {
+        "mount(2) needs root"
+    } else {
+        return true;
+    };
+    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI must run the real-mount tests, but {reason}");
+    eprintln!("skipping a real-mount test: {reason}");
+    false
+}
+
+/// A mount point removed (and detached, should a test fail while mounted) when dropped.
+struct Dir(PathBuf);
+
+impl Dir {
+    fn new(tag: &str) -> Dir {
+        static SERIAL: AtomicUsize = AtomicUsize::new(0);
+        let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
+        let dir = std::env::temp_dir().join(format!("puffs-mount-{tag}-{}-{serial}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        Dir(dir)
+    }
+}
+
+impl Drop for Dir {
+    fn drop(&mut self) {
+        let _ = umount2(&self.0, MntFlags::MNT_DETACH);
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
+fn is_mounted(dir: &Path) -> bool {
+    let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    table.lines().any(|line| line.split(' ').nth(4) == dir.to_str())
+}
+
+/// Polls `cond` for at most ten seconds: the kernel acts on its own time.
+fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(Instant::now() < deadline, "{what} did not happen within ten seconds");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// A root directory whose entry `name` points at the node in `target` (0: no such entry), and
+/// counts of lookups and reclaims. Clones share the state, so a test keeps one to watch the
+/// one being served.
+#[derive(Default, Clone)]
+struct Pointer(Arc<PointerState>);
+
+#[derive(Default)]
+struct PointerState {
+    target: AtomicU64,
+    lookups: AtomicUsize,
+    reclaimed: Mutex<Vec<u64>>,
+}
+
+impl std::ops::Deref for Pointer {
+    type Target = PointerState;
+    fn deref(&self) -> &PointerState {
+        &self.0
+    }
+}
+
+const ROOT: Cookie = Cookie(1);
+
+#[puffs_fs]
+impl FileSystem for Pointer {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+        self.lookups.fetch_add(1, Ordering::SeqCst);
+        match (dir, self.target.load(Ordering::SeqCst)) {
+            (ROOT, target) if name == "name" && target != 0 => {
+                Ok(NewNode::new(Cookie(target), Vattr::new(Vtype::Reg, 0o644, target)))
+            }
+            _ => Err(Errno::ENOENT),
+        }
+    }
+
+    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+        let vtype = if node == ROOT { Vtype::Dir } else { Vtype::Reg };
+        Ok(Vattr::new(vtype, 0o755, node.0))
+    }
+
+    fn node_reclaim(&self, node: Cookie) {
+        self.reclaimed.lock().unwrap().push(node.0);
+    }
+}
+
+fn pointing_at(target: u64) -> Pointer {
+    Pointer(Arc::new(PointerState { target: AtomicU64::new(target), ..PointerState::default() }))
+}
+
+#[test]
+fn dropping_a_mounted_usermount_unmounts() {
+    if !can_mount() {
+        return;
+    }
+    let dir = Dir::new("drop");
+    let mounted =
+        Usermount::init(pointing_at(7), "ptr").mount(&dir.0, MountFlags::empty(), ROOT).map_err(|(e, _)| e).unwrap();
+    assert!(is_mounted(&dir.0));
+    assert_eq!(mounted.mount_point(), Some(dir.0.as_path()));
+    drop(mounted);
+    assert!(!is_mounted(&dir.0), "no stale mount after drop");
+}
+
+#[test]
+fn a_failed_mount_gives_the_usermount_back() {
+    if !can_mount() {
+        return;
+    }
+    let missing = std::env::temp_dir().join("puffs-no-such-dir/below");
+    let (error, unmounted) =
+        Usermount::init(pointing_at(7), "ptr").mount(&missing, MountFlags::empty(), ROOT).unwrap_err();
+    assert_eq!(error.errno(), Errno::ENOENT);
+    assert!(error.to_string().contains("puffs-no-such-dir"), "{error}");
+    // The same value, with its settings, mounts elsewhere.
+    let dir = Dir::new("retry");
+    let mounted = unmounted.mount(&dir.0, MountFlags::empty(), ROOT).map_err(|(e, _)| e).unwrap();
+    assert!(is_mounted(&dir.0));
+    drop(mounted);
+}
+
+#[test]
+fn the_request_length_is_clamped_and_the_grant_reported() {
+    if !can_mount() {
+        return;
+    }
+    for (asked, granted) in [(0, REQUEST_LEN_MAX), (1, REQUEST_LEN_MIN), (usize::MAX, REQUEST_LEN_MAX), (65536, 65536)]
+    {
+        let dir = Dir::new("reqlen");
+        let mounted = Usermount::init(pointing_at(7), "ptr")
+            .max_request_len(asked)
+            .mount(&dir.0, MountFlags::empty(), ROOT)
+            .map_err(|(e, _)| e)
+            .unwrap();
+        assert_eq!(mounted.granted_request_len(), granted, "asked {asked}");
+        assert!(mounted.max_write() as usize <= granted && mounted.max_write() >= 4096);
+        assert_eq!(mounted.protocol().0, 7);
+        assert!(mounted.protocol().1 >= 31);
+    }
+}
+
+#[test]
+fn unmount_from_inside_ends_the_loop_and_gives_the_fs_back() {
+    if !can_mount() {
+        return;
+    }
+    let dir = Dir::new("exit");
+    let running = Usermount::init(pointing_at(7), "ptr")
+        .handle_signals(false)
+        .mount(&dir.0, MountFlags::empty(), ROOT)
+        .map_err(|(e, _)| e)
+        .unwrap()
+        .start();
+    let notifier = running.notifier();
+    let server = std::thread::spawn(move || running.run());
+    assert_eq!(std::fs::metadata(dir.0.join("name")).unwrap().ino(), 7);
+    notifier.unmount().unwrap();
+    eventually("the end of the main loop", || server.is_finished());
+    let fs = server.join().unwrap().unwrap();
+    assert!(fs.lookups.load(Ordering::SeqCst) >= 1);
+    assert!(!is_mounted(&dir.0));
+}
+
+#[test]
+fn the_kernel_forgetting_a_node_reclaims_it_and_invalidation_is_honoured() {
+    if !can_mount() {
+        return;
+    }
+    let dir = Dir::new("forget");
+    let options = MountOptions::parse("entry_timeout=3600,attr_timeout=3600").unwrap();
+    let fs = pointing_at(7);
+    let running = Usermount::init(fs.clone(), "ptr")
+        .handle_signals(false)
+        .mount_options(options)
+        .mount(&dir.0, MountFlags::empty(), ROOT)
+        .map_err(|(e, _)| e)
+        .unwrap()
+        .start();
+    let notifier = running.notifier();
+    let server = std::thread::spawn(move || running.run());
+    let name = dir.0.join("name");
+    assert_eq!(std::fs::metadata(&name).unwrap().ino(), 7);
+    let looked_up = fs.lookups.load(Ordering::SeqCst);
+    // Cached for an hour: the kernel does not ask again, even though the entry changed.
+    fs.target.store(8, Ordering::SeqCst);
+    assert_eq!(std::fs::metadata(&name).unwrap().ino(), 7);
+    assert_eq!(fs.lookups.load(Ordering::SeqCst), looked_up);
+    // Told that the name changed, it asks, and forgets the node it no longer reaches.
+    notifier.invalidate_entry(ROOT, OsStr::new("name")).unwrap();
+    assert_eq!(std::fs::metadata(&name).unwrap().ino(), 8);
+    assert_eq!(fs.lookups.load(Ordering::SeqCst), looked_up + 1);
+    eventually("reclaim of node 7", || fs.reclaimed.lock().unwrap().contains(&7));
+    assert!(!fs.reclaimed.lock().unwrap().contains(&8), "node 8 is still held");
+    // A name that is gone is gone once invalidated.
+    fs.target.store(0, Ordering::SeqCst);
+    notifier.invalidate_entry(ROOT, OsStr::new("name")).unwrap();
+    assert_eq!(std::fs::metadata(&name).unwrap_err().raw_os_error(), Some(nix::libc::ENOENT));
+    eventually("reclaim of node 8", || fs.reclaimed.lock().unwrap().contains(&8));
+    // Invalidating a name the kernel never saw is not an error worth failing over.
+    let _ = notifier.invalidate_entry(ROOT, OsStr::new("never"));
+    assert!(notifier.invalidate_entry(ROOT, OsStr::new("a/b")).is_err(), "a name with '/' is refused");
+    notifier.unmount().unwrap();
+    eventually("the end of the main loop", || server.is_finished());
+    server.join().unwrap().unwrap();
+}
