@@ -233,6 +233,21 @@ macro_rules! suite {
                 }
             )*
         }
+        mod loopback {
+            $(
+                #[test]
+                fn $body() {
+                    let fs = puffs_examples::dtfs::Dtfs::new();
+                    let mount = crate::common::LoopbackMount::mount(
+                        fs.clone(),
+                        "dtfs",
+                        puffs_examples::dtfs::Dtfs::ROOT,
+                    );
+                    crate::common::bounded(&mount, |c| super::$body(c, &fs));
+                    mount.unmount();
+                }
+            )*
+        }
     };
 }
 

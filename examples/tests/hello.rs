@@ -52,6 +52,20 @@ macro_rules! suite {
                 }
             )*
         }
+        mod loopback {
+            $(
+                #[test]
+                fn $body() {
+                    let mount = crate::common::LoopbackMount::mount(
+                        puffs_examples::hello::Hello,
+                        "hello",
+                        puffs_examples::hello::Hello::ROOT,
+                    );
+                    crate::common::bounded(&mount, |c| super::$body(c));
+                    mount.unmount();
+                }
+            )*
+        }
     };
 }
 

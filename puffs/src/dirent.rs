@@ -76,7 +76,6 @@ pub struct Dirent {
 }
 
 /// Parses FUSE directory records; `None` if a record is cut short or overruns the buffer.
-#[allow(dead_code)] // read by the loopback kernel
 pub(crate) fn parse_dirents(mut bytes: &[u8]) -> Option<Vec<Dirent>> {
     let mut entries = Vec::new();
     while !bytes.is_empty() {

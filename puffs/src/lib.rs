@@ -83,6 +83,7 @@ mod cred;
 mod dirent;
 mod error;
 pub mod fuse;
+pub mod loopback;
 mod mount;
 mod node;
 mod ops;

@@ -500,6 +500,18 @@ impl<F: FileSystem> Session<F> {
                 fs.fs_sync(WaitFor::Wait, &cred)?;
                 Ok(Self::empty_reply(unique))
             }
+            Operation::PuffsUnmount { flags } => {
+                // The loopback kernel asks before it unmounts (puffs PUFFS_VFS_UNMOUNT): the
+                // verdict is the reply, and a refusal keeps a non-forced mount.
+                self.tell_unmount(*flags)?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::PuffsSuspend { phase } => {
+                if vfsops.contains(VfsopMask::SUSPEND) {
+                    fs.fs_suspend(*phase);
+                }
+                Ok(Self::empty_reply(unique))
+            }
             Operation::Setxattr { name, value, flags } => {
                 has(VnopMask::SETEXTATTR)?;
                 let flags = XattrFlags::from_bits(*flags).ok_or(Errno::EINVAL)?;

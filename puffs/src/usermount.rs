@@ -1,35 +1,4 @@
 //! The usermount: a file system on its way from `init` through `mount` to running, as a typestate.
-//!
-//! ```text
-//!   Usermount::init(fs, name)
-//!            │
-//!            ▼
-//!   ┌──────────────┐  mount(dir, flags, root)   ┌─────────────┐  start()   ┌─────────────┐
-//!   │  Unmounted   │ ─────────────────────────▶ │   Mounted   │ ─────────▶ │   Running   │
-//!   │ (setters)    │ ◀──── Err((error, self)) ── │             │            │ (notify,    │
-//!   └──────────────┘                            └─────────────┘            │  blocking)  │
-//!                                                  │ mainloop() = start().run()  └─────────────┘
-//!                                                  ▼                           │ run()
-//!                                           runs until unmount ◀───────────────┘
-//! ```
-//!
-//! Which call exists in which state, and which run-time check of NetBSD's `puffs.c` the type
-//! replaces:
-//!
-//! | call | state | `puffs.c` check it replaces |
-//! |---|---|---|
-//! | [`root_info`](Usermount::root_info) | Unmounted | `puffs_setrootinfo`: state `!= BEFOREMOUNT` → warning, ignored |
-//! | [`max_request_len`](Usermount::max_request_len) | Unmounted | `puffs_setmaxreqlen`: warning "call has effect only before mount" |
-//! | [`fh_size`](Usermount::fh_size) | Unmounted | `puffs_setfhsize`: same warning |
-//! | [`cookie_hash_buckets`](Usermount::cookie_hash_buckets) | Unmounted | `puffs_setncookiehash`: same warning |
-//! | [`stack_size`](Usermount::stack_size) | Unmounted | `puffs_setstacksize`: `assert(state == BEFOREMOUNT)` |
-//! | [`threads`](Usermount::threads), [`daemonize`](Usermount::daemonize), [`opdump`](Usermount::opdump), [`mount_options`](Usermount::mount_options) | Unmounted | `puffs_daemon` and flags fixed at `puffs_init` |
-//! | [`mount`](Usermount::mount) | Unmounted, consumed | `puffs_mount` sets `RUNNING`; calling it twice is undefined in C |
-//! | [`mainloop`](Usermount::mainloop), [`start`](Usermount::start) | Mounted, consumed | `puffs_mainloop`: `assert(state >= RUNNING)` |
-//! | [`set_blocking_mode`](Usermount::set_blocking_mode), [`process_request`](Usermount::process_request), [`notifier`](Usermount::notifier), [`invalidate_node`](Usermount::invalidate_node), [`invalidate_entry`](Usermount::invalidate_entry), [`run`](Usermount::run) | Running | `puffs_setblockingmode`: `assert(state == RUNNING)` |
-//!
-//! Every check is a compile error here: a setter called on a mounted usermount, `mount` called
-//! twice, or `mainloop` before `mount` does not build.
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -296,9 +265,39 @@ impl RunningState for Running {
     }
 }
 
-/// A file system and its mount (puffs `struct puffs_usermount`), in state `S`.
+/// A file system and its mount (puffs `struct puffs_usermount`), in state `S`: on its way from
+/// `init` through `mount` to running, as a typestate.
 ///
-/// See the [module docs](self) for the state diagram and the table of calls per state.
+/// ```text
+///   Usermount::init(fs, name)
+///            │
+///            ▼
+///   ┌──────────────┐  mount(dir, flags, root)   ┌─────────────┐  start()   ┌─────────────┐
+///   │  Unmounted   │ ─────────────────────────▶ │   Mounted   │ ─────────▶ │   Running   │
+///   │ (setters)    │ ◀──── Err((error, self)) ── │             │            │ (notify,    │
+///   └──────────────┘                            └─────────────┘            │  blocking)  │
+///                                                  │ mainloop() = start().run()  └─────────────┘
+///                                                  ▼                           │ run()
+///                                           runs until unmount ◀───────────────┘
+/// ```
+///
+/// Which call exists in which state, and which run-time check of NetBSD's `puffs.c` the type
+/// replaces:
+///
+/// | call | state | `puffs.c` check it replaces |
+/// |---|---|---|
+/// | [`root_info`](Usermount::root_info) | Unmounted | `puffs_setrootinfo`: state `!= BEFOREMOUNT` → warning, ignored |
+/// | [`max_request_len`](Usermount::max_request_len) | Unmounted | `puffs_setmaxreqlen`: warning "call has effect only before mount" |
+/// | [`fh_size`](Usermount::fh_size) | Unmounted | `puffs_setfhsize`: same warning |
+/// | [`cookie_hash_buckets`](Usermount::cookie_hash_buckets) | Unmounted | `puffs_setncookiehash`: same warning |
+/// | [`stack_size`](Usermount::stack_size) | Unmounted | `puffs_setstacksize`: `assert(state == BEFOREMOUNT)` |
+/// | [`threads`](Usermount::threads), [`daemonize`](Usermount::daemonize), [`opdump`](Usermount::opdump), [`mount_options`](Usermount::mount_options) | Unmounted | `puffs_daemon` and flags fixed at `puffs_init` |
+/// | [`mount`](Usermount::mount) | Unmounted, consumed | `puffs_mount` sets `RUNNING`; calling it twice is undefined in C |
+/// | [`mainloop`](Usermount::mainloop), [`start`](Usermount::start) | Mounted, consumed | `puffs_mainloop`: `assert(state >= RUNNING)` |
+/// | [`set_blocking_mode`](Usermount::set_blocking_mode), [`process_request`](Usermount::process_request), [`notifier`](Usermount::notifier), [`invalidate_node`](Usermount::invalidate_node), [`invalidate_entry`](Usermount::invalidate_entry), [`run`](Usermount::run) | Running | `puffs_setblockingmode`: `assert(state == RUNNING)` |
+///
+/// Every check is a compile error here: a setter called on a mounted usermount, `mount` called
+/// twice, or `mainloop` before `mount` does not build.
 pub struct Usermount<F: FileSystem, S: UsermountState = Unmounted> {
     body: S::Body<F>,
 }
@@ -555,7 +554,28 @@ impl<F: FileSystem> Usermount<F, Unmounted> {
     }
 }
 
+/// What an unmounted usermount asks of the kernel: the loopback kernel builds its mount
+/// arguments from it, as `puffs_init` fills `puffs_kargs`.
+#[derive(Debug, Clone)]
+pub(crate) struct Requested {
+    pub(crate) name: String,
+    pub(crate) max_request_len: usize,
+    pub(crate) cookie_hash_buckets: usize,
+    pub(crate) root_vtype: Vtype,
+}
+
 impl<F: FileSystem> Usermount<F, Unmounted> {
+    /// The settings the kernel is asked for, before any clamping.
+    pub(crate) fn requested(&self) -> Requested {
+        let config = &self.body.config;
+        Requested {
+            name: config.name.clone(),
+            max_request_len: config.max_request_len,
+            cookie_hash_buckets: config.cookie_hash_buckets,
+            root_vtype: config.root_vtype,
+        }
+    }
+
     /// Mounts on a descriptor instead of the FUSE device: the peer at the other end plays the
     /// kernel (puffs's `PUFFS_COMFD`). The peer must send `INIT` first, as the kernel does.
     #[allow(clippy::type_complexity)]

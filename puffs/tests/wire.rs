@@ -10,6 +10,7 @@ use std::sync::Mutex;
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::time::TimeVal;
 use puffs::fuse::abi::{self, opcode, InHeader, OutHeader};
+use puffs::fuse::request::Operation;
 use puffs::fuse::Channel;
 use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Usermount, Vattr, VnopMask, Vtype};
 
@@ -100,13 +101,19 @@ impl FakeKernel {
     }
 
     fn init(&self, major: u32, minor: u32) -> u64 {
-        let mut body = Vec::new();
-        abi::InitIn { major, minor, max_readahead: 1 << 17, flags: u32::MAX, flags2: 0 }.encode(&mut body);
-        body.extend_from_slice(&[0u8; 44]);
-        self.send(opcode::INIT, 0, &body)
+        let init = Operation::Init(abi::InitIn { major, minor, max_readahead: 1 << 17, flags: u32::MAX, flags2: 0 });
+        self.send(opcode::INIT, 0, &body(&init))
     }
 }
 
+/// The body of a well-formed request, from the same encoder the loopback kernel uses.
+fn body(op: &Operation<'_>) -> Vec<u8> {
+    let mut body = Vec::new();
+    op.encode_body(&mut body);
+    body
+}
+
+/// A name and its NUL, also for names the encoder would not be asked to send.
 fn name(s: &str) -> Vec<u8> {
     let mut v = s.as_bytes().to_vec();
     v.push(0);
@@ -165,9 +172,7 @@ fn handshake_refuses_kernels_older_than_7_31() {
 fn operations_outside_the_mask_are_answered_without_dispatch() {
     assert_eq!(puffs::vnop_mask::<Recorder>(), VnopMask::LOOKUP | VnopMask::GETATTR | VnopMask::RECLAIM);
     let (kernel, server) = running();
-    let mut write = Vec::new();
-    abi::WriteIn { fh: 0, offset: 0, size: 3, ..Default::default() }.encode(&mut write);
-    write.extend_from_slice(b"abc");
+    let write = body(&Operation::Write { arg: abi::WriteIn::default(), data: b"abc" });
     assert_eq!(kernel.call(opcode::WRITE, 5, &write).0, Errno::ENOSYS as i32);
     assert_eq!(
         kernel.call(opcode::MKDIR, 1, &[0u8; 8].iter().copied().chain(name("d")).collect::<Vec<_>>()).0,
@@ -192,13 +197,9 @@ fn reclaim_is_called_exactly_when_lookups_are_forgotten() {
         assert_eq!(errno, 0);
         assert_eq!(abi::EntryOut::decode(&body).unwrap().nodeid, 5);
     }
-    let mut forget = Vec::new();
-    abi::ForgetIn { nlookup: 2 }.encode(&mut forget);
-    kernel.send(opcode::FORGET, 5, &forget);
+    kernel.send(opcode::FORGET, 5, &body(&Operation::Forget { nlookup: 2 }));
     // BATCH_FORGET of the last lookup; FORGETs get no reply, so a GETATTR orders what follows.
-    let mut batch = Vec::new();
-    abi::BatchForgetIn { count: 1, dummy: 0 }.encode(&mut batch);
-    abi::ForgetOne { nodeid: 5, nlookup: 1 }.encode(&mut batch);
+    let batch = body(&Operation::BatchForget { nodes: vec![abi::ForgetOne { nodeid: 5, nlookup: 1 }] });
     assert_eq!(kernel.call(opcode::GETATTR, 1, &[0u8; 16]).0, 0);
     kernel.send(opcode::BATCH_FORGET, 0, &batch);
     assert_eq!(kernel.call(opcode::GETATTR, 1, &[0u8; 16]).0, 0);

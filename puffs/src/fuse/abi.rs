@@ -103,6 +103,19 @@ pub mod opcode {
     pub const STATX: u32 = 52;
     pub const CUSE_INIT: u32 = 4096;
 
+    /// First puffs-specific opcode. FUSE opcodes end at [`CUSE_INIT`] (4096); the puffs ones sit
+    /// far above, so that no FUSE opcode of a future protocol version can collide with them. A
+    /// Linux kernel never sends them: only the [loopback kernel](crate::loopback) does, for the
+    /// puffs vfsops FUSE has no message for.
+    pub const PUFFS_BASE: u32 = 0x7075_6600;
+    /// puffs-specific: the kernel asks the file system whether it may be unmounted (puffs
+    /// `PUFFS_VFS_UNMOUNT`), body [`UnmountIn`](super::UnmountIn). An error reply refuses a
+    /// non-forced unmount.
+    pub const PUFFS_UNMOUNT: u32 = PUFFS_BASE + 1;
+    /// puffs-specific: the kernel tells the file system a phase of suspension (puffs
+    /// `PUFFS_VFS_SUSPEND`), body [`SuspendIn`](super::SuspendIn).
+    pub const PUFFS_SUSPEND: u32 = PUFFS_BASE + 2;
+
     /// The name of an opcode, for the request dump.
     pub fn name(opcode: u32) -> &'static str {
         match opcode {
@@ -157,6 +170,8 @@ pub mod opcode {
             TMPFILE => "TMPFILE",
             STATX => "STATX",
             CUSE_INIT => "CUSE_INIT",
+            PUFFS_UNMOUNT => "PUFFS_UNMOUNT",
+            PUFFS_SUSPEND => "PUFFS_SUSPEND",
             _ => "UNKNOWN",
         }
     }
@@ -218,6 +233,21 @@ pub mod fopen {
 
 /// `FSYNC` flag: only data.
 pub const FSYNC_FDATASYNC: u32 = 1;
+
+/// `GETATTR` flag: `fh` is valid.
+pub const GETATTR_FH: u32 = 1;
+
+/// Largest errno a reply may carry (negated in `OutHeader::error`), as the kernel checks.
+pub const MAX_ERRNO: i32 = 4095;
+
+/// Phases of a [`SuspendIn`] (puffs `PUFFS_SUSPEND_*`, with puffs's values).
+#[allow(missing_docs)]
+pub mod suspend_phase {
+    pub const START: u32 = 0;
+    pub const SUSPENDED: u32 = 1;
+    pub const RESUME: u32 = 2;
+    pub const ERROR: u32 = 3;
+}
 
 wire_struct! {
     /// Header of every request (`struct fuse_in_header`).
@@ -383,6 +413,17 @@ wire_struct! {
 wire_struct! {
     /// Body of an `INVAL_ENTRY` notification, followed by the name and a NUL.
     pub struct NotifyInvalEntryOut { pub parent: u64, pub namelen: u32, pub flags: u32 }
+}
+
+wire_struct! {
+    /// puffs-specific `PUFFS_UNMOUNT` body (puffs `struct puffs_vfsmsg_unmount`): the
+    /// `UnmountFlags` bits and the process asking.
+    pub struct UnmountIn { pub flags: u32, pub pid: u32 }
+}
+wire_struct! {
+    /// puffs-specific `PUFFS_SUSPEND` body (puffs `struct puffs_vfsmsg_suspend`): one of
+    /// [`suspend_phase`].
+    pub struct SuspendIn { pub phase: u32, pub padding: u32 }
 }
 
 #[cfg(test)]

@@ -1,10 +1,13 @@
-//! Encoding replies and notifications for the kernel, and the attribute conversions both
-//! directions of the wire share.
+//! Replies: encoding replies and notifications for the kernel (the file-system side), decoding
+//! them back into typed bodies (the [loopback kernel](crate::loopback)'s side), and the
+//! attribute conversions both directions of the wire share.
 
 use std::time::Duration;
 
 use super::abi::{self, OutHeader};
 use crate::vattr::{time_from_wire, time_to_wire};
+#[cfg(test)]
+use crate::Errno;
 use crate::{StatVfs, Vattr, Vtype};
 
 /// A reply under construction: an out-header followed by the body. [`Reply::finish`] fixes up the
@@ -142,9 +145,214 @@ pub fn statfs_from_wire(st: &abi::Kstatfs) -> StatVfs {
     }
 }
 
+/// What the body of a reply carries, as its request determines
+/// ([`Operation::reply_kind`](super::request::Operation::reply_kind)).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ReplyKind {
+    /// Nothing.
+    Empty,
+    /// `INIT`: a `fuse_init_out`.
+    Init,
+    /// Lookup and creating operations: a `fuse_entry_out` and the node's attributes.
+    Entry,
+    /// `GETATTR`, `SETATTR`: a `fuse_attr_out` and the attributes.
+    Attr,
+    /// `OPEN`, `OPENDIR`: a `fuse_open_out`.
+    Open,
+    /// `CREATE`: an entry, its attributes and a `fuse_open_out`.
+    Create,
+    /// `WRITE`: a `fuse_write_out`.
+    Write,
+    /// `STATFS`: a `fuse_kstatfs`.
+    Statfs,
+    /// A size-only `GETXATTR`/`LISTXATTR` (asked with size 0): a `fuse_getxattr_out`.
+    XattrSize,
+    /// Bytes of any length: read data, directory records, a link target, attribute values.
+    Data,
+}
+
+/// A decoded reply body.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[allow(missing_docs)]
+pub enum ReplyBody<'a> {
+    Empty,
+    Init(abi::InitOut),
+    Entry { entry: abi::EntryOut, attr: abi::Attr },
+    Attr { out: abi::AttrOut, attr: abi::Attr },
+    Open(abi::OpenOut),
+    Create { entry: abi::EntryOut, attr: abi::Attr, open: abi::OpenOut },
+    Write(abi::WriteOut),
+    Statfs(abi::Kstatfs),
+    XattrSize(abi::GetxattrOut),
+    Data(&'a [u8]),
+}
+
+/// Why a reply frame could not be read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplyDecodeError {
+    /// The request the frame answers, when its header was readable.
+    pub unique: Option<u64>,
+    /// What was wrong.
+    pub reason: &'static str,
+}
+
+impl std::fmt::Display for ReplyDecodeError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.unique {
+            Some(unique) => write!(f, "malformed reply to {unique}: {}", self.reason),
+            None => write!(f, "malformed reply frame: {}", self.reason),
+        }
+    }
+}
+
+impl std::error::Error for ReplyDecodeError {}
+
+/// A reply frame split into its header and body, checked as the kernel checks what a file
+/// system writes: the header's length is the frame's, and the error is 0 or a negated errno
+/// (a notification, unique 0, carries its code there instead).
+pub fn split_reply(frame: &[u8]) -> Result<(OutHeader, &[u8]), ReplyDecodeError> {
+    let header = OutHeader::decode(frame)
+        .ok_or(ReplyDecodeError { unique: None, reason: "frame shorter than a reply header" })?;
+    let fail = |reason| ReplyDecodeError { unique: Some(header.unique), reason };
+    if header.len as usize != frame.len() {
+        return Err(fail("header length differs from frame length"));
+    }
+    if header.unique != 0 && !(-abi::MAX_ERRNO..=0).contains(&header.error) {
+        return Err(fail("error is not a negated errno"));
+    }
+    if header.unique != 0 && header.error != 0 && frame.len() != OutHeader::SIZE {
+        return Err(fail("error reply with a body"));
+    }
+    Ok((header, &frame[OutHeader::SIZE..]))
+}
+
+/// Decodes the body of a successful reply of `kind`; `None` if it is too short, or too long
+/// for a fixed-size reply.
+pub fn decode_body(kind: ReplyKind, body: &[u8]) -> Option<ReplyBody<'_>> {
+    fn exact<T>(body: &[u8], size: usize, decode: fn(&[u8]) -> Option<T>) -> Option<T> {
+        (body.len() == size).then(|| decode(body)).flatten()
+    }
+    Some(match kind {
+        ReplyKind::Empty => exact(body, 0, |_| Some(ReplyBody::Empty))?,
+        ReplyKind::Init => {
+            // Servers of protocol 7.22 and earlier answer the 24-byte compat layout.
+            if body.len() < 24 || body.len() > abi::InitOut::SIZE {
+                return None;
+            }
+            let mut padded = [0u8; abi::InitOut::SIZE];
+            padded[..body.len()].copy_from_slice(body);
+            ReplyBody::Init(abi::InitOut::decode(&padded)?)
+        }
+        ReplyKind::Entry => {
+            if body.len() != abi::EntryOut::SIZE + abi::Attr::SIZE {
+                return None;
+            }
+            ReplyBody::Entry {
+                entry: abi::EntryOut::decode(body)?,
+                attr: abi::Attr::decode(&body[abi::EntryOut::SIZE..])?,
+            }
+        }
+        ReplyKind::Attr => {
+            if body.len() != abi::AttrOut::SIZE + abi::Attr::SIZE {
+                return None;
+            }
+            ReplyBody::Attr { out: abi::AttrOut::decode(body)?, attr: abi::Attr::decode(&body[abi::AttrOut::SIZE..])? }
+        }
+        ReplyKind::Open => ReplyBody::Open(exact(body, abi::OpenOut::SIZE, abi::OpenOut::decode)?),
+        ReplyKind::Create => {
+            let entry_end = abi::EntryOut::SIZE + abi::Attr::SIZE;
+            if body.len() != entry_end + abi::OpenOut::SIZE {
+                return None;
+            }
+            ReplyBody::Create {
+                entry: abi::EntryOut::decode(body)?,
+                attr: abi::Attr::decode(&body[abi::EntryOut::SIZE..])?,
+                open: abi::OpenOut::decode(&body[entry_end..])?,
+            }
+        }
+        ReplyKind::Write => ReplyBody::Write(exact(body, abi::WriteOut::SIZE, abi::WriteOut::decode)?),
+        ReplyKind::Statfs => ReplyBody::Statfs(exact(body, abi::Kstatfs::SIZE, abi::Kstatfs::decode)?),
+        ReplyKind::XattrSize => ReplyBody::XattrSize(exact(body, abi::GetxattrOut::SIZE, abi::GetxattrOut::decode)?),
+        ReplyKind::Data => ReplyBody::Data(body),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    type Part<'a> = &'a dyn Fn(&mut Vec<u8>);
+
+    fn frame_of(unique: u64, parts: &[Part<'_>]) -> Vec<u8> {
+        let mut reply = Reply::new(unique, 0);
+        for part in parts {
+            part(reply.body());
+        }
+        reply.finish()
+    }
+
+    #[test]
+    fn replies_round_trip() {
+        let entry = abi::EntryOut { nodeid: 5, generation: 1, entry_valid: 1, ..Default::default() };
+        let attr = attr_to_wire(&Vattr::new(Vtype::Reg, 0o644, 5));
+        let open = abi::OpenOut { fh: 9, open_flags: abi::fopen::DIRECT_IO, padding: 0 };
+        let statfs = statfs_to_wire(&StatVfs { blocks: 10, ..StatVfs::default() });
+        let init = abi::InitOut { major: 7, minor: 38, max_write: 4096, ..Default::default() };
+        let cases: Vec<(ReplyKind, Vec<u8>, ReplyBody<'_>)> = vec![
+            (ReplyKind::Empty, frame_of(3, &[]), ReplyBody::Empty),
+            (ReplyKind::Init, frame_of(3, &[&|b| init.encode(b)]), ReplyBody::Init(init)),
+            (
+                ReplyKind::Entry,
+                frame_of(3, &[&|b| entry.encode(b), &|b| attr.encode(b)]),
+                ReplyBody::Entry { entry, attr },
+            ),
+            (
+                ReplyKind::Attr,
+                frame_of(3, &[&|b| abi::AttrOut::default().encode(b), &|b| attr.encode(b)]),
+                ReplyBody::Attr { out: abi::AttrOut::default(), attr },
+            ),
+            (ReplyKind::Open, frame_of(3, &[&|b| open.encode(b)]), ReplyBody::Open(open)),
+            (
+                ReplyKind::Create,
+                frame_of(3, &[&|b| entry.encode(b), &|b| attr.encode(b), &|b| open.encode(b)]),
+                ReplyBody::Create { entry, attr, open },
+            ),
+            (
+                ReplyKind::Write,
+                frame_of(3, &[&|b| abi::WriteOut { size: 5, padding: 0 }.encode(b)]),
+                ReplyBody::Write(abi::WriteOut { size: 5, padding: 0 }),
+            ),
+            (ReplyKind::Statfs, frame_of(3, &[&|b| statfs.encode(b)]), ReplyBody::Statfs(statfs)),
+            (
+                ReplyKind::XattrSize,
+                frame_of(3, &[&|b| abi::GetxattrOut { size: 12, padding: 0 }.encode(b)]),
+                ReplyBody::XattrSize(abi::GetxattrOut { size: 12, padding: 0 }),
+            ),
+            (ReplyKind::Data, frame_of(3, &[&|b| b.extend_from_slice(b"data")]), ReplyBody::Data(b"data")),
+        ];
+        for (kind, frame, expected) in &cases {
+            let (header, body) = split_reply(frame).expect("a well-formed frame");
+            assert_eq!((header.unique, header.error), (3, 0));
+            assert_eq!(decode_body(*kind, body).as_ref(), Some(expected), "{kind:?}");
+            if !matches!(kind, ReplyKind::Data | ReplyKind::Init) {
+                assert_eq!(decode_body(*kind, &[body, &[0][..]].concat()), None, "{kind:?} with a trailing byte");
+            }
+        }
+        assert_eq!(decode_body(ReplyKind::Entry, &[0u8; 100]), None);
+    }
+
+    #[test]
+    fn malformed_reply_frames_are_refused() {
+        assert_eq!(split_reply(&[0u8; 8]).unwrap_err().unique, None);
+        let mut long = Reply::new(4, 0).finish();
+        long.push(0);
+        assert_eq!(split_reply(&long).unwrap_err().unique, Some(4));
+        let mut positive = Vec::new();
+        OutHeader { len: 16, error: 2, unique: 4 }.encode(&mut positive);
+        assert!(split_reply(&positive).is_err());
+        let error = Reply::error(4, Errno::ENOENT as i32);
+        assert_eq!(split_reply(&error).unwrap().0.error, -(Errno::ENOENT as i32));
+    }
 
     #[test]
     fn device_numbers_round_trip() {

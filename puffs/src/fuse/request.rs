@@ -1,16 +1,20 @@
-//! Decoding a request frame from the kernel into a typed [`Request`].
+//! Requests from the kernel: decoding a frame into a typed [`Request`] (the file-system side)
+//! and encoding a [`Request`] into a frame (the [loopback kernel](crate::loopback)'s side). One
+//! module owns both directions, so that they cannot drift apart.
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
 use super::abi::{self, opcode, InHeader};
-use crate::Errno;
+use super::reply::ReplyKind;
+use crate::vattr::time_to_wire;
+use crate::{Errno, SetVattr, SuspendPhase, TimeSet, UnmountFlags};
 
 /// Longest name accepted in a request, in bytes (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 
 /// A decoded request: its header and its operation with borrowed names and data.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 pub struct Request<'a> {
     /// The request header: opcode, unique id, node id and the caller.
     pub header: InHeader,
@@ -20,7 +24,7 @@ pub struct Request<'a> {
 
 /// The operation of a request, with its arguments. Names are validated: non-empty, at most
 /// [`NAME_MAX`] bytes, without `/` or NUL.
-#[derive(Debug)]
+#[derive(Debug, PartialEq)]
 #[allow(missing_docs)]
 pub enum Operation<'a> {
     Init(abi::InitIn),
@@ -113,6 +117,14 @@ pub enum Operation<'a> {
         unique: u64,
     },
     Syncfs,
+    /// puffs-specific ([`opcode::PUFFS_UNMOUNT`]): may the file system be unmounted?
+    PuffsUnmount {
+        flags: UnmountFlags,
+    },
+    /// puffs-specific ([`opcode::PUFFS_SUSPEND`]): a phase of suspension.
+    PuffsSuspend {
+        phase: SuspendPhase,
+    },
     /// A reply to a notification; carries nothing the framework asked for.
     NotifyReply,
     /// A known opcode the framework does not implement (locks, ioctl, poll, bmap, fallocate,
@@ -248,7 +260,7 @@ impl<'a> Request<'a> {
             }
             opcode::GETATTR => {
                 let arg = body.record(abi::GetattrIn::SIZE, abi::GetattrIn::decode)?;
-                Operation::Getattr { fh: (arg.getattr_flags & 1 != 0).then_some(arg.fh) }
+                Operation::Getattr { fh: (arg.getattr_flags & abi::GETATTR_FH != 0).then_some(arg.fh) }
             }
             opcode::SETATTR => Operation::Setattr(body.record(abi::SetattrIn::SIZE, abi::SetattrIn::decode)?),
             opcode::READLINK => Operation::Readlink,
@@ -335,6 +347,16 @@ impl<'a> Request<'a> {
                 Operation::Interrupt { unique: body.record(abi::InterruptIn::SIZE, abi::InterruptIn::decode)?.unique }
             }
             opcode::SYNCFS => Operation::Syncfs,
+            opcode::PUFFS_UNMOUNT => {
+                let arg = body.record(abi::UnmountIn::SIZE, abi::UnmountIn::decode)?;
+                Operation::PuffsUnmount { flags: UnmountFlags::from_bits_retain(arg.flags) }
+            }
+            opcode::PUFFS_SUSPEND => {
+                let arg = body.record(abi::SuspendIn::SIZE, abi::SuspendIn::decode)?;
+                let phase = suspend_phase_from_wire(arg.phase)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "unknown suspension phase"))?;
+                Operation::PuffsSuspend { phase }
+            }
             opcode::NOTIFY_REPLY => Operation::NotifyReply,
             opcode::GETLK
             | opcode::SETLK
@@ -365,5 +387,384 @@ impl<'a> Request<'a> {
                 | Operation::Interrupt { .. }
                 | Operation::NotifyReply
         )
+    }
+}
+
+/// The wire value of a suspension phase ([`abi::suspend_phase`]).
+pub fn suspend_phase_to_wire(phase: SuspendPhase) -> u32 {
+    match phase {
+        SuspendPhase::Start => abi::suspend_phase::START,
+        SuspendPhase::Suspended => abi::suspend_phase::SUSPENDED,
+        SuspendPhase::Resume => abi::suspend_phase::RESUME,
+        SuspendPhase::Error => abi::suspend_phase::ERROR,
+    }
+}
+
+/// The suspension phase of a wire value; `None` if it names none.
+pub fn suspend_phase_from_wire(phase: u32) -> Option<SuspendPhase> {
+    Some(match phase {
+        abi::suspend_phase::START => SuspendPhase::Start,
+        abi::suspend_phase::SUSPENDED => SuspendPhase::Suspended,
+        abi::suspend_phase::RESUME => SuspendPhase::Resume,
+        abi::suspend_phase::ERROR => SuspendPhase::Error,
+        _ => return None,
+    })
+}
+
+/// The `SETATTR` body asking for `changes`: the inverse of what the file-system side reads.
+pub fn setattr_in(changes: &SetVattr) -> abi::SetattrIn {
+    use abi::fattr;
+    let mut arg = abi::SetattrIn::default();
+    if let Some(mode) = changes.mode {
+        arg.valid |= fattr::MODE;
+        arg.mode = mode & crate::MODE_PERMISSION_BITS;
+    }
+    if let Some(uid) = changes.uid {
+        arg.valid |= fattr::UID;
+        arg.uid = uid;
+    }
+    if let Some(gid) = changes.gid {
+        arg.valid |= fattr::GID;
+        arg.gid = gid;
+    }
+    if let Some(size) = changes.size {
+        arg.valid |= fattr::SIZE;
+        arg.size = size;
+    }
+    match changes.atime {
+        Some(TimeSet::Now) => arg.valid |= fattr::ATIME | fattr::ATIME_NOW,
+        Some(TimeSet::At(t)) => {
+            arg.valid |= fattr::ATIME;
+            let (secs, nsecs) = time_to_wire(t);
+            (arg.atime, arg.atimensec) = (secs as u64, nsecs);
+        }
+        None => {}
+    }
+    match changes.mtime {
+        Some(TimeSet::Now) => arg.valid |= fattr::MTIME | fattr::MTIME_NOW,
+        Some(TimeSet::At(t)) => {
+            arg.valid |= fattr::MTIME;
+            let (secs, nsecs) = time_to_wire(t);
+            (arg.mtime, arg.mtimensec) = (secs as u64, nsecs);
+        }
+        None => {}
+    }
+    if let Some(t) = changes.ctime {
+        arg.valid |= fattr::CTIME;
+        let (secs, nsecs) = time_to_wire(t);
+        (arg.ctime, arg.ctimensec) = (secs as u64, nsecs);
+    }
+    if let Some(handle) = changes.handle {
+        arg.valid |= fattr::FH;
+        arg.fh = handle.0;
+    }
+    if changes.kill_suid_sgid {
+        arg.valid |= fattr::KILL_SUIDGID;
+    }
+    arg
+}
+
+/// Appends `name` and its terminating NUL.
+fn push_string(out: &mut Vec<u8>, name: &OsStr) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+}
+
+impl Operation<'_> {
+    /// The opcode the operation travels under; `None` for [`Operation::Unsupported`] and
+    /// [`Operation::Unknown`], which name no single opcode.
+    pub fn opcode(&self) -> Option<u32> {
+        Some(match self {
+            Operation::Init(_) => opcode::INIT,
+            Operation::Destroy => opcode::DESTROY,
+            Operation::Lookup { .. } => opcode::LOOKUP,
+            Operation::Forget { .. } => opcode::FORGET,
+            Operation::BatchForget { .. } => opcode::BATCH_FORGET,
+            Operation::Getattr { .. } => opcode::GETATTR,
+            Operation::Setattr(_) => opcode::SETATTR,
+            Operation::Readlink => opcode::READLINK,
+            Operation::Symlink { .. } => opcode::SYMLINK,
+            Operation::Mknod { .. } => opcode::MKNOD,
+            Operation::Mkdir { .. } => opcode::MKDIR,
+            Operation::Unlink { .. } => opcode::UNLINK,
+            Operation::Rmdir { .. } => opcode::RMDIR,
+            // Plain RENAME unless flags need RENAME2, as the kernel does.
+            Operation::Rename { flags: 0, .. } => opcode::RENAME,
+            Operation::Rename { .. } => opcode::RENAME2,
+            Operation::Link { .. } => opcode::LINK,
+            Operation::Open { dir: false, .. } => opcode::OPEN,
+            Operation::Open { dir: true, .. } => opcode::OPENDIR,
+            Operation::Read(_) => opcode::READ,
+            Operation::Write { .. } => opcode::WRITE,
+            Operation::Statfs => opcode::STATFS,
+            Operation::Release { dir: false, .. } => opcode::RELEASE,
+            Operation::Release { dir: true, .. } => opcode::RELEASEDIR,
+            Operation::Fsync { dir: false, .. } => opcode::FSYNC,
+            Operation::Fsync { dir: true, .. } => opcode::FSYNCDIR,
+            Operation::Setxattr { .. } => opcode::SETXATTR,
+            Operation::Getxattr { .. } => opcode::GETXATTR,
+            Operation::Listxattr { .. } => opcode::LISTXATTR,
+            Operation::Removexattr { .. } => opcode::REMOVEXATTR,
+            Operation::Flush(_) => opcode::FLUSH,
+            Operation::Readdir(_) => opcode::READDIR,
+            Operation::Access { .. } => opcode::ACCESS,
+            Operation::Create { .. } => opcode::CREATE,
+            Operation::Interrupt { .. } => opcode::INTERRUPT,
+            Operation::Syncfs => opcode::SYNCFS,
+            Operation::PuffsUnmount { .. } => opcode::PUFFS_UNMOUNT,
+            Operation::PuffsSuspend { .. } => opcode::PUFFS_SUSPEND,
+            Operation::NotifyReply => opcode::NOTIFY_REPLY,
+            Operation::Unsupported | Operation::Unknown => return None,
+        })
+    }
+
+    /// What the reply to this operation carries; `None` when no reply comes (forgets,
+    /// interrupts, notification replies).
+    pub fn reply_kind(&self) -> Option<ReplyKind> {
+        Some(match self {
+            Operation::Forget { .. }
+            | Operation::BatchForget { .. }
+            | Operation::Interrupt { .. }
+            | Operation::NotifyReply => return None,
+            Operation::Init(_) => ReplyKind::Init,
+            Operation::Lookup { .. }
+            | Operation::Symlink { .. }
+            | Operation::Mknod { .. }
+            | Operation::Mkdir { .. }
+            | Operation::Link { .. } => ReplyKind::Entry,
+            Operation::Getattr { .. } | Operation::Setattr(_) => ReplyKind::Attr,
+            Operation::Open { .. } => ReplyKind::Open,
+            Operation::Create { .. } => ReplyKind::Create,
+            Operation::Write { .. } => ReplyKind::Write,
+            Operation::Statfs => ReplyKind::Statfs,
+            Operation::Getxattr { size: 0, .. } | Operation::Listxattr { size: 0 } => ReplyKind::XattrSize,
+            Operation::Readlink
+            | Operation::Read(_)
+            | Operation::Readdir(_)
+            | Operation::Getxattr { .. }
+            | Operation::Listxattr { .. } => ReplyKind::Data,
+            Operation::Destroy
+            | Operation::Unlink { .. }
+            | Operation::Rmdir { .. }
+            | Operation::Rename { .. }
+            | Operation::Release { .. }
+            | Operation::Fsync { .. }
+            | Operation::Setxattr { .. }
+            | Operation::Removexattr { .. }
+            | Operation::Flush(_)
+            | Operation::Access { .. }
+            | Operation::Syncfs
+            | Operation::PuffsUnmount { .. }
+            | Operation::PuffsSuspend { .. }
+            | Operation::Unsupported
+            | Operation::Unknown => ReplyKind::Empty,
+        })
+    }
+
+    /// Appends the body of the operation to `out`, as the kernel lays it out. Lengths the body
+    /// implies (a write's `size`, a set attribute's size) are taken from the data, not from the
+    /// argument records. Names are written as given: validating them is the sender's business
+    /// (the decoder rejects bad ones).
+    pub fn encode_body(&self, out: &mut Vec<u8>) {
+        match self {
+            Operation::Init(arg) => {
+                arg.encode(out);
+                // `struct fuse_init_in` of 7.36 and later: 64 bytes, the rest unused.
+                out.resize(out.len() + 64 - abi::InitIn::SIZE, 0);
+            }
+            Operation::Destroy
+            | Operation::Readlink
+            | Operation::Statfs
+            | Operation::Syncfs
+            | Operation::NotifyReply
+            | Operation::Unsupported
+            | Operation::Unknown => {}
+            Operation::Lookup { name } | Operation::Unlink { name } | Operation::Rmdir { name } => {
+                push_string(out, name)
+            }
+            Operation::Removexattr { name } => push_string(out, name),
+            Operation::Forget { nlookup } => abi::ForgetIn { nlookup: *nlookup }.encode(out),
+            Operation::BatchForget { nodes } => {
+                abi::BatchForgetIn { count: nodes.len() as u32, dummy: 0 }.encode(out);
+                nodes.iter().for_each(|one| one.encode(out));
+            }
+            Operation::Getattr { fh } => abi::GetattrIn {
+                getattr_flags: if fh.is_some() { abi::GETATTR_FH } else { 0 },
+                dummy: 0,
+                fh: fh.unwrap_or(0),
+            }
+            .encode(out),
+            Operation::Setattr(arg) => arg.encode(out),
+            Operation::Symlink { name, target } => {
+                push_string(out, name);
+                push_string(out, target);
+            }
+            Operation::Mknod { arg, name } => {
+                arg.encode(out);
+                push_string(out, name);
+            }
+            Operation::Mkdir { arg, name } => {
+                arg.encode(out);
+                push_string(out, name);
+            }
+            Operation::Rename { newdir, flags, name, newname } => {
+                if *flags == 0 {
+                    abi::RenameIn { newdir: *newdir }.encode(out);
+                } else {
+                    abi::Rename2In { newdir: *newdir, flags: *flags, padding: 0 }.encode(out);
+                }
+                push_string(out, name);
+                push_string(out, newname);
+            }
+            Operation::Link { oldnodeid, name } => {
+                abi::LinkIn { oldnodeid: *oldnodeid }.encode(out);
+                push_string(out, name);
+            }
+            Operation::Open { arg, .. } => arg.encode(out),
+            Operation::Read(arg) | Operation::Readdir(arg) => arg.encode(out),
+            Operation::Write { arg, data } => {
+                abi::WriteIn { size: data.len() as u32, ..*arg }.encode(out);
+                out.extend_from_slice(data);
+            }
+            Operation::Release { arg, .. } => arg.encode(out),
+            Operation::Fsync { arg, .. } => arg.encode(out),
+            Operation::Setxattr { name, value, flags } => {
+                abi::SetxattrIn { size: value.len() as u32, flags: *flags }.encode(out);
+                push_string(out, name);
+                out.extend_from_slice(value);
+            }
+            Operation::Getxattr { name, size } => {
+                abi::GetxattrIn { size: *size, padding: 0 }.encode(out);
+                push_string(out, name);
+            }
+            Operation::Listxattr { size } => abi::GetxattrIn { size: *size, padding: 0 }.encode(out),
+            Operation::Flush(arg) => arg.encode(out),
+            Operation::Access { mask } => abi::AccessIn { mask: *mask, padding: 0 }.encode(out),
+            Operation::Create { arg, name } => {
+                arg.encode(out);
+                push_string(out, name);
+            }
+            Operation::Interrupt { unique } => abi::InterruptIn { unique: *unique }.encode(out),
+            Operation::PuffsUnmount { flags } => abi::UnmountIn { flags: flags.bits(), pid: 0 }.encode(out),
+            Operation::PuffsSuspend { phase } => {
+                abi::SuspendIn { phase: suspend_phase_to_wire(*phase), padding: 0 }.encode(out)
+            }
+        }
+    }
+
+    /// Encodes a whole request frame: `header` with its `len` and `opcode` set from the
+    /// operation (an operation without an opcode keeps the header's) and no extensions.
+    pub fn encode(&self, header: InHeader) -> Vec<u8> {
+        let mut frame = Vec::with_capacity(InHeader::SIZE + 64);
+        let mut header = header;
+        header.opcode = self.opcode().unwrap_or(header.opcode);
+        header.total_extlen = 0;
+        header.encode(&mut frame);
+        self.encode_body(&mut frame);
+        let len = frame.len() as u32;
+        frame[..4].copy_from_slice(&len.to_le_bytes());
+        frame
+    }
+}
+
+impl Request<'_> {
+    /// Encodes the request into a frame that [`Request::decode`] reads back as this request
+    /// (see [`Operation::encode`]).
+    pub fn encode(&self) -> Vec<u8> {
+        self.op.encode(self.header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn round_trip(op: Operation<'_>) {
+        let header = InHeader { unique: 42, nodeid: 7, uid: 1000, gid: 100, pid: 9, ..Default::default() };
+        let frame = op.encode(header);
+        let decoded = Request::decode(&frame).unwrap_or_else(|e| panic!("{op:?} does not decode: {e}"));
+        assert_eq!(decoded.op, op);
+        assert_eq!(decoded.header.len as usize, frame.len());
+        assert_eq!((decoded.header.unique, decoded.header.nodeid, decoded.header.uid), (42, 7, 1000));
+        assert_eq!(Some(decoded.header.opcode), op.opcode());
+    }
+
+    #[test]
+    fn every_operation_round_trips() {
+        let name = OsStr::new("name");
+        let other = OsStr::new("other");
+        let read = abi::ReadIn { fh: 3, offset: 4096, size: 512, flags: 2, ..Default::default() };
+        let ops = vec![
+            Operation::Init(abi::InitIn { major: 7, minor: 38, max_readahead: 1 << 16, flags: 5, flags2: 1 }),
+            Operation::Destroy,
+            Operation::Lookup { name },
+            Operation::Forget { nlookup: 3 },
+            Operation::BatchForget {
+                nodes: vec![abi::ForgetOne { nodeid: 5, nlookup: 1 }, abi::ForgetOne { nodeid: 9, nlookup: 2 }],
+            },
+            Operation::Getattr { fh: None },
+            Operation::Getattr { fh: Some(77) },
+            Operation::Setattr(setattr_in(&SetVattr {
+                mode: Some(0o600),
+                size: Some(10),
+                atime: Some(TimeSet::Now),
+                ..SetVattr::default()
+            })),
+            Operation::Readlink,
+            Operation::Symlink { name, target: OsStr::new("../somewhere/else") },
+            Operation::Mknod { arg: abi::MknodIn { mode: 0o10644, rdev: 0, umask: 0o22, padding: 0 }, name },
+            Operation::Mkdir { arg: abi::MkdirIn { mode: 0o755, umask: 0o22 }, name },
+            Operation::Unlink { name },
+            Operation::Rmdir { name },
+            Operation::Rename { newdir: 12, flags: 0, name, newname: other },
+            Operation::Rename { newdir: 12, flags: 1, name, newname: other },
+            Operation::Link { oldnodeid: 8, name },
+            Operation::Open { arg: abi::OpenIn { flags: 2, open_flags: 0 }, dir: false },
+            Operation::Open { arg: abi::OpenIn { flags: 0, open_flags: 0 }, dir: true },
+            Operation::Read(read),
+            Operation::Write { arg: abi::WriteIn { fh: 3, offset: 8, size: 5, ..Default::default() }, data: b"hello" },
+            Operation::Statfs,
+            Operation::Release { arg: abi::ReleaseIn { fh: 3, flags: 2, ..Default::default() }, dir: false },
+            Operation::Release { arg: abi::ReleaseIn { fh: 4, ..Default::default() }, dir: true },
+            Operation::Fsync { arg: abi::FsyncIn { fh: 3, fsync_flags: 1, padding: 0 }, dir: false },
+            Operation::Fsync { arg: abi::FsyncIn::default(), dir: true },
+            Operation::Setxattr { name: OsStr::new("user.a"), value: b"v\0lue", flags: 1 },
+            Operation::Getxattr { name: OsStr::new("user.a"), size: 0 },
+            Operation::Getxattr { name: OsStr::new("user.a"), size: 64 },
+            Operation::Listxattr { size: 128 },
+            Operation::Removexattr { name: OsStr::new("user.a") },
+            Operation::Flush(abi::FlushIn { fh: 3, ..Default::default() }),
+            Operation::Readdir(read),
+            Operation::Access { mask: 4 },
+            Operation::Create { arg: abi::CreateIn { flags: 0o101, mode: 0o644, umask: 0, open_flags: 0 }, name },
+            Operation::Interrupt { unique: 40 },
+            Operation::Syncfs,
+            Operation::PuffsUnmount { flags: UnmountFlags::FORCE },
+            Operation::PuffsUnmount { flags: UnmountFlags::empty() },
+            Operation::PuffsSuspend { phase: SuspendPhase::Start },
+            Operation::PuffsSuspend { phase: SuspendPhase::Suspended },
+            Operation::PuffsSuspend { phase: SuspendPhase::Error },
+            Operation::PuffsSuspend { phase: SuspendPhase::Resume },
+            Operation::NotifyReply,
+        ];
+        for op in ops {
+            round_trip(op);
+        }
+    }
+
+    #[test]
+    fn operations_without_an_opcode_keep_the_headers() {
+        let header = InHeader { opcode: opcode::LSEEK, unique: 2, ..Default::default() };
+        let frame = Operation::Unsupported.encode(header);
+        assert_eq!(Request::decode(&frame).unwrap().op, Operation::Unsupported);
+        let header = InHeader { opcode: 9999, unique: 2, ..Default::default() };
+        assert_eq!(Request::decode(&Operation::Unknown.encode(header)).unwrap().op, Operation::Unknown);
+    }
+
+    #[test]
+    fn an_unknown_suspension_phase_is_refused() {
+        let mut frame = Operation::PuffsSuspend { phase: SuspendPhase::Start }.encode(InHeader::default());
+        frame[InHeader::SIZE] = 9;
+        assert_eq!(Request::decode(&frame).unwrap_err().errno, Errno::EINVAL);
     }
 }
