@@ -106,6 +106,23 @@ impl FileSystem for Pointer {
     }
 }
 
+/// Mounts `fs` on `dir` with `options` and serves it on a thread: the notifier to stop it and
+/// the thread that hands the file system back.
+fn serve(
+    fs: Pointer,
+    dir: &Dir,
+    options: MountOptions,
+) -> (puffs::Notifier, std::thread::JoinHandle<std::result::Result<Pointer, puffs::Error>>) {
+    let running = Usermount::init(fs, "ptr")
+        .handle_signals(false)
+        .mount_options(options)
+        .mount(&dir.0, MountFlags::empty(), ROOT)
+        .map_err(|(e, _)| e)
+        .unwrap()
+        .start();
+    (running.notifier(), std::thread::spawn(move || running.run()))
+}
+
 fn pointing_at(target: u64) -> Pointer {
     Pointer(Arc::new(PointerState { target: AtomicU64::new(target), ..PointerState::default() }))
 }
@@ -167,14 +184,7 @@ fn unmount_from_inside_ends_the_loop_and_gives_the_fs_back() {
         return;
     }
     let dir = Dir::new("exit");
-    let running = Usermount::init(pointing_at(7), "ptr")
-        .handle_signals(false)
-        .mount(&dir.0, MountFlags::empty(), ROOT)
-        .map_err(|(e, _)| e)
-        .unwrap()
-        .start();
-    let notifier = running.notifier();
-    let server = std::thread::spawn(move || running.run());
+    let (notifier, server) = serve(pointing_at(7), &dir, MountOptions::default());
     assert_eq!(std::fs::metadata(dir.0.join("name")).unwrap().ino(), 7);
     notifier.unmount().unwrap();
     eventually("the end of the main loop", || server.is_finished());
@@ -191,15 +201,7 @@ fn the_kernel_forgetting_a_node_reclaims_it_and_invalidation_is_honoured() {
     let dir = Dir::new("forget");
     let options = MountOptions::parse("entry_timeout=3600,attr_timeout=3600").unwrap();
     let fs = pointing_at(7);
-    let running = Usermount::init(fs.clone(), "ptr")
-        .handle_signals(false)
-        .mount_options(options)
-        .mount(&dir.0, MountFlags::empty(), ROOT)
-        .map_err(|(e, _)| e)
-        .unwrap()
-        .start();
-    let notifier = running.notifier();
-    let server = std::thread::spawn(move || running.run());
+    let (notifier, server) = serve(fs.clone(), &dir, options);
     let name = dir.0.join("name");
     assert_eq!(std::fs::metadata(&name).unwrap().ino(), 7);
     let looked_up = fs.lookups.load(Ordering::SeqCst);
