@@ -15,6 +15,8 @@
 //! before dtfs sees the request. dtfs does not update access times on read (as if mounted
 //! `noatime`), so reads can run in parallel.
 //!
+//! Mounted for real (as root; `dtfs -f MOUNTPOINT` does this):
+//!
 //! ```no_run
 //! use puffs::{MountFlags, MountOptions, Usermount};
 //! use puffs_examples::dtfs::Dtfs;
@@ -25,6 +27,27 @@
 //!     .mount("/mnt", MountFlags::empty(), Dtfs::ROOT)
 //!     .map_err(|(e, _)| e)?;
 //! mounted.mainloop()?;
+//! # Ok::<(), puffs::Error>(())
+//! ```
+//!
+//! Or in-process on the loopback kernel, keeping a clone to look inside:
+//!
+//! ```
+//! use puffs::loopback::{self, MountArgs};
+//! use puffs::{UnmountFlags, Usermount};
+//! use puffs_examples::dtfs::Dtfs;
+//!
+//! let dtfs = Dtfs::new();
+//! let usermount = Usermount::init(dtfs.clone(), "dtfs");
+//! let args = MountArgs::of(&usermount, Dtfs::ROOT);
+//! let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e)?;
+//! mounted.mkdir("docs", 0o755).unwrap();
+//! let file = mounted.create("docs/note", 0o644).unwrap();
+//! mounted.write(&file, 0, b"kept in memory").unwrap();
+//! mounted.close(file).unwrap();
+//! assert_eq!(mounted.stat("docs/note").unwrap().size, 14);
+//! assert_eq!(dtfs.node_count(), 3, "the root, docs and note");
+//! mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
 //! # Ok::<(), puffs::Error>(())
 //! ```
 

@@ -2,12 +2,31 @@
 //! [`Hello::CONTENT`]. It implements only what reading needs, so its vnop mask has no writing
 //! operation and the kernel is told it needs no `open`.
 //!
+//! Mounted for real (as root; `hello -f MOUNTPOINT` does this):
+//!
 //! ```no_run
-//! use puffs::{Cookie, MountFlags, Usermount};
+//! use puffs::{MountFlags, Usermount};
 //! use puffs_examples::hello::Hello;
 //!
 //! let mounted = Usermount::init(Hello, "hello").mount("/mnt", MountFlags::RDONLY, Hello::ROOT).map_err(|(e, _)| e)?;
 //! mounted.mainloop()?;
+//! # Ok::<(), puffs::Error>(())
+//! ```
+//!
+//! Or in-process on the loopback kernel, as tests do:
+//!
+//! ```
+//! use puffs::loopback::{self, MountArgs};
+//! use puffs::{OFlag, UnmountFlags, Usermount};
+//! use puffs_examples::hello::Hello;
+//!
+//! let usermount = Usermount::init(Hello, "hello");
+//! let args = MountArgs::of(&usermount, Hello::ROOT);
+//! let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e)?;
+//! let file = mounted.open("hello", OFlag::O_RDONLY, 0).unwrap();
+//! assert_eq!(mounted.read(&file, 0, 100).unwrap(), Hello::CONTENT);
+//! mounted.close(file).unwrap();
+//! mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
 //! # Ok::<(), puffs::Error>(())
 //! ```
 
