@@ -108,6 +108,42 @@ fn rename_moves_and_replaces(c: &dyn Client, _fs: &Dtfs) {
     assert_eq!(c.read_file("empty/dir/a2").unwrap(), b"beta");
 }
 
+fn rename_flags_refuse_or_exchange(c: &dyn Client, _fs: &Dtfs) {
+    use puffs::RenameFlags;
+    c.write_file("a", b"A").unwrap();
+    c.write_file("b", b"B").unwrap();
+    assert_eq!(c.rename_with("a", "b", RenameFlags::NOREPLACE), Err(Errno::EEXIST));
+    assert_eq!(c.read_file("b").unwrap(), b"B", "NOREPLACE left the target alone");
+    c.rename_with("a", "c", RenameFlags::NOREPLACE).unwrap();
+    assert_eq!(c.list("").unwrap(), ["b", "c"]);
+    c.mkdir("d", 0o755).unwrap();
+    c.write_file("d/inner", b"in d").unwrap();
+    c.rename_with("c", "d", RenameFlags::EXCHANGE).unwrap();
+    assert_eq!(c.read_file("d").unwrap(), b"A", "the file took the directory's name");
+    assert_eq!(c.read_file("c/inner").unwrap(), b"in d", "and the directory the file's");
+    assert_eq!(c.rename_with("b", "missing", RenameFlags::EXCHANGE), Err(Errno::ENOENT));
+    assert_eq!(c.rename_with("b", "d", RenameFlags::EXCHANGE | RenameFlags::NOREPLACE), Err(Errno::EINVAL));
+}
+
+fn special_nodes_keep_their_type(c: &dyn Client, _fs: &Dtfs) {
+    let null = (1 << 8) | 3; // makedev(1, 3), as the kernel encodes small numbers
+                             // Modes the usual umask (022) leaves alone: a real mount applies it, the loopback does not.
+    c.mknod("null", Vtype::Chr, 0o644, null).unwrap();
+    c.mknod("disk", Vtype::Blk, 0o640, (8 << 8) | 1).unwrap();
+    c.mknod("fifo", Vtype::Fifo, 0o644, 0).unwrap();
+    c.mknod("sock", Vtype::Sock, 0o755, 0).unwrap();
+    c.mknod("plain", Vtype::Reg, 0o600, 0).unwrap();
+    let stat = c.stat("null").unwrap();
+    assert_eq!((stat.vtype, stat.mode, stat.rdev), (Vtype::Chr, 0o644, null));
+    assert_eq!(c.stat("disk").unwrap().rdev, (8 << 8) | 1);
+    assert_eq!(c.stat("fifo").unwrap().vtype, Vtype::Fifo);
+    assert_eq!(c.stat("sock").unwrap().vtype, Vtype::Sock);
+    let plain = c.stat("plain").unwrap();
+    assert_eq!((plain.vtype, plain.mode, plain.size), (Vtype::Reg, 0o600, 0));
+    assert_eq!(c.mknod("fifo", Vtype::Fifo, 0o644, 0), Err(Errno::EEXIST));
+    assert_eq!(c.list("").unwrap(), ["disk", "fifo", "null", "plain", "sock"]);
+}
+
 fn errors_are_the_right_errno(c: &dyn Client, _fs: &Dtfs) {
     assert_eq!(c.stat("nope"), Err(Errno::ENOENT));
     assert_eq!(c.read_file("nope"), Err(Errno::ENOENT));
@@ -255,6 +291,8 @@ suite!(
     content_round_trips,
     directories_list_what_they_hold,
     rename_moves_and_replaces,
+    rename_flags_refuse_or_exchange,
+    special_nodes_keep_their_type,
     errors_are_the_right_errno,
     links_and_symlinks,
     attributes_change,

@@ -94,8 +94,8 @@ use crate::fuse::Channel;
 use crate::node::clamp_cookie_hash;
 use crate::usermount::clamp_request_len;
 use crate::{
-    AccessFlags, Cookie, Cred, Dirent, Errno, Error, FileHandle, FileSystem, Notifier, OFlag, SetVattr, StatVfs,
-    SuspendPhase, UnmountFlags, Unmounted, Usermount, Vattr, Vtype, XattrFlags, REQUEST_LEN_MAX,
+    AccessFlags, Cookie, Cred, Dirent, Errno, Error, FileHandle, FileSystem, Notifier, OFlag, RenameFlags, SetVattr,
+    StatVfs, SuspendPhase, UnmountFlags, Unmounted, Usermount, Vattr, Vtype, XattrFlags, REQUEST_LEN_MAX,
 };
 
 /// The version of the mount arguments this kernel speaks (puffs `PUFFSVERSION | PUFFSDEVELVERS`).
@@ -1141,11 +1141,38 @@ impl Client {
 
     /// Moves `from` to `to`, replacing `to` if the file system allows (`RENAME`).
     pub fn rename(&self, from: impl AsRef<Path>, to: impl AsRef<Path>) -> Result<(), Errno> {
+        self.rename_with(from, to, RenameFlags::empty())
+    }
+
+    /// Renames `from` to `to` as `renameat2(2)` does with `flags`: [`RenameFlags::NOREPLACE`]
+    /// refuses an existing `to` with `EEXIST`, [`RenameFlags::EXCHANGE`] swaps the two names
+    /// (`RENAME2`; plain `RENAME` without flags).
+    pub fn rename_with(&self, from: impl AsRef<Path>, to: impl AsRef<Path>, flags: RenameFlags) -> Result<(), Errno> {
+        if flags.contains(RenameFlags::NOREPLACE | RenameFlags::EXCHANGE) {
+            return Err(Errno::EINVAL);
+        }
         let mut op = self.enter()?;
         let (dir, name) = self.parent(&mut op, from.as_ref(), Errno::EBUSY)?;
         let (new_dir, new_name) = self.parent(&mut op, to.as_ref(), Errno::EBUSY)?;
-        let rename = Operation::Rename { newdir: new_dir.nodeid, flags: 0, name: &name, newname: &new_name };
+        let rename = Operation::Rename { newdir: new_dir.nodeid, flags: flags.bits(), name: &name, newname: &new_name };
         empty_of(&self.call(dir.nodeid, &rename, Flavor::Client)?)
+    }
+
+    /// Makes a node of type `vtype` (a regular file, device, FIFO or socket) named `path` with
+    /// permissions `mode` and, for a device, number `rdev` (`mknod(2)`: `MKNOD`).
+    pub fn mknod(&self, path: impl AsRef<Path>, vtype: Vtype, mode: u32, rdev: u64) -> Result<(), Errno> {
+        if matches!(vtype, Vtype::Dir | Vtype::Lnk) {
+            return Err(Errno::EINVAL);
+        }
+        let mut op = self.enter()?;
+        let (dir, name) = self.parent(&mut op, path.as_ref(), Errno::EEXIST)?;
+        let arg = abi::MknodIn {
+            mode: vtype.to_mode_bits() | (mode & crate::MODE_PERMISSION_BITS),
+            rdev: crate::fuse::reply::encode_dev(rdev),
+            umask: 0,
+            padding: 0,
+        };
+        self.made(&mut op, self.call(dir.nodeid, &Operation::Mknod { arg, name: &name }, Flavor::Client)?)
     }
 
     /// Makes `linkpath` a symbolic link to `target` (`SYMLINK`).

@@ -37,6 +37,8 @@ pub struct Stat {
     pub uid: u32,
     pub gid: u32,
     pub ino: u64,
+    /// The device number of a device node.
+    pub rdev: u64,
 }
 
 /// A file system seen by path, relative to its root ("" is the root).
@@ -58,6 +60,10 @@ pub trait Client: Sync {
     fn rmdir(&self, path: &str) -> Outcome<()>;
     fn unlink(&self, path: &str) -> Outcome<()>;
     fn rename(&self, from: &str, to: &str) -> Outcome<()>;
+    /// `renameat2(2)` with `flags`.
+    fn rename_with(&self, from: &str, to: &str, flags: puffs::RenameFlags) -> Outcome<()>;
+    /// `mknod(2)`: a device, FIFO, socket or regular file.
+    fn mknod(&self, path: &str, vtype: Vtype, mode: u32, rdev: u64) -> Outcome<()>;
     fn symlink(&self, target: &str, path: &str) -> Outcome<()>;
     fn readlink(&self, path: &str) -> Outcome<String>;
     fn link(&self, existing: &str, new: &str) -> Outcome<()>;
@@ -169,6 +175,8 @@ impl<F: FileSystem> RealMount<F> {
         if !can_mount() {
             return None;
         }
+        // Modes the tests expect assume the usual umask; a real mount applies the process's.
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
         let dir = mount_point(name);
         let options = MountOptions::parse(options).expect("mount options");
         let mounted = Usermount::init(fs, name)
@@ -297,6 +305,7 @@ impl<F: FileSystem> Client for RealMount<F> {
             uid: meta.uid(),
             gid: meta.gid(),
             ino: meta.ino(),
+            rdev: meta.rdev(),
         })
     }
 
@@ -324,6 +333,24 @@ impl<F: FileSystem> Client for RealMount<F> {
 
     fn rename(&self, from: &str, to: &str) -> Outcome<()> {
         std::fs::rename(self.path(from), self.path(to)).map_err(errno)
+    }
+
+    fn rename_with(&self, from: &str, to: &str, flags: puffs::RenameFlags) -> Outcome<()> {
+        let (from, to) = (cstring(&self.path(from)), cstring(&self.path(to)));
+        // SAFETY: both paths are NUL-terminated; AT_FDCWD with absolute paths.
+        let rc = unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), flags.bits()) };
+        libc_result(rc as libc::ssize_t).map(drop)
+    }
+
+    fn mknod(&self, path: &str, vtype: Vtype, mode: u32, rdev: u64) -> Outcome<()> {
+        use nix::sys::stat::{Mode, SFlag};
+        let kind = SFlag::from_bits_truncate(vtype.to_mode_bits() as libc::mode_t);
+        nix::sys::stat::mknod(
+            &self.path(path),
+            kind,
+            Mode::from_bits_truncate(mode as libc::mode_t),
+            rdev as libc::dev_t,
+        )
     }
 
     fn symlink(&self, target: &str, path: &str) -> Outcome<()> {
@@ -481,6 +508,7 @@ fn stat_of(vattr: &puffs::Vattr) -> Stat {
         uid: vattr.uid,
         gid: vattr.gid,
         ino: vattr.fileid,
+        rdev: vattr.rdev,
     }
 }
 
@@ -536,6 +564,14 @@ impl<F: FileSystem> Client for LoopbackMount<F> {
 
     fn rename(&self, from: &str, to: &str) -> Outcome<()> {
         self.client().rename(from, to)
+    }
+
+    fn rename_with(&self, from: &str, to: &str, flags: puffs::RenameFlags) -> Outcome<()> {
+        self.client().rename_with(from, to, flags)
+    }
+
+    fn mknod(&self, path: &str, vtype: Vtype, mode: u32, rdev: u64) -> Outcome<()> {
+        self.client().mknod(path, vtype, mode, rdev)
     }
 
     fn symlink(&self, target: &str, path: &str) -> Outcome<()> {
