@@ -6,7 +6,7 @@
 //!
 //! # Example
 //!
-//! ```ignore
+//! ```
 //! use std::ffi::OsStr;
 //! use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Vattr, Vtype};
 //!
@@ -54,9 +54,9 @@ use proc_macro::TokenStream;
 ///
 /// # Example
 ///
-/// ```ignore
+/// ```
 /// use std::ffi::OsStr;
-/// use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Vattr, Vtype};
+/// use puffs::{puffs_fs, vnop_mask, Cookie, Cred, Errno, FileSystem, NewNode, Result, Vattr, VnopMask, Vtype};
 ///
 /// struct Fs;
 ///
@@ -66,25 +66,39 @@ use proc_macro::TokenStream;
 ///         Err(Errno::ENOENT)
 ///     }
 ///
-///     #[cfg(feature = "attributes")]
+///     #[cfg(any())] // compiled out, and so is its bit
 ///     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
 ///         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
 ///     }
 /// }
+///
+/// assert_eq!(vnop_mask::<Fs>(), VnopMask::LOOKUP);
 /// ```
 ///
 /// # The equivalent code without the macro
 ///
 /// The block above, unchanged, followed by the impl of a hidden supertrait of `FileSystem`:
 ///
-/// ```ignore
+/// ```
+/// # use std::ffi::OsStr;
+/// # use puffs::{vnop_mask, Cookie, Cred, Errno, FileSystem, NewNode, Result, Vattr, VnopMask, Vtype};
+/// # struct Fs;
+/// # impl FileSystem for Fs {
+/// #     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+/// #         Err(Errno::ENOENT)
+/// #     }
+/// #     #[cfg(any())]
+/// #     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+/// #         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+/// #     }
+/// # }
 /// const _: () = {
 ///     #[automatically_derived]
 ///     impl ::puffs::__private::DerivedOps for Fs {
 ///         const VNOPS: ::puffs::__private::VnopMask = {
 ///             let mask = ::puffs::__private::VnopMask::empty();
 ///             let mask = mask.union(::puffs::__private::VnopMask::LOOKUP);
-///             #[cfg(feature = "attributes")]
+///             #[cfg(any())]
 ///             let mask = mask.union(::puffs::__private::VnopMask::GETATTR);
 ///             mask
 ///         };
@@ -94,6 +108,7 @@ use proc_macro::TokenStream;
 ///         };
 ///     }
 /// };
+/// # assert_eq!(vnop_mask::<Fs>(), VnopMask::LOOKUP);
 /// ```
 ///
 /// `DerivedOps` is not public API: write the attribute rather than this impl. Without either,
@@ -104,9 +119,22 @@ use proc_macro::TokenStream;
 /// The attribute may state the masks the block is meant to have, as lists of operation names
 /// without their `node_` or `fs_` prefix:
 ///
-/// ```ignore
-/// #[puffs_fs(vnops(lookup, getattr, read, readdir), vfsops(statvfs))]
-/// impl FileSystem for Fs { /* ... */ }
+/// ```
+/// # use std::ffi::OsStr;
+/// # use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, StatVfs, Vattr, Vtype};
+/// # struct Fs;
+/// #[puffs_fs(vnops(lookup, getattr), vfsops(statvfs))]
+/// impl FileSystem for Fs {
+///     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+///         Err(Errno::ENOENT)
+///     }
+///     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+///         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+///     }
+///     fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+///         Ok(StatVfs::default())
+///     }
+/// }
 /// ```
 ///
 /// A list given must name exactly the operations the block defines, in any order: a declared
