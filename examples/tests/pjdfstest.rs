@@ -95,6 +95,7 @@ fn dtfs_passes_pjdfstest() {
         std::thread::sleep(Duration::from_millis(100));
     }
     let out = suite.wait_with_output().unwrap();
+    let _ = std::fs::remove_file(&config);
     let text = String::from_utf8_lossy(&out.stdout);
     let summary = text
         .lines()
