@@ -6,7 +6,7 @@
 
 #![allow(dead_code)] // each test binary uses its own part
 
-use std::ffi::{CString, OsStr};
+use std::ffi::CString;
 use std::io;
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
@@ -427,11 +427,6 @@ impl<F: FileSystem> Client for RealMount<F> {
             abort_connection(connection);
         }
     }
-}
-
-/// `OsStr` of a test name.
-pub fn os(name: &str) -> &OsStr {
-    OsStr::new(name)
 }
 
 /// A file system mounted on the in-process loopback kernel: no root, no `/dev/fuse`, the same
