@@ -3,74 +3,19 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Output, Stdio};
-use std::time::{Duration, Instant};
+use std::process::{Command, Output};
+use std::time::Duration;
 
+use common::Program;
 use nix::mount::{umount2, MntFlags};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use nix::sys::signal::Signal;
 
 const DTFS: &str = env!("CARGO_BIN_EXE_dtfs");
 const HELLO: &str = env!("CARGO_BIN_EXE_hello");
 
 /// Runs a program that must end by itself, with a bound.
 fn run(program: &str, args: &[&str]) -> Output {
-    let child = Command::new(program).args(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
-    let mut running = Running { child: Some(child), dir: None };
-    running.wait(Duration::from_secs(30));
-    running.child.take().unwrap().wait_with_output().unwrap()
-}
-
-/// A program serving a mount in the foreground. Dropping it kills the program and detaches its
-/// mount, so a failing test leaves nothing behind.
-struct Running {
-    child: Option<Child>,
-    dir: Option<PathBuf>,
-}
-
-impl Running {
-    fn start(program: &str, args: &[&str], dir: &Path) -> Running {
-        let child = Command::new(program).args(args).arg(dir).stderr(Stdio::piped()).spawn().unwrap();
-        let running = Running { child: Some(child), dir: Some(dir.to_path_buf()) };
-        assert!(common::wait_mounted(dir, true), "{program} did not mount {}", dir.display());
-        running
-    }
-
-    fn signal(&self, signal: Signal) {
-        kill(Pid::from_raw(self.child.as_ref().unwrap().id() as i32), signal).unwrap();
-    }
-
-    /// Waits for the program to exit, for at most `bound`.
-    fn wait(&mut self, bound: Duration) -> ExitStatus {
-        let deadline = Instant::now() + bound;
-        loop {
-            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                return status;
-            }
-            assert!(Instant::now() < deadline, "the program did not exit within {bound:?}");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-    }
-
-    fn stderr(&mut self) -> String {
-        let mut text = String::new();
-        std::io::Read::read_to_string(self.child.as_mut().unwrap().stderr.as_mut().unwrap(), &mut text).unwrap();
-        text
-    }
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.as_mut() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
-        if let Some(dir) = &self.dir {
-            let _ = umount2(dir, MntFlags::MNT_DETACH);
-            let _ = std::fs::remove_dir(dir);
-        }
-    }
+    Program::spawn(Command::new(program).args(args)).output(Duration::from_secs(30))
 }
 
 #[test]
@@ -107,7 +52,7 @@ fn a_missing_mount_point_fails_unless_mkdir() {
     if !common::can_mount() {
         return;
     }
-    let mut dtfs = Running::start(DTFS, &["-f", "--mkdir"], &dir);
+    let mut dtfs = Program::serve(DTFS, &["-f", "--mkdir"], &dir);
     std::fs::write(dir.join("f"), b"made").unwrap();
     dtfs.signal(Signal::SIGINT);
     assert!(dtfs.wait(Duration::from_secs(10)).success());
@@ -120,7 +65,7 @@ fn sigint_and_sigterm_unmount_cleanly() {
     }
     for (program, signal) in [(DTFS, Signal::SIGINT), (HELLO, Signal::SIGTERM), (DTFS, Signal::SIGTERM)] {
         let dir = common::mount_point("cli-signal");
-        let mut running = Running::start(program, &["-f", "-t", "2"], &dir);
+        let mut running = Program::serve(program, &["-f", "-t", "2"], &dir);
         if program == DTFS {
             std::fs::write(dir.join("f"), b"through the program").unwrap();
             assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"through the program");
@@ -140,7 +85,7 @@ fn umount_ends_the_program() {
         return;
     }
     let dir = common::mount_point("cli-umount");
-    let mut running = Running::start(DTFS, &["-f"], &dir);
+    let mut running = Program::serve(DTFS, &["-f"], &dir);
     let status = Command::new("umount").arg(&dir).status().unwrap();
     assert!(status.success());
     assert!(running.wait(Duration::from_secs(10)).success());
@@ -154,7 +99,7 @@ fn without_f_it_detaches_once_mounted() {
     let dir = common::mount_point("cli-daemon");
     // The parent exits with the mount's outcome; the daemon child serves on.
     let out = run(DTFS, &[dir.to_str().unwrap()]);
-    let _cleanup = Running { child: None, dir: Some(dir.clone()) };
+    let _cleanup = Program::unmount_on_drop(&dir);
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(common::wait_mounted(&dir, true));
     std::fs::write(dir.join("f"), b"daemon").unwrap();
@@ -169,7 +114,7 @@ fn debug_dumps_requests_and_replies() {
         return;
     }
     let dir = common::mount_point("cli-debug");
-    let mut running = Running::start(DTFS, &["-d"], &dir);
+    let mut running = Program::serve(DTFS, &["-d"], &dir);
     assert_eq!(std::fs::metadata(dir.join("absent")).unwrap_err().raw_os_error(), Some(nix::libc::ENOENT));
     running.signal(Signal::SIGINT);
     assert!(running.wait(Duration::from_secs(10)).success());

@@ -7,8 +7,10 @@
 mod common;
 
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
+use std::time::Duration;
+
+use common::Program;
 
 const DTFS: &str = env!("CARGO_BIN_EXE_dtfs");
 
@@ -73,28 +75,10 @@ fn dtfs_passes_pjdfstest() {
     )
     .unwrap();
 
-    let mut dtfs = Command::new(DTFS).args(["-f", "-t", "2"]).arg(&dir).spawn().unwrap();
-    let _cleanup = scopeguard(&dir, &mut dtfs);
-    assert!(common::wait_mounted(&dir, true), "dtfs did not mount");
-    let mut suite = Command::new(&pjdfstest)
-        .arg("-c")
-        .arg(&config)
-        .arg("-p")
-        .arg(&dir)
-        .current_dir(&dir)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let deadline = Instant::now() + Duration::from_secs(20 * 60);
-    while suite.try_wait().unwrap().is_none() {
-        if Instant::now() > deadline {
-            let _ = suite.kill();
-            panic!("pjdfstest did not finish within 20 minutes");
-        }
-        std::thread::sleep(Duration::from_millis(100));
-    }
-    let out = suite.wait_with_output().unwrap();
+    let _dtfs = Program::serve(DTFS, &["-f", "-t", "2"], &dir);
+    let mut suite = Command::new(&pjdfstest);
+    suite.arg("-c").arg(&config).arg("-p").arg(&dir).current_dir(&dir);
+    let out = Program::spawn(&mut suite).output(Duration::from_secs(20 * 60));
     let _ = std::fs::remove_file(&config);
     let text = String::from_utf8_lossy(&out.stdout);
     let summary = text
@@ -112,18 +96,4 @@ fn dtfs_passes_pjdfstest() {
     let failures: Vec<&str> = text.lines().filter(|l| l.trim_end().ends_with("FAILED")).collect();
     assert_eq!(count("failed"), 0, "pjdfstest failures:\n{}\n\n{text}", failures.join("\n"));
     assert!(count("passed") >= MIN_PASSED, "fewer passes than {MIN_PASSED}: {summary}");
-}
-
-/// Kills dtfs and detaches its mount when the test ends, however it ends.
-fn scopeguard<'a>(dir: &'a std::path::Path, child: &'a mut std::process::Child) -> impl Drop + 'a {
-    struct Guard<'a>(&'a std::path::Path, &'a mut std::process::Child);
-    impl Drop for Guard<'_> {
-        fn drop(&mut self) {
-            let _ = nix::mount::umount2(self.0, nix::mount::MntFlags::MNT_DETACH);
-            let _ = self.1.kill();
-            let _ = self.1.wait();
-            let _ = std::fs::remove_dir(self.0);
-        }
-    }
-    Guard(dir, child)
 }
