@@ -247,6 +247,60 @@ fn nodes_are_reclaimed_once_forgotten(c: &dyn Client, fs: &Dtfs) {
     assert_eq!(fs.bytes_used(), 0);
 }
 
+/// Open-but-unlinked files stay readable while several workers serve the mount and the kernel
+/// keeps dropping its inode cache: a FORGET and a LOOKUP of the same node handled on two
+/// workers must never reclaim a node the kernel holds (it did: `ENOENT` on the open file).
+#[test]
+fn open_unlinked_files_survive_forgets_on_several_workers() {
+    use std::io::{Read, Seek, Write};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let fs = Dtfs::new();
+    let Some(mount) = common::RealMount::mount_threads(
+        fs.clone(),
+        "dtfs",
+        Dtfs::ROOT,
+        puffs::MountFlags::empty(),
+        "default_permissions",
+        4,
+    ) else {
+        return;
+    };
+    let stop = AtomicBool::new(false);
+    let (mut rounds, mut failures) = (0u32, Vec::new());
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                // Makes the kernel forget every unused inode: FORGETs race the lookups below.
+                std::fs::write("/proc/sys/vm/drop_caches", "2").expect("drop caches (needs root)");
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(4);
+        while Instant::now() < deadline {
+            let path = mount.dir().join(format!("f{}", rounds % 8));
+            let data = format!("round {rounds}");
+            let outcome = (|| -> std::io::Result<String> {
+                std::fs::File::create(&path)?.write_all(data.as_bytes())?;
+                let mut file = std::fs::File::open(&path)?;
+                std::fs::remove_file(&path)?;
+                let mut read = String::new();
+                file.rewind()?;
+                file.read_to_string(&mut read)?;
+                Ok(read)
+            })();
+            match outcome {
+                Ok(read) if read == data => {}
+                other => failures.push(format!("round {rounds}: {other:?}")),
+            }
+            rounds += 1;
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    mount.unmount();
+    assert!(rounds >= 200, "only {rounds} rounds ran");
+    assert!(failures.is_empty(), "{} of {rounds} rounds failed, first: {:?}", failures.len(), failures.first());
+}
+
 /// Runs each body on a fresh dtfs on both kernels.
 macro_rules! suite {
     ($($body:ident),* $(,)?) => {

@@ -1,8 +1,15 @@
 //! The node table: which cookies the kernel holds, how often it looked each up, and how often it
 //! has each open (puffs's cookie hash; FUSE lookup counts).
+//!
+//! Handing a node out and reclaiming it are ordered by one lock: an operation that may hand a
+//! node to the kernel (lookup, create, mknod, mkdir, symlink, link) holds
+//! [`NodeTable::handing_out`] (shared) from the file system's answer until its reply is delivered
+//! and counted; forgetting a node's last lookup and calling `node_reclaim` hold it alone. So a
+//! lookup answered on one worker thread can never be undone by a reclaim that another worker
+//! decided on earlier but ran later.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::fuse::abi::ROOT_ID;
 use crate::Cookie;
@@ -39,12 +46,18 @@ struct Counts {
 pub(crate) struct NodeTable {
     root: Cookie,
     buckets: Box<[Mutex<HashMap<Cookie, Counts>>]>,
+    /// Shared while nodes are handed out, exclusive while lookups are forgotten and nodes
+    /// reclaimed.
+    handouts: RwLock<()>,
 }
+
+/// Held while an operation may hand nodes to the kernel: no node is reclaimed meanwhile.
+pub(crate) type HandingOut<'a> = RwLockReadGuard<'a, ()>;
 
 impl NodeTable {
     pub(crate) fn new(root: Cookie, buckets: usize) -> NodeTable {
         let buckets = (0..clamp_cookie_hash(buckets)).map(|_| Mutex::new(HashMap::new())).collect();
-        NodeTable { root, buckets }
+        NodeTable { root, buckets, handouts: RwLock::new(()) }
     }
 
     /// The root cookie.
@@ -74,22 +87,48 @@ impl NodeTable {
         self.buckets[index].lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// The kernel got `cookie` from a lookup or a creating operation.
-    pub(crate) fn looked_up(&self, cookie: Cookie) {
+    /// Starts handing nodes out: hold the answer until every node the operation answered is
+    /// counted with [`looked_up`](NodeTable::looked_up) (its reply delivered) or given up with
+    /// [`not_handed_out`](NodeTable::not_handed_out) (after the guard is dropped).
+    pub(crate) fn handing_out(&self) -> HandingOut<'_> {
+        self.handouts.read().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// The kernel got `cookie` from a lookup or a creating operation: its reply was delivered.
+    /// Called while [`handing_out`](NodeTable::handing_out) is held.
+    pub(crate) fn looked_up(&self, _handing_out: &HandingOut<'_>, cookie: Cookie) {
         self.bucket(cookie).entry(cookie).or_default().lookups += 1;
     }
 
-    /// The kernel forgot `nlookup` lookups of `cookie`; `true` when none is left, and the node is
-    /// to be reclaimed. Forgetting more than was looked up (a confused kernel) forgets all.
-    pub(crate) fn forget(&self, cookie: Cookie, nlookup: u64) -> bool {
-        let mut bucket = self.bucket(cookie);
-        let Some(counts) = bucket.get_mut(&cookie) else { return false };
-        counts.lookups = counts.lookups.saturating_sub(nlookup);
-        if counts.lookups == 0 {
-            bucket.remove(&cookie);
-            true
-        } else {
-            false
+    /// The kernel forgot lookups of nodes, `(cookie, nlookup)` each; `reclaim` is called for
+    /// every node left with none, before any node can be handed out again. Forgetting more than
+    /// was looked up (a confused kernel) forgets all; an unknown node is ignored.
+    pub(crate) fn forget(&self, forgotten: impl IntoIterator<Item = (Cookie, u64)>, mut reclaim: impl FnMut(Cookie)) {
+        let _alone = self.handouts.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        for (cookie, nlookup) in forgotten {
+            let last = {
+                let mut bucket = self.bucket(cookie);
+                let Some(counts) = bucket.get_mut(&cookie) else { continue };
+                counts.lookups = counts.lookups.saturating_sub(nlookup);
+                let last = counts.lookups == 0;
+                if last && counts.opens == 0 {
+                    bucket.remove(&cookie);
+                }
+                last
+            };
+            if last {
+                reclaim(cookie);
+            }
+        }
+    }
+
+    /// A node the file system answered never reached the kernel (the operation failed after
+    /// it, or its reply was not delivered): `reclaim` is called if the kernel holds no lookup
+    /// of it, as if it had been forgotten. Called after the [`HandingOut`] guard is dropped.
+    pub(crate) fn not_handed_out(&self, cookie: Cookie, reclaim: impl FnOnce(Cookie)) {
+        let _alone = self.handouts.write().unwrap_or_else(|poisoned| poisoned.into_inner());
+        if self.bucket(cookie).get(&cookie).is_none_or(|counts| counts.lookups == 0) {
+            reclaim(cookie);
         }
     }
 
@@ -159,15 +198,40 @@ mod tests {
         assert_eq!(zero_root.cookie_of(1), Cookie(0));
     }
 
+    fn forget(t: &NodeTable, cookie: Cookie, nlookup: u64) -> bool {
+        let mut reclaimed = false;
+        t.forget([(cookie, nlookup)], |c| reclaimed = c == cookie);
+        reclaimed
+    }
+
     #[test]
     fn reclaim_when_lookups_reach_zero() {
         let t = NodeTable::new(Cookie(1), 16);
-        t.looked_up(Cookie(9));
-        t.looked_up(Cookie(9));
-        assert!(!t.forget(Cookie(9), 1));
+        t.looked_up(&t.handing_out(), Cookie(9));
+        t.looked_up(&t.handing_out(), Cookie(9));
+        assert!(!forget(&t, Cookie(9), 1));
         assert_eq!(t.lookups(Cookie(9)), 1);
-        assert!(t.forget(Cookie(9), 1));
-        assert!(!t.forget(Cookie(9), 1), "an unknown node is not reclaimed twice");
+        assert!(forget(&t, Cookie(9), 1));
+        assert!(!forget(&t, Cookie(9), 1), "an unknown node is not reclaimed twice");
+    }
+
+    #[test]
+    fn a_node_that_never_reached_the_kernel_is_reclaimed_unless_held() {
+        let t = NodeTable::new(Cookie(1), 16);
+        let mut reclaimed = Vec::new();
+        t.not_handed_out(Cookie(4), |c| reclaimed.push(c));
+        t.looked_up(&t.handing_out(), Cookie(5));
+        t.not_handed_out(Cookie(5), |c| reclaimed.push(c));
+        assert_eq!(reclaimed, vec![Cookie(4)], "a node the kernel holds from another lookup stays");
+    }
+
+    #[test]
+    fn an_open_node_keeps_its_entry_after_its_lookups_are_forgotten() {
+        let t = NodeTable::new(Cookie(1), 1);
+        t.looked_up(&t.handing_out(), Cookie(3));
+        t.opened(Cookie(3));
+        assert!(forget(&t, Cookie(3), 1));
+        assert!(t.closed(Cookie(3)), "the last close is still seen");
     }
 
     #[test]

@@ -118,7 +118,8 @@ impl<F: FileSystem> Session<F> {
         }
     }
 
-    fn send(&self, unique: u64, frame: &[u8]) {
+    /// Sends a reply; answers whether the kernel took it.
+    fn send(&self, unique: u64, frame: &[u8]) -> bool {
         if self.config.opdump {
             if let Some(h) = OutHeader::decode(frame) {
                 let verdict = if h.error == 0 { "ok".to_string() } else { format!("{:?}", Errno::from_raw(-h.error)) };
@@ -126,9 +127,13 @@ impl<F: FileSystem> Session<F> {
             }
         }
         match self.channel.send(&[frame]) {
+            Ok(()) => true,
             // ENOENT: the request was interrupted and the kernel no longer waits for it.
-            Ok(()) | Err(Errno::ENOENT) => {}
-            Err(e) => self.dump(format_args!("!! reply to {unique} not delivered: {e}")),
+            Err(Errno::ENOENT) => false,
+            Err(e) => {
+                self.dump(format_args!("!! reply to {unique} not delivered: {e}"));
+                false
+            }
         }
     }
 
@@ -249,21 +254,39 @@ impl<F: FileSystem> Session<F> {
             request.op
         ));
         let wants_reply = request.wants_reply();
+        // An operation that may hand a node to the kernel holds off reclaims until its reply is
+        // delivered and the lookup counted (see `node`).
+        let handing_out = request.op.hands_out_node().then(|| self.nodes.handing_out());
+        let mut handed_out = None;
         // A panicking operation must not leave the caller waiting forever: it answers EIO.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(&request)))
-            .unwrap_or_else(|_| {
-                self.dump(format_args!(
-                    "!! {} unique {} panicked in the file system",
-                    opcode::name(h.opcode),
-                    h.unique
-                ));
-                Err(Errno::EIO)
-            });
-        if wants_reply {
-            match outcome {
-                Ok(frame) => self.send(h.unique, &frame),
-                Err(errno) => self.send_error(h.unique, errno),
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(&request, &mut handed_out)))
+                .unwrap_or_else(|_| {
+                    self.dump(format_args!(
+                        "!! {} unique {} panicked in the file system",
+                        opcode::name(h.opcode),
+                        h.unique
+                    ));
+                    Err(Errno::EIO)
+                });
+        let delivered = match outcome {
+            Ok(frame) if wants_reply => self.send(h.unique, &frame),
+            Err(errno) if wants_reply => {
+                self.send_error(h.unique, errno);
+                false
             }
+            _ => false,
+        };
+        if let (Some(guard), Some(cookie)) = (&handing_out, handed_out) {
+            if delivered {
+                self.nodes.looked_up(guard, cookie);
+            }
+        }
+        drop(handing_out);
+        if let Some(cookie) = handed_out.filter(|_| !delivered) {
+            // The file system answered a node the kernel never learned of: it will never be
+            // forgotten, so it is reclaimed now unless the kernel holds it from elsewhere.
+            self.nodes.not_handed_out(cookie, |cookie| self.reclaim(cookie));
         }
         if matches!(request.op, Operation::Destroy) {
             self.destroyed.store(true, Ordering::Relaxed);
@@ -273,7 +296,15 @@ impl<F: FileSystem> Session<F> {
         }
     }
 
-    fn entry_reply(&self, unique: u64, node: &NewNode, extra: usize) -> Result<Reply, Errno> {
+    /// The reply handing `node` to the kernel; `handed_out` records it, to be counted once the
+    /// reply is delivered.
+    fn entry_reply(
+        &self,
+        unique: u64,
+        node: &NewNode,
+        extra: usize,
+        handed_out: &mut Option<Cookie>,
+    ) -> Result<Reply, Errno> {
         let nodeid = self.nodes.nodeid_of(node.cookie).ok_or_else(|| {
             self.dump(format_args!("!! the file system returned the reserved cookie 0 for a non-root node"));
             Errno::EIO
@@ -291,7 +322,7 @@ impl<F: FileSystem> Session<F> {
         }
         .encode(reply.body());
         attr_to_wire(&node.vattr).encode(reply.body());
-        self.nodes.looked_up(node.cookie);
+        *handed_out = Some(node.cookie);
         Ok(reply)
     }
 
@@ -335,7 +366,7 @@ impl<F: FileSystem> Session<F> {
     }
 
     /// Runs the operation of `request` and encodes the reply; `Err` is the errno to answer.
-    fn dispatch(&self, request: &Request<'_>) -> Result<Vec<u8>, Errno> {
+    fn dispatch(&self, request: &Request<'_>, handed_out: &mut Option<Cookie>) -> Result<Vec<u8>, Errno> {
         let h = &request.header;
         let unique = h.unique;
         let node = self.nodes.cookie_of(h.nodeid);
@@ -353,16 +384,15 @@ impl<F: FileSystem> Session<F> {
             Operation::Lookup { name } => {
                 has(VnopMask::LOOKUP)?;
                 let found = fs.node_lookup(node, name, &cred)?;
-                Ok(self.entry_reply(unique, &found, 0)?.finish())
+                Ok(self.entry_reply(unique, &found, 0, handed_out)?.finish())
             }
             Operation::Forget { nlookup } => {
-                self.forget(node, *nlookup);
+                self.nodes.forget([(node, *nlookup)], |cookie| self.reclaim(cookie));
                 Err(Errno::ENOSYS)
             }
             Operation::BatchForget { nodes } => {
-                for one in nodes {
-                    self.forget(self.nodes.cookie_of(one.nodeid), one.nlookup);
-                }
+                let forgotten = nodes.iter().map(|one| (self.nodes.cookie_of(one.nodeid), one.nlookup));
+                self.nodes.forget(forgotten, |cookie| self.reclaim(cookie));
                 Err(Errno::ENOSYS)
             }
             Operation::Getattr { .. } => {
@@ -382,7 +412,7 @@ impl<F: FileSystem> Session<F> {
             Operation::Symlink { name, target } => {
                 has(VnopMask::SYMLINK)?;
                 let made = fs.node_symlink(node, name, target, &cred)?;
-                Ok(self.entry_reply(unique, &made, 0)?.finish())
+                Ok(self.entry_reply(unique, &made, 0, handed_out)?.finish())
             }
             Operation::Mknod { arg, name } => {
                 let vtype = Vtype::from_mode_bits(arg.mode).ok_or(Errno::EINVAL)?;
@@ -394,12 +424,12 @@ impl<F: FileSystem> Session<F> {
                 } else {
                     return Err(Errno::ENOSYS);
                 };
-                Ok(self.entry_reply(unique, &made, 0)?.finish())
+                Ok(self.entry_reply(unique, &made, 0, handed_out)?.finish())
             }
             Operation::Mkdir { arg, name } => {
                 has(VnopMask::MKDIR)?;
                 let made = fs.node_mkdir(node, name, arg.mode & crate::MODE_PERMISSION_BITS, &cred)?;
-                Ok(self.entry_reply(unique, &made, 0)?.finish())
+                Ok(self.entry_reply(unique, &made, 0, handed_out)?.finish())
             }
             Operation::Unlink { name } => {
                 has(VnopMask::REMOVE)?;
@@ -421,7 +451,7 @@ impl<F: FileSystem> Session<F> {
                 has(VnopMask::LINK)?;
                 let target = self.nodes.cookie_of(*oldnodeid);
                 let vattr = fs.node_link(node, target, name, &cred)?;
-                Ok(self.entry_reply(unique, &NewNode::new(target, vattr), 0)?.finish())
+                Ok(self.entry_reply(unique, &NewNode::new(target, vattr), 0, handed_out)?.finish())
             }
             Operation::Open { arg, .. } => {
                 if !self.needs_open() {
@@ -437,15 +467,9 @@ impl<F: FileSystem> Session<F> {
             Operation::Create { arg, name } => {
                 has(VnopMask::CREATE)?;
                 let made = fs.node_create(node, name, arg.mode & crate::MODE_PERMISSION_BITS, &cred)?;
-                let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE)?;
-                match self.open_node(made.cookie, arg.flags, &cred) {
-                    Ok(opened) => Self::open_out(&mut reply, opened),
-                    Err(errno) => {
-                        // The kernel will not learn of the node: undo the lookup just counted.
-                        self.forget(made.cookie, 1);
-                        return Err(errno);
-                    }
-                }
+                // If the open fails, the kernel never learns of the node and `handle` gives it up.
+                let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, handed_out)?;
+                Self::open_out(&mut reply, self.open_node(made.cookie, arg.flags, &cred)?);
                 Ok(reply.finish())
             }
             Operation::Read(arg) => {
@@ -549,8 +573,9 @@ impl<F: FileSystem> Session<F> {
         }
     }
 
-    fn forget(&self, cookie: Cookie, nlookup: u64) {
-        if self.nodes.forget(cookie, nlookup) && vnop_mask::<F>().contains(VnopMask::RECLAIM) {
+    /// The kernel holds `cookie` no more: tells the file system (puffs `node_reclaim`).
+    fn reclaim(&self, cookie: Cookie) {
+        if vnop_mask::<F>().contains(VnopMask::RECLAIM) {
             self.fs.node_reclaim(cookie);
         }
     }

@@ -263,6 +263,18 @@ impl<F: FileSystem> RealMount<F> {
     /// Mounts `fs` as `name` with mount options `options`, or `None` where real mounts cannot be
     /// tested (see [`can_mount`]).
     pub fn mount(fs: F, name: &str, root: Cookie, flags: MountFlags, options: &str) -> Option<RealMount<F>> {
+        RealMount::mount_threads(fs, name, root, flags, options, 1)
+    }
+
+    /// [`mount`](RealMount::mount), served by `threads` worker threads.
+    pub fn mount_threads(
+        fs: F,
+        name: &str,
+        root: Cookie,
+        flags: MountFlags,
+        options: &str,
+        threads: usize,
+    ) -> Option<RealMount<F>> {
         if !can_mount() {
             return None;
         }
@@ -272,6 +284,7 @@ impl<F: FileSystem> RealMount<F> {
         let options = MountOptions::parse(options).expect("mount options");
         let mounted = Usermount::init(fs, name)
             .handle_signals(false)
+            .threads(threads)
             .mount_options(options)
             .mount(&dir, flags, root)
             .map_err(|(e, _)| e)

@@ -471,6 +471,19 @@ fn push_string(out: &mut Vec<u8>, name: &OsStr) {
 }
 
 impl Operation<'_> {
+    /// Whether a successful reply hands a node to the kernel, which then holds a lookup of it.
+    pub fn hands_out_node(&self) -> bool {
+        matches!(
+            self,
+            Operation::Lookup { .. }
+                | Operation::Create { .. }
+                | Operation::Mknod { .. }
+                | Operation::Mkdir { .. }
+                | Operation::Symlink { .. }
+                | Operation::Link { .. }
+        )
+    }
+
     /// The opcode the operation travels under; `None` for [`Operation::Unsupported`] and
     /// [`Operation::Unknown`], which name no single opcode.
     pub fn opcode(&self) -> Option<u32> {
