@@ -257,8 +257,11 @@ bitflags! {
 /// framework then never calls them: it answers the kernel itself (for FUSE with the protocol's
 /// shortcut where there is one, such as "no open needed" for `node_open`).
 ///
-/// Names handed to operations are never empty, never `.` or `..` where a new entry is made, and
-/// never contain `/` or NUL: the framework rejects such names with `EINVAL` before dispatch.
+/// Names handed to operations are never empty, never longer than 255 bytes and never contain
+/// `/` or NUL (the framework answers `EINVAL` or `ENAMETOOLONG` before dispatch). `.` and `..`
+/// reach only `node_lookup`: as the name of an entry to make (mkdir, create, mknod, symlink,
+/// link) the framework answers `EEXIST`, to rename `EINVAL`, to rmdir `EINVAL` (`.`) or
+/// `ENOTEMPTY` (`..`), to remove `EISDIR`.
 /// All methods take `&self`: with several worker threads they run concurrently, so state lives
 /// behind locks or atomics.
 #[allow(unused_variables)]

@@ -491,8 +491,10 @@ impl<F: FileSystem> Session<F> {
             }
             Operation::Readdir(arg) => {
                 has(VnopMask::READDIR)?;
-                let mut reply = Reply::new(unique, arg.size as usize);
-                let mut buf = DirBuf::new(reply.body(), (arg.size as usize).min(self.config.max_request_len));
+                // The size is the peer's: clamp it before anything is allocated.
+                let size = (arg.size as usize).min(self.config.max_request_len);
+                let mut reply = Reply::new(unique, size);
+                let mut buf = DirBuf::new(reply.body(), size);
                 fs.node_readdir(node, FileHandle(arg.fh), arg.offset, &mut buf, &cred)?;
                 Ok(reply.finish())
             }

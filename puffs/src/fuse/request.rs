@@ -23,7 +23,7 @@ pub struct Request<'a> {
 }
 
 /// The operation of a request, with its arguments. Names are validated: non-empty, at most
-/// [`NAME_MAX`] bytes, without `/` or NUL.
+/// [`NAME_MAX`] bytes, without `/` or NUL, and `.` or `..` only where a name is looked up.
 #[derive(Debug, PartialEq)]
 #[allow(missing_docs)]
 pub enum Operation<'a> {
@@ -186,11 +186,48 @@ impl<'a> Body<'a> {
         Ok(s)
     }
 
-    /// A NUL-terminated name of a directory entry.
-    fn name(&mut self) -> Result<&'a OsStr, DecodeError> {
+    /// A NUL-terminated name of a directory entry, in its `role`.
+    fn name(&mut self, role: NameRole) -> Result<&'a OsStr, DecodeError> {
         let name = self.string()?;
         check_name(name.as_bytes()).map_err(|(errno, reason)| self.fail(errno, reason))?;
+        if let Some((errno, reason)) = role.refuses_dots(name.as_bytes()) {
+            return Err(self.fail(errno, reason));
+        }
         Ok(name)
+    }
+}
+
+/// What a name in a request is for, which decides how `.` and `..` are answered: they name
+/// entries every directory has, which no operation may make, move or remove.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum NameRole {
+    /// Looked up: `.` and `..` are ordinary lookups (export support asks for them).
+    Found,
+    /// Made by mkdir, create, mknod, symlink or link: `EEXIST`, as the entry exists.
+    Made,
+    /// Either name of a rename: `EINVAL` (POSIX `rename(2)`).
+    Renamed,
+    /// Removed by rmdir: `.` is `EINVAL`, `..` is `ENOTEMPTY` (POSIX `rmdir(2)`, Linux).
+    RemovedDir,
+    /// Removed by unlink: both are directories, `EISDIR` (Linux `unlink(2)`).
+    RemovedFile,
+}
+
+impl NameRole {
+    fn refuses_dots(self, name: &[u8]) -> Option<(Errno, &'static str)> {
+        let dot = match name {
+            b"." => true,
+            b".." => false,
+            _ => return None,
+        };
+        match self {
+            NameRole::Found => None,
+            NameRole::Made => Some((Errno::EEXIST, "`.` or `..` as the name of a new entry")),
+            NameRole::Renamed => Some((Errno::EINVAL, "`.` or `..` renamed")),
+            NameRole::RemovedDir if dot => Some((Errno::EINVAL, "rmdir of `.`")),
+            NameRole::RemovedDir => Some((Errno::ENOTEMPTY, "rmdir of `..`")),
+            NameRole::RemovedFile => Some((Errno::EISDIR, "unlink of `.` or `..`")),
+        }
     }
 }
 
@@ -240,7 +277,7 @@ impl<'a> Request<'a> {
                 Operation::Init(abi::InitIn::decode(&padded).expect("padded to size"))
             }
             opcode::DESTROY => Operation::Destroy,
-            opcode::LOOKUP => Operation::Lookup { name: body.name()? },
+            opcode::LOOKUP => Operation::Lookup { name: body.name(NameRole::Found)? },
             opcode::FORGET => {
                 Operation::Forget { nlookup: body.record(abi::ForgetIn::SIZE, abi::ForgetIn::decode)?.nlookup }
             }
@@ -265,7 +302,7 @@ impl<'a> Request<'a> {
             opcode::SETATTR => Operation::Setattr(body.record(abi::SetattrIn::SIZE, abi::SetattrIn::decode)?),
             opcode::READLINK => Operation::Readlink,
             opcode::SYMLINK => {
-                let name = body.name()?;
+                let name = body.name(NameRole::Made)?;
                 let target = body.string()?;
                 if target.is_empty() {
                     return Err(body.fail(Errno::ENOENT, "empty symlink target"));
@@ -274,25 +311,35 @@ impl<'a> Request<'a> {
             }
             opcode::MKNOD => {
                 let arg = body.record(abi::MknodIn::SIZE, abi::MknodIn::decode)?;
-                Operation::Mknod { arg, name: body.name()? }
+                Operation::Mknod { arg, name: body.name(NameRole::Made)? }
             }
             opcode::MKDIR => {
                 let arg = body.record(abi::MkdirIn::SIZE, abi::MkdirIn::decode)?;
-                Operation::Mkdir { arg, name: body.name()? }
+                Operation::Mkdir { arg, name: body.name(NameRole::Made)? }
             }
-            opcode::UNLINK => Operation::Unlink { name: body.name()? },
-            opcode::RMDIR => Operation::Rmdir { name: body.name()? },
+            opcode::UNLINK => Operation::Unlink { name: body.name(NameRole::RemovedFile)? },
+            opcode::RMDIR => Operation::Rmdir { name: body.name(NameRole::RemovedDir)? },
             opcode::RENAME => {
                 let arg = body.record(abi::RenameIn::SIZE, abi::RenameIn::decode)?;
-                Operation::Rename { newdir: arg.newdir, flags: 0, name: body.name()?, newname: body.name()? }
+                Operation::Rename {
+                    newdir: arg.newdir,
+                    flags: 0,
+                    name: body.name(NameRole::Renamed)?,
+                    newname: body.name(NameRole::Renamed)?,
+                }
             }
             opcode::RENAME2 => {
                 let arg = body.record(abi::Rename2In::SIZE, abi::Rename2In::decode)?;
-                Operation::Rename { newdir: arg.newdir, flags: arg.flags, name: body.name()?, newname: body.name()? }
+                Operation::Rename {
+                    newdir: arg.newdir,
+                    flags: arg.flags,
+                    name: body.name(NameRole::Renamed)?,
+                    newname: body.name(NameRole::Renamed)?,
+                }
             }
             opcode::LINK => {
                 let arg = body.record(abi::LinkIn::SIZE, abi::LinkIn::decode)?;
-                Operation::Link { oldnodeid: arg.oldnodeid, name: body.name()? }
+                Operation::Link { oldnodeid: arg.oldnodeid, name: body.name(NameRole::Made)? }
             }
             opcode::OPEN | opcode::OPENDIR => Operation::Open {
                 arg: body.record(abi::OpenIn::SIZE, abi::OpenIn::decode)?,
@@ -341,7 +388,7 @@ impl<'a> Request<'a> {
             opcode::ACCESS => Operation::Access { mask: body.record(abi::AccessIn::SIZE, abi::AccessIn::decode)?.mask },
             opcode::CREATE => {
                 let arg = body.record(abi::CreateIn::SIZE, abi::CreateIn::decode)?;
-                Operation::Create { arg, name: body.name()? }
+                Operation::Create { arg, name: body.name(NameRole::Made)? }
             }
             opcode::INTERRUPT => {
                 Operation::Interrupt { unique: body.record(abi::InterruptIn::SIZE, abi::InterruptIn::decode)?.unique }

@@ -1,0 +1,205 @@
+//! Hostile frames from a peer playing the kernel: sizes that would make the server allocate
+//! gigabytes, and `.` or `..` as the name of an entry to make, move or remove. Every such frame
+//! gets a clear errno (or a reply clamped to the mount's limits); none reaches the file system
+//! with a name POSIX forbids, and none aborts the process.
+//!
+//! This binary lowers its own address-space limit, so an allocation of the size a peer asks for
+//! fails (and would abort the process) instead of being quietly overcommitted.
+
+use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Mutex;
+
+use nix::sys::resource::{setrlimit, Resource};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::time::TimeVal;
+use puffs::fuse::abi::{self, opcode, InHeader, OutHeader};
+use puffs::fuse::request::Operation;
+use puffs::fuse::Channel;
+use puffs::{
+    puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, RenameFlags, Result, Usermount, Vattr,
+    Vtype,
+};
+
+/// Answers every operation with success and records it.
+#[derive(Default)]
+struct Yes {
+    calls: Mutex<Vec<String>>,
+}
+
+impl Yes {
+    fn made(&self, what: &str, name: &OsStr) -> Result<NewNode> {
+        self.calls.lock().unwrap().push(format!("{what} {}", name.to_string_lossy()));
+        Ok(NewNode::new(Cookie(9), Vattr::new(Vtype::Reg, 0o644, 9)))
+    }
+}
+
+#[puffs_fs]
+impl FileSystem for Yes {
+    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+        Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+    }
+    fn node_create(&self, _dir: Cookie, name: &OsStr, _mode: u32, _cred: &Cred) -> Result<NewNode> {
+        self.made("create", name)
+    }
+    fn node_mknod(&self, _d: Cookie, name: &OsStr, _v: Vtype, _m: u32, _r: u64, _c: &Cred) -> Result<NewNode> {
+        self.made("mknod", name)
+    }
+    fn node_mkdir(&self, _dir: Cookie, name: &OsStr, _mode: u32, _cred: &Cred) -> Result<NewNode> {
+        self.made("mkdir", name)
+    }
+    fn node_symlink(&self, _dir: Cookie, name: &OsStr, _target: &OsStr, _cred: &Cred) -> Result<NewNode> {
+        self.made("symlink", name)
+    }
+    fn node_link(&self, _dir: Cookie, _node: Cookie, name: &OsStr, _cred: &Cred) -> Result<Vattr> {
+        self.made("link", name).map(|n| n.vattr)
+    }
+    fn node_rename(&self, _d: Cookie, name: &OsStr, _n: Cookie, _nn: &OsStr, _f: RenameFlags, _c: &Cred) -> Result<()> {
+        self.made("rename", name).map(drop)
+    }
+    fn node_rmdir(&self, _dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+        self.made("rmdir", name).map(drop)
+    }
+    fn node_remove(&self, _dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+        self.made("remove", name).map(drop)
+    }
+    fn node_read(&self, _n: Cookie, _fh: FileHandle, _off: u64, buf: &mut [u8], _c: &Cred) -> Result<usize> {
+        buf.fill(b'r');
+        Ok(buf.len())
+    }
+    fn node_readdir(&self, _d: Cookie, _fh: FileHandle, off: u64, buf: &mut DirBuf<'_>, _c: &Cred) -> Result<()> {
+        for i in off..100_000 {
+            if !buf.push(i + 2, i + 1, Vtype::Reg, OsStr::new("an-entry-name")) {
+                break;
+            }
+        }
+        Ok(())
+    }
+    fn node_getextattr(&self, _node: Cookie, _name: &OsStr, _cred: &Cred) -> Result<Vec<u8>> {
+        Ok(b"value".to_vec())
+    }
+    fn node_listextattr(&self, _node: Cookie, _cred: &Cred) -> Result<Vec<OsString>> {
+        Ok(vec![OsString::from("user.a")])
+    }
+}
+
+struct FakeKernel {
+    fd: OwnedFd,
+    unique: AtomicU64,
+}
+
+impl FakeKernel {
+    fn call(&self, op: u32, nodeid: u64, body: &[u8]) -> (i32, usize) {
+        let unique = self.unique.fetch_add(2, Ordering::Relaxed);
+        let mut frame = Vec::new();
+        InHeader { len: (InHeader::SIZE + body.len()) as u32, opcode: op, unique, nodeid, ..Default::default() }
+            .encode(&mut frame);
+        frame.extend_from_slice(body);
+        nix::unistd::write(&self.fd, &frame).expect("send frame");
+        let mut buf = vec![0u8; 1 << 21];
+        let n = nix::unistd::read(&self.fd, &mut buf).expect("a reply within the timeout");
+        let header = OutHeader::decode(&buf[..n]).expect("a reply header");
+        assert_eq!(header.unique, unique, "the reply answers the request");
+        (-header.error, n - OutHeader::SIZE)
+    }
+}
+
+fn body(op: &Operation<'_>) -> Vec<u8> {
+    let mut body = Vec::new();
+    op.encode_body(&mut body);
+    body
+}
+
+/// Caps this process's address space at what it uses now plus `spare` bytes.
+fn limit_address_space(spare: u64) {
+    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
+    let kib: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmSize:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .expect("VmSize in /proc/self/status");
+    let limit = kib * 1024 + spare;
+    setrlimit(Resource::RLIMIT_AS, limit, limit).expect("lower the address-space limit");
+}
+
+#[test]
+fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
+    let (ours, theirs) =
+        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).expect("socketpair");
+    nix::sys::socket::setsockopt(&theirs, nix::sys::socket::sockopt::ReceiveTimeout, &TimeVal::new(10, 0))
+        .expect("timeout");
+    let kernel = FakeKernel { fd: theirs, unique: AtomicU64::new(2) };
+    let init = Operation::Init(abi::InitIn { major: 7, minor: 45, max_readahead: 1 << 17, flags: u32::MAX, flags2: 0 });
+    let unique = kernel.unique.fetch_add(2, Ordering::Relaxed);
+    nix::unistd::write(&kernel.fd, &init.encode(InHeader { unique, ..Default::default() })).expect("send INIT");
+    // A request length a socket's default buffers carry in one message.
+    const GRANTED: usize = 64 * 1024;
+    let mounted = Usermount::init(Yes::default(), "hostile")
+        .max_request_len(GRANTED)
+        .mount_on_channel(Channel::new(ours), Cookie(1), "hostile")
+        .map_err(|(e, _)| e)
+        .expect("mount on channel");
+    let mut buf = vec![0u8; 4096];
+    nix::unistd::read(&kernel.fd, &mut buf).expect("INIT reply");
+    let server = std::thread::spawn(move || mounted.mainloop());
+    // 4 GiB asked for would now fail to allocate, and an allocation failure aborts.
+    limit_address_space(1 << 30);
+
+    // Sizes: each reply is clamped to the request length the mount granted.
+    let huge = abi::ReadIn { size: u32::MAX, ..Default::default() };
+    let (errno, len) = kernel.call(opcode::READDIR, abi::ROOT_ID, &body(&Operation::Readdir(huge)));
+    assert_eq!(errno, 0, "READDIR of 4 GiB is answered");
+    assert!(len > 0 && len <= GRANTED, "READDIR reply of {len} bytes");
+    let (errno, len) = kernel.call(opcode::READ, 9, &body(&Operation::Read(huge)));
+    assert_eq!((errno, len), (0, GRANTED), "READ of 4 GiB is clamped");
+    let getxattr = body(&Operation::Getxattr { name: OsStr::new("user.a"), size: u32::MAX });
+    assert_eq!(kernel.call(opcode::GETXATTR, 9, &getxattr), (0, 5));
+    assert_eq!(kernel.call(opcode::LISTXATTR, 9, &body(&Operation::Listxattr { size: u32::MAX })), (0, 7));
+
+    // `.` and `..` as a new entry's name: EEXIST, as POSIX says for each creating call.
+    for dot in [".", ".."] {
+        let name = OsStr::new(dot);
+        let creating = [
+            (opcode::MKDIR, Operation::Mkdir { arg: abi::MkdirIn { mode: 0o755, umask: 0 }, name }),
+            (opcode::CREATE, Operation::Create { arg: abi::CreateIn { mode: 0o100644, ..Default::default() }, name }),
+            (opcode::MKNOD, Operation::Mknod { arg: abi::MknodIn { mode: 0o010644, ..Default::default() }, name }),
+            (opcode::SYMLINK, Operation::Symlink { name, target: OsStr::new("t") }),
+            (opcode::LINK, Operation::Link { oldnodeid: 9, name }),
+        ];
+        for (op, request) in creating {
+            assert_eq!(kernel.call(op, abi::ROOT_ID, &body(&request)).0, Errno::EEXIST as i32, "{request:?}");
+        }
+        // Renaming from or to `.` or `..`: EINVAL.
+        let plain = OsStr::new("plain");
+        for (name, newname) in [(name, plain), (plain, name)] {
+            for flags in [0, 1] {
+                let rename = Operation::Rename { newdir: abi::ROOT_ID, flags, name, newname };
+                let op = if flags == 0 { opcode::RENAME } else { opcode::RENAME2 };
+                assert_eq!(kernel.call(op, abi::ROOT_ID, &body(&rename)).0, Errno::EINVAL as i32, "{rename:?}");
+            }
+        }
+        // Removing them: rmdir(".") is EINVAL, rmdir("..") ENOTEMPTY; both are directories to unlink.
+        let rmdir = if dot == "." { Errno::EINVAL } else { Errno::ENOTEMPTY };
+        assert_eq!(kernel.call(opcode::RMDIR, abi::ROOT_ID, &body(&Operation::Rmdir { name })).0, rmdir as i32);
+        assert_eq!(
+            kernel.call(opcode::UNLINK, abi::ROOT_ID, &body(&Operation::Unlink { name })).0,
+            Errno::EISDIR as i32
+        );
+    }
+    // Ordinary names still work.
+    assert_eq!(
+        kernel
+            .call(
+                opcode::MKDIR,
+                abi::ROOT_ID,
+                &body(&Operation::Mkdir { arg: abi::MkdirIn { mode: 0o755, umask: 0 }, name: OsStr::new("...") })
+            )
+            .0,
+        0
+    );
+
+    drop(kernel);
+    let fs = server.join().expect("server thread").expect("main loop ends when the kernel goes away");
+    assert_eq!(fs.calls.into_inner().unwrap(), vec!["mkdir ...".to_string()], "no dot name reached the file system");
+}
