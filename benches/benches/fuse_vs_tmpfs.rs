@@ -30,7 +30,6 @@ struct Scratch {
 impl Scratch {
     fn new(tag: &str) -> Scratch {
         let dir = std::env::temp_dir().join(format!("puffs-bench-{tag}-{}", std::process::id()));
-        let _ = umount2(&dir, MntFlags::MNT_DETACH);
         fs::create_dir_all(&dir).expect("create mount point");
         Scratch { dir }
     }
@@ -38,7 +37,12 @@ impl Scratch {
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = umount2(&self.dir, MntFlags::MNT_DETACH);
+        // Only what the bench mounted on its own fresh directory is still there to detach;
+        // once that is gone, nothing is mounted at exactly this path.
+        let table = puffs::mount_table::read().unwrap_or_default();
+        if puffs::mount_table::top_at(&table, &self.dir).is_some() {
+            let _ = umount2(&self.dir, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
+        }
         let _ = fs::remove_dir(&self.dir);
     }
 }

@@ -134,7 +134,11 @@ pub fn mount_and_serve<F: FileSystem>(
     root_vtype: Vtype,
     command: &MountCommand,
 ) -> Result<F, Error> {
-    if command.mkdir {
+    // Only a mount point that is not there is made: one that exists but cannot be looked at (a
+    // dead FUSE mount) is left for `mount` to explain.
+    let missing =
+        matches!(std::fs::symlink_metadata(&command.mount_point), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
+    if command.mkdir && missing {
         std::fs::create_dir_all(&command.mount_point).map_err(|e| {
             Error::new(
                 format!("create mount point {}", command.mount_point.display()),

@@ -85,6 +85,8 @@ mod error;
 pub mod fuse;
 pub mod loopback;
 mod mount;
+#[doc(hidden)]
+pub mod mount_table;
 mod node;
 mod ops;
 mod session;

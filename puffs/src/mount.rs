@@ -2,13 +2,15 @@
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{getegid, geteuid};
 
-use crate::{Errno, MountFlags, Vtype};
+use crate::mount_table;
+use crate::{Errno, Error, MountFlags, Vtype};
 
 /// The FUSE device.
 pub(crate) const FUSE_DEVICE: &str = "/dev/fuse";
@@ -49,31 +51,147 @@ pub(crate) fn fuse_mount(dir: &Path, args: &FuseMountArgs<'_>) -> Result<OwnedFd
     Ok(fd)
 }
 
-/// Unmounts `dir`; with `lazy`, detaches it even while busy (`MNT_DETACH`).
-pub(crate) fn fuse_unmount(dir: &Path, lazy: bool) -> Result<(), Errno> {
-    umount2(dir, if lazy { MntFlags::MNT_DETACH } else { MntFlags::empty() })
+/// The mount a usermount made, told apart from anything else mounted at the same place: by its
+/// mount id and its FUSE device, read from the mount table right after `mount(2)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct MountIdentity {
+    id: u64,
+    dev: (u32, u32),
 }
 
-/// A mount that is undone when dropped: the mount point of a live FUSE mount.
+/// A mount that is undone when dropped, and only if it is still there: the mount point of a
+/// live FUSE mount and the identity of the mount made on it.
+///
+/// Unmounting checks the mount table first: once the kernel ended the mount (`umount` from
+/// outside, or the mount was detached), what is at the mount point now is somebody else's (a
+/// tmpfs beneath, a later mount) and is left alone.
 #[derive(Debug)]
 pub(crate) struct MountGuard {
     dir: PathBuf,
+    identity: Option<MountIdentity>,
+    done: AtomicBool,
 }
 
 impl MountGuard {
-    pub(crate) fn new(dir: PathBuf) -> MountGuard {
-        MountGuard { dir }
+    /// The guard of the FUSE mount of type `fstype` just made on `dir`.
+    pub(crate) fn identify(dir: PathBuf, fstype: &str) -> MountGuard {
+        let table = mount_table::read().unwrap_or_default();
+        let identity = mount_table::top_at(&table, &dir)
+            .filter(|entry| entry.fstype == fstype)
+            .map(|entry| MountIdentity { id: entry.id, dev: entry.dev });
+        if identity.is_none() {
+            log::warn!("the mount on {} is not in the mount table: it will not be unmounted by puffs", dir.display());
+        }
+        MountGuard { dir, identity, done: AtomicBool::new(false) }
     }
 
     pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
+
+    /// Whether the mount made is still the one visible at the mount point.
+    pub(crate) fn is_present(&self) -> bool {
+        let Some(identity) = self.identity else { return false };
+        let table = mount_table::read().unwrap_or_default();
+        mount_table::top_at(&table, &self.dir).is_some_and(|e| e.id == identity.id && e.dev == identity.dev)
+    }
+
+    /// Detaches the mount if it is still the one at the mount point; afterwards, never again.
+    /// Answers whether it detached it.
+    pub(crate) fn unmount(&self) -> Result<bool, Errno> {
+        if self.done.load(Ordering::Acquire) {
+            return Ok(false);
+        }
+        if !self.is_present() {
+            self.done.store(true, Ordering::Release);
+            return Ok(false);
+        }
+        // MNT_DETACH: clients still inside keep the file system until they let go.
+        match umount2(&self.dir, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW) {
+            Ok(()) | Err(Errno::EINVAL) => {
+                self.done.store(true, Ordering::Release);
+                Ok(true)
+            }
+            Err(e) => Err(e),
+        }
+    }
 }
 
 impl Drop for MountGuard {
     fn drop(&mut self) {
-        // Already gone (unmounted from outside) is the common, harmless case.
-        let _ = fuse_unmount(&self.dir, true);
+        if let Err(e) = self.unmount() {
+            log::warn!("unmount {}: {}", self.dir.display(), e.desc());
+        }
+    }
+}
+
+/// Checks that nothing FUSE is mounted on `dir` already, live or dead: mounting on top would
+/// hide it, and a dead one (its server gone: `Transport endpoint is not connected`) needs
+/// cleaning first. The error says what is there and what to do.
+pub(crate) fn check_mount_point(dir: &Path) -> Result<(), Error> {
+    let table = mount_table::read().unwrap_or_default();
+    let Some(entry) = mount_table::top_at(&table, dir).filter(|e| e.is_fuse()) else { return Ok(()) };
+    let state = match probe(dir) {
+        Some(Ok(())) => "a live one, served by a running program",
+        Some(Err(Errno::ENOTCONN)) => "a dead one: its server has gone (Transport endpoint is not connected)",
+        Some(Err(_)) | None => "one whose server does not answer",
+    };
+    Err(Error::new(
+        format!(
+            "mount {dir}: {dir} already carries a FUSE mount ({fstype}, source `{source}`), {state}; \
+             unmount it first with `fusermount3 -u {dir}` (or `umount -l {dir}` as root)",
+            dir = dir.display(),
+            fstype = entry.fstype,
+            source = entry.source,
+        ),
+        Errno::EBUSY,
+    ))
+}
+
+/// Asks the server of the mount on `dir` for its root's attributes (`statx(2)` past the
+/// kernel's cache), bounded by a second so that a hung server cannot hang the caller.
+fn probe(dir: &Path) -> Option<Result<(), Errno>> {
+    use std::os::unix::ffi::OsStrExt;
+    let (tell, told) = std::sync::mpsc::channel();
+    let path = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    std::thread::Builder::new()
+        .name("puffs-probe".into())
+        .spawn(move || {
+            let mut stx = std::mem::MaybeUninit::<nix::libc::statx>::uninit();
+            // SAFETY: `path` is NUL-terminated and `stx` is writable memory of the right size.
+            let rc = unsafe {
+                nix::libc::statx(
+                    nix::libc::AT_FDCWD,
+                    path.as_ptr(),
+                    nix::libc::AT_STATX_FORCE_SYNC,
+                    nix::libc::STATX_MODE,
+                    stx.as_mut_ptr(),
+                )
+            };
+            let _ = tell.send(Errno::result(rc).map(drop));
+        })
+        .ok()?;
+    told.recv_timeout(std::time::Duration::from_secs(1)).ok()
+}
+
+/// The absolute, resolved mount point for `dir`. A dead FUSE mount cannot be resolved (its
+/// `stat` fails), so the check for one comes first where resolving fails.
+pub(crate) fn resolve_mount_point(dir: &Path) -> Result<PathBuf, Error> {
+    let failed = |e: std::io::Error| {
+        Error::new(format!("mount point {}", dir.display()), Errno::from_raw(e.raw_os_error().unwrap_or(0)))
+    };
+    match std::fs::canonicalize(dir) {
+        Ok(resolved) => {
+            check_mount_point(&resolved)?;
+            Ok(resolved)
+        }
+        Err(e) => {
+            let parent = dir.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+            if let (Ok(parent), Some(name)) = (std::fs::canonicalize(parent), dir.file_name()) {
+                check_mount_point(&parent.join(name))?;
+            }
+            Err(failed(e))
+        }
     }
 }
 

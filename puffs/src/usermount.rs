@@ -1,7 +1,7 @@
 //! The usermount: a file system on its way from `init` through `mount` to running, as a typestate.
 
 use std::os::fd::{AsFd, BorrowedFd};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,7 +9,7 @@ use bitflags::bitflags;
 
 use crate::fuse::abi::{self, notify};
 use crate::fuse::Channel;
-use crate::mount::{fuse_mount, fuse_unmount, FuseMountArgs, MountGuard};
+use crate::mount::{fuse_mount, resolve_mount_point, FuseMountArgs, MountGuard};
 use crate::session::{Handled, Session, SessionConfig, REQUEST_HEADER_ROOM};
 use crate::{Cookie, Errno, Error, FileSystem, UnmountFlags, Vtype};
 
@@ -189,7 +189,7 @@ pub struct UnmountedBody<F: FileSystem> {
 #[derive(Debug)]
 pub struct LiveBody<F: FileSystem> {
     session: Arc<Session<F>>,
-    guard: Option<MountGuard>,
+    guard: Option<Arc<MountGuard>>,
     config: Config,
     protocol: (u32, u32),
 }
@@ -458,13 +458,9 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         S: BeforeMount,
     {
         let mut body = S::into_body(self.body);
-        let dir = dir.as_ref();
-        let dir = match std::fs::canonicalize(dir) {
-            Ok(d) => d,
-            Err(e) => {
-                let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc_eio()));
-                return Err((Error::new(format!("mount point {}", dir.display()), errno), Usermount { body }));
-            }
+        let dir = match resolve_mount_point(dir.as_ref()) {
+            Ok(dir) => dir,
+            Err(error) => return Err((error, Usermount { body })),
         };
         let daemon = if body.config.daemonize {
             match daemon::fork() {
@@ -491,8 +487,8 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         };
         let result = match fuse_mount(&dir, &args) {
             Ok(fd) => {
-                let guard = MountGuard::new(dir.clone());
                 let kernel_name = format!("fuse.{}", body.config.name);
+                let guard = Arc::new(MountGuard::identify(dir.clone(), &kernel_name));
                 Usermount::start_session(body, Arc::new(Channel::new(fd)), root, Some(guard), kernel_name)
             }
             Err(errno) => Err((Error::new(format!("mount {}", dir.display()), errno), Usermount { body })),
@@ -515,7 +511,7 @@ impl<F: FileSystem> Usermount<F, Unmounted> {
         body: UnmountedBody<F>,
         channel: Arc<Channel>,
         root: Cookie,
-        guard: Option<MountGuard>,
+        guard: Option<Arc<MountGuard>>,
         kernel_name: String,
     ) -> Result<Usermount<F, Mounted>, (Error, Usermount<F, Unmounted>)> {
         let UnmountedBody { fs, config } = body;
@@ -665,11 +661,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         S: RunningState,
     {
         let live = self.live();
-        Notifier {
-            channel: live.session.channel.clone(),
-            root: live.session.nodes.root(),
-            mount_point: live.guard.as_ref().map(|g| g.dir().to_path_buf()),
-        }
+        Notifier { channel: live.session.channel.clone(), root: live.session.nodes.root(), mount: live.guard.clone() }
     }
 
     /// Tells the kernel to drop cached data and attributes of `node` (FUSE
@@ -700,7 +692,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         let live = S::into_live(self.body);
         let LiveBody { session, guard, config, .. } = live;
         let _signals = match (&guard, config.handle_signals) {
-            (Some(g), true) => Some(signal::watch(g.dir().to_path_buf(), {
+            (Some(g), true) => Some(signal::watch(g.clone(), {
                 // Weak: the file system is handed back once the loop ends, which needs the
                 // only strong reference.
                 let session = Arc::downgrade(&session);
@@ -732,8 +724,14 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
             result = result.and(outcome);
         }
         let _ = session.tell_unmount(UnmountFlags::FORCE);
-        drop(guard);
         drop(_signals);
+        // Notifiers may still hold the guard: unmount now (if the mount is still ours), not
+        // when the last of them goes.
+        if let Some(guard) = &guard {
+            if let Err(e) = guard.unmount() {
+                log::warn!("unmount {}: {}", guard.dir().display(), e.desc());
+            }
+        }
         result.map_err(|e| Error::new("read a request", e))?;
         match Arc::try_unwrap(session) {
             Ok(session) => Ok(session.fs),
@@ -827,7 +825,7 @@ fn serve<F: FileSystem>(session: &Session<F>) -> Result<(), Errno> {
 pub struct Notifier {
     channel: Arc<Channel>,
     root: Cookie,
-    mount_point: Option<PathBuf>,
+    mount: Option<Arc<MountGuard>>,
 }
 
 impl Notifier {
@@ -857,8 +855,10 @@ impl Notifier {
     /// Unmounts the file system from inside (puffs `puffs_exit`): the main loop ends. A FUSE
     /// mount is detached; a channel mount is shut down.
     pub fn unmount(&self) -> Result<(), Error> {
-        match &self.mount_point {
-            Some(dir) => fuse_unmount(dir, true).map_err(|e| Error::new(format!("unmount {}", dir.display()), e)),
+        match &self.mount {
+            Some(guard) => {
+                guard.unmount().map(drop).map_err(|e| Error::new(format!("unmount {}", guard.dir().display()), e))
+            }
             None => nix::sys::socket::shutdown(
                 std::os::fd::AsRawFd::as_raw_fd(&*self.channel),
                 nix::sys::socket::Shutdown::Both,
@@ -928,21 +928,20 @@ mod signal {
     //! SIGINT and SIGTERM unmount the running file systems of the process.
 
     use std::os::fd::{AsRawFd, OwnedFd};
-    use std::path::PathBuf;
     use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
     use std::sync::{Arc, Mutex, OnceLock};
 
     use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
     use nix::unistd;
 
-    use crate::mount::fuse_unmount;
+    use crate::mount::MountGuard;
     use crate::Errno;
 
     type AskUnmount = Arc<dyn Fn(bool) -> Result<(), Errno> + Send + Sync>;
 
     struct Registry {
         next_id: u64,
-        mounts: Vec<(u64, PathBuf, AskUnmount)>,
+        mounts: Vec<(u64, Arc<MountGuard>, AskUnmount)>,
         previous: Vec<(Signal, SigAction)>,
     }
 
@@ -977,14 +976,16 @@ mod signal {
             }
             let force = SIGNALS.load(Ordering::SeqCst) >= 2;
             let mounts: Vec<_> = REGISTRY.lock().map(|r| r.mounts.clone()).unwrap_or_default();
-            for (_, dir, ask) in mounts {
+            for (_, mount, ask) in mounts {
                 match ask(force) {
                     Ok(()) => {
-                        let _ = fuse_unmount(&dir, true);
+                        if let Err(e) = mount.unmount() {
+                            log::warn!("unmount {}: {}", mount.dir().display(), e.desc());
+                        }
                     }
-                    Err(e) => eprintln!(
-                        "puffs: the file system at {} refuses to unmount ({}); signal again to force",
-                        dir.display(),
+                    Err(e) => log::warn!(
+                        "the file system at {} refuses to unmount ({}); signal again to force",
+                        mount.dir().display(),
                         e.desc()
                     ),
                 }
@@ -992,8 +993,11 @@ mod signal {
         }
     }
 
-    /// Registers `dir` to be unmounted on SIGINT or SIGTERM after `ask(force)` agrees.
-    pub(super) fn watch(dir: PathBuf, ask: impl Fn(bool) -> Result<(), Errno> + Send + Sync + 'static) -> Watch {
+    /// Registers `mount` to be unmounted on SIGINT or SIGTERM after `ask(force)` agrees.
+    pub(super) fn watch(
+        mount: Arc<MountGuard>,
+        ask: impl Fn(bool) -> Result<(), Errno> + Send + Sync + 'static,
+    ) -> Watch {
         if WATCHER.get().is_none() {
             if let Ok((read_end, write_end)) = unistd::pipe() {
                 if WATCHER.set(read_end).is_ok() {
@@ -1020,7 +1024,7 @@ mod signal {
         }
         let id = registry.next_id;
         registry.next_id += 1;
-        registry.mounts.push((id, dir, Arc::new(ask)));
+        registry.mounts.push((id, mount, Arc::new(ask)));
         Watch { id }
     }
 

@@ -43,7 +43,11 @@ impl Dir {
 
 impl Drop for Dir {
     fn drop(&mut self) {
-        let _ = umount2(&self.0, MntFlags::MNT_DETACH);
+        // Only a FUSE mount made on this fresh directory is detached, never what lies beneath.
+        let table = puffs::mount_table::read().unwrap_or_default();
+        if puffs::mount_table::top_at(&table, &self.0).is_some_and(|e| e.is_fuse()) {
+            let _ = umount2(&self.0, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
+        }
         let _ = std::fs::remove_dir(&self.0);
     }
 }

@@ -128,9 +128,21 @@ static MOUNT_SERIAL: AtomicUsize = AtomicUsize::new(0);
 pub fn mount_point(tag: &str) -> PathBuf {
     let serial = MOUNT_SERIAL.fetch_add(1, Ordering::Relaxed);
     let dir = std::env::temp_dir().join(format!("puffs-test-{tag}-{}-{serial}", std::process::id()));
-    let _ = umount2(&dir, MntFlags::MNT_DETACH);
     std::fs::create_dir_all(&dir).expect("create the mount point");
     dir
+}
+
+/// Detaches the FUSE mount on `dir` if there is one, and only if it is of FUSE connection
+/// `connection` when that is known: a test never unmounts what it did not mount (a tmpfs
+/// beneath, another test's mount).
+pub fn detach_fuse(dir: &Path, connection: Option<u64>) {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let table = puffs::mount_table::read().unwrap_or_default();
+    let ours = puffs::mount_table::top_at(&table, &dir)
+        .is_some_and(|e| e.is_fuse() && connection.is_none_or(|c| c == e.fuse_connection()));
+    if ours {
+        let _ = umount2(&dir, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
+    }
 }
 
 /// The FUSE connection of the mount on `dir`, for aborting it
@@ -145,13 +157,14 @@ pub fn abort_connection(connection: u64) {
     let _ = std::fs::write(format!("/sys/fs/fuse/connections/{connection}/abort"), "1");
 }
 
-/// Waits until `dir` is (or is no longer) a mount point, for at most ten seconds.
+/// Waits until a FUSE mount is (or is no longer) the mount visible at `dir`, for at most ten
+/// seconds.
 pub fn wait_mounted(dir: &Path, mounted: bool) -> bool {
     let deadline = Instant::now() + Duration::from_secs(10);
     let want = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     while Instant::now() < deadline {
-        let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let present = table.lines().any(|line| line.split(' ').nth(4) == Some(want.to_str().unwrap_or("")));
+        let table = puffs::mount_table::read().unwrap_or_default();
+        let present = puffs::mount_table::top_at(&table, &want).is_some_and(|e| e.is_fuse());
         if present == mounted {
             return true;
         }
@@ -244,7 +257,7 @@ impl Drop for Program {
             let _ = child.wait();
         }
         if let Some(dir) = &self.dir {
-            let _ = umount2(dir, MntFlags::MNT_DETACH);
+            detach_fuse(dir, None);
             let _ = std::fs::remove_dir(dir);
         }
     }
@@ -335,7 +348,7 @@ impl<F: FileSystem> Drop for RealMount<F> {
             if let Some(connection) = self.connection {
                 abort_connection(connection);
             }
-            let _ = umount2(&self.dir, MntFlags::MNT_DETACH);
+            detach_fuse(&self.dir, self.connection);
         }
         let _ = std::fs::remove_dir(&self.dir);
     }
