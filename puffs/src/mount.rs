@@ -96,6 +96,20 @@ impl MountGuard {
         mount_table::top_at(&table, &self.dir).is_some_and(|e| e.id == identity.id && e.dev == identity.dev)
     }
 
+    /// Ends the FUSE connection of the mount at once, where the fusectl file system is mounted
+    /// (`/sys/fs/fuse/connections/N/abort`): every waiting and later request fails with
+    /// `ENOTCONN`. Without fusectl, the connection ends when the server closes `/dev/fuse`.
+    pub(crate) fn abort_connection(&self) {
+        let Some(identity) = self.identity.filter(|_| self.is_present()) else { return };
+        let connection = (u64::from(identity.dev.0) << 20) | u64::from(identity.dev.1);
+        let abort = format!("/sys/fs/fuse/connections/{connection}/abort");
+        if Path::new(&abort).exists() {
+            if let Err(e) = std::fs::write(&abort, "1") {
+                log::warn!("abort the FUSE connection of {}: {e}", self.dir.display());
+            }
+        }
+    }
+
     /// Detaches the mount if it is still the one at the mount point; afterwards, never again.
     /// Answers whether it detached it.
     pub(crate) fn unmount(&self) -> Result<bool, Errno> {

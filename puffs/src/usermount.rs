@@ -189,6 +189,7 @@ pub struct UnmountedBody<F: FileSystem> {
 #[derive(Debug)]
 pub struct LiveBody<F: FileSystem> {
     session: Arc<Session<F>>,
+    stop: Arc<Stop>,
     guard: Option<Arc<MountGuard>>,
     config: Config,
     protocol: (u32, u32),
@@ -424,7 +425,12 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     }
 
     /// Whether SIGINT and SIGTERM unmount the file system while its main loop runs (default on).
-    /// The first signal asks `fs_unmount`; if the file system refuses, a second one forces.
+    ///
+    /// The first signal asks `fs_unmount` and, if the file system agrees, detaches the mount:
+    /// new clients no longer see it, and the server goes on serving clients still inside (a
+    /// working directory, an open file) until they let go, then the main loop ends. A second
+    /// signal forces: the FUSE connection is ended at once, clients get `ENOTCONN` for every
+    /// call (nothing they write is accepted and then lost) and the main loop ends.
     pub fn handle_signals(mut self, handle: bool) -> Self
     where
         S: BeforeMount,
@@ -537,16 +543,21 @@ impl<F: FileSystem> Usermount<F, Unmounted> {
             }
         };
         match outcome {
-            Ok(protocol) => Ok(Usermount { body: LiveBody { session, guard, config, protocol } }),
-            Err(error) => {
-                drop(guard);
-                let fs = match Arc::try_unwrap(session) {
-                    Ok(session) => session.fs,
-                    Err(_) => unreachable!("the session is not shared before mount completes"),
-                };
-                Err((error, Usermount { body: UnmountedBody { fs, config } }))
-            }
+            Ok(protocol) => match Stop::new() {
+                Ok(stop) => Ok(Usermount { body: LiveBody { session, stop: Arc::new(stop), guard, config, protocol } }),
+                Err(e) => Err((Error::new("make the stop pipe", e), Usermount::recover(session, config))),
+            },
+            Err(error) => Err((error, Usermount::recover(session, config))),
         }
+    }
+
+    /// The unmounted usermount again, after a mount that failed once its session existed.
+    fn recover(session: Arc<Session<F>>, config: Config) -> Usermount<F, Unmounted> {
+        let fs = match Arc::try_unwrap(session) {
+            Ok(session) => session.fs,
+            Err(_) => unreachable!("the session is not shared before mount completes"),
+        };
+        Usermount { body: UnmountedBody { fs, config } }
     }
 }
 
@@ -661,7 +672,11 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         S: RunningState,
     {
         let live = self.live();
-        Notifier { channel: live.session.channel.clone(), root: live.session.nodes.root(), mount: live.guard.clone() }
+        Notifier {
+            channel: Arc::downgrade(&live.session.channel),
+            root: live.session.nodes.root(),
+            mount: live.guard.clone(),
+        }
     }
 
     /// Tells the kernel to drop cached data and attributes of `node` (FUSE
@@ -690,19 +705,32 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         S: RunningState,
     {
         let live = S::into_live(self.body);
-        let LiveBody { session, guard, config, .. } = live;
+        let LiveBody { session, stop, guard, config, .. } = live;
         let _signals = match (&guard, config.handle_signals) {
             (Some(g), true) => Some(signal::watch(g.clone(), {
                 // Weak: the file system is handed back once the loop ends, which needs the
                 // only strong reference.
                 let session = Arc::downgrade(&session);
+                let stop = stop.clone();
+                let mount = g.clone();
                 move |force| {
                     let flags = if force { UnmountFlags::FORCE } else { UnmountFlags::empty() };
-                    session.upgrade().map_or(Ok(()), |session| session.tell_unmount(flags))
+                    let verdict = session.upgrade().map_or(Ok(()), |session| session.tell_unmount(flags));
+                    if force {
+                        // Clients still inside (a working directory, an open file) would keep
+                        // a detached mount alive: end the connection instead, so that they get
+                        // errors rather than writes that are accepted and then lost.
+                        mount.abort_connection();
+                        stop.stop();
+                    }
+                    verdict
                 }
             })),
             _ => None,
         };
+        if let Err(e) = session.channel.set_nonblocking(true) {
+            return Err(Error::new("make the request channel non-blocking", e));
+        }
         let mut workers = Vec::new();
         for index in 1..config.threads {
             let session = session.clone();
@@ -710,7 +738,8 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
             if let Some(size) = config.stack_size {
                 builder = builder.stack_size(size);
             }
-            match builder.spawn(move || serve(&session)) {
+            let stop = stop.clone();
+            match builder.spawn(move || serve(&session, &stop)) {
                 Ok(handle) => workers.push(handle),
                 Err(e) => {
                     let errno = Errno::from_raw(e.raw_os_error().unwrap_or(libc_eio()));
@@ -718,7 +747,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
                 }
             }
         }
-        let mut result = serve(&session);
+        let mut result = serve(&session, &stop);
         for worker in workers {
             let outcome = worker.join().unwrap_or(Err(Errno::EIO));
             result = result.and(outcome);
@@ -791,10 +820,13 @@ macro_rules! live_getters {
 live_getters!(Mounted);
 live_getters!(Running);
 
-/// Handles requests until the kernel is gone.
-fn serve<F: FileSystem>(session: &Session<F>) -> Result<(), Errno> {
+/// Handles requests on a non-blocking channel until the kernel is gone or `stop` is told.
+fn serve<F: FileSystem>(session: &Session<F>, stop: &Stop) -> Result<(), Errno> {
     let mut buf = Vec::new();
     loop {
+        if stop.is_stopped() || session.is_destroyed() {
+            return Ok(());
+        }
         match session.channel.receive(&mut buf, session.config.max_request_len) {
             Ok(()) => {
                 if session.handle(&buf) == Handled::Destroyed {
@@ -802,19 +834,44 @@ fn serve<F: FileSystem>(session: &Session<F>) -> Result<(), Errno> {
                 }
             }
             Err(Errno::ENODEV) | Err(Errno::ECONNABORTED) => return Ok(()),
-            Err(Errno::EAGAIN) => {
-                // Non-blocking mode was set: wait for the descriptor instead of spinning.
-                use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-                let mut fds = [PollFd::new(session.channel.as_fd(), PollFlags::POLLIN)];
-                match poll(&mut fds, PollTimeout::NONE) {
-                    Ok(_) | Err(Errno::EINTR) => {}
-                    Err(e) => return Err(e),
-                }
-            }
+            // Nothing pending: wait for a request or for the stop, whichever comes first.
+            Err(Errno::EAGAIN) => stop.wait_with(session.channel.as_fd())?,
             Err(e) => return Err(e),
         }
-        if session.is_destroyed() {
-            return Ok(());
+    }
+}
+
+/// Tells the worker threads to leave the request loop at once (a forced stop): each waits for
+/// its next request together with this pipe, which stays readable once written.
+#[derive(Debug)]
+struct Stop {
+    stopped: std::sync::atomic::AtomicBool,
+    wake_read: std::os::fd::OwnedFd,
+    wake_write: std::os::fd::OwnedFd,
+}
+
+impl Stop {
+    fn new() -> Result<Stop, Errno> {
+        let (wake_read, wake_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        Ok(Stop { stopped: std::sync::atomic::AtomicBool::new(false), wake_read, wake_write })
+    }
+
+    fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn stop(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::Release);
+        let _ = nix::unistd::write(&self.wake_write, &[1]);
+    }
+
+    /// Waits until `channel` has a request or the stop was told.
+    fn wait_with(&self, channel: BorrowedFd<'_>) -> Result<(), Errno> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(channel, PollFlags::POLLIN), PollFd::new(self.wake_read.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Err(e) => Err(e),
         }
     }
 }
@@ -823,12 +880,18 @@ fn serve<F: FileSystem>(session: &Session<F>) -> Result<(), Errno> {
 /// usermount).
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    channel: Arc<Channel>,
+    /// Weak: a notifier kept after the main loop ended must not keep the connection open.
+    channel: std::sync::Weak<Channel>,
     root: Cookie,
     mount: Option<Arc<MountGuard>>,
 }
 
 impl Notifier {
+    /// The channel to the kernel, while the file system is served.
+    fn channel(&self) -> Result<Arc<Channel>, Error> {
+        self.channel.upgrade().ok_or_else(|| Error::new("notify the kernel: the main loop has ended", Errno::ENODEV))
+    }
+
     fn nodeid(&self, cookie: Cookie) -> Result<u64, Error> {
         crate::node::nodeid_of(self.root, cookie).ok_or_else(|| Error::new("notify about cookie 0", Errno::EINVAL))
     }
@@ -838,7 +901,7 @@ impl Notifier {
     pub fn invalidate_node(&self, node: Cookie) -> Result<(), Error> {
         let mut body = Vec::new();
         abi::NotifyInvalInodeOut { ino: self.nodeid(node)?, off: 0, len: 0 }.encode(&mut body);
-        crate::session::notify(&self.channel, notify::INVAL_INODE, &[&body])
+        crate::session::notify(&*self.channel()?, notify::INVAL_INODE, &[&body])
             .map_err(|e| Error::new("invalidate node", e))
     }
 
@@ -848,7 +911,7 @@ impl Notifier {
         crate::fuse::request::check_name(name.as_bytes()).map_err(|(e, _)| Error::new("invalidate entry", e))?;
         let mut body = Vec::new();
         abi::NotifyInvalEntryOut { parent: self.nodeid(dir)?, namelen: name.len() as u32, flags: 0 }.encode(&mut body);
-        crate::session::notify(&self.channel, notify::INVAL_ENTRY, &[&body, name.as_bytes(), &[0]])
+        crate::session::notify(&*self.channel()?, notify::INVAL_ENTRY, &[&body, name.as_bytes(), &[0]])
             .map_err(|e| Error::new("invalidate entry", e))
     }
 
@@ -860,7 +923,7 @@ impl Notifier {
                 guard.unmount().map(drop).map_err(|e| Error::new(format!("unmount {}", guard.dir().display()), e))
             }
             None => nix::sys::socket::shutdown(
-                std::os::fd::AsRawFd::as_raw_fd(&*self.channel),
+                std::os::fd::AsRawFd::as_raw_fd(&*self.channel()?),
                 nix::sys::socket::Shutdown::Both,
             )
             .map_err(|e| Error::new("shut down the channel", e)),
