@@ -44,14 +44,18 @@ fn usage_errors_exit_2_and_say_why() {
 }
 
 #[test]
-fn a_missing_mount_point_fails_unless_mkdir() {
+fn a_missing_mount_point_fails() {
     let dir = std::env::temp_dir().join(format!("puffs-cli-missing-{}", std::process::id()));
     let out = run(DTFS, &["-f", dir.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8(out.stderr).unwrap().contains("No such file or directory"));
-    if !common::can_mount() {
-        return;
-    }
+}
+
+#[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
+fn mkdir_makes_a_missing_mount_point() {
+    common::require_mount();
+    let dir = std::env::temp_dir().join(format!("puffs-cli-mkdir-{}", std::process::id()));
     let mut dtfs = Program::serve(DTFS, &["-f", "--mkdir"], &dir);
     std::fs::write(dir.join("f"), b"made").unwrap();
     dtfs.signal(Signal::SIGINT);
@@ -59,10 +63,9 @@ fn a_missing_mount_point_fails_unless_mkdir() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn sigint_and_sigterm_unmount_cleanly() {
-    if !common::can_mount() {
-        return;
-    }
+    common::require_mount();
     for (program, signal) in [(DTFS, Signal::SIGINT), (HELLO, Signal::SIGTERM), (DTFS, Signal::SIGTERM)] {
         let dir = common::mount_point("cli-signal");
         let mut running = Program::serve(program, &["-f", "-t", "2"], &dir);
@@ -80,10 +83,9 @@ fn sigint_and_sigterm_unmount_cleanly() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn umount_ends_the_program() {
-    if !common::can_mount() {
-        return;
-    }
+    common::require_mount();
     let dir = common::mount_point("cli-umount");
     let mut running = Program::serve(DTFS, &["-f"], &dir);
     let status = Command::new("umount").arg(&dir).status().unwrap();
@@ -92,10 +94,9 @@ fn umount_ends_the_program() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn without_f_it_detaches_once_mounted() {
-    if !common::can_mount() {
-        return;
-    }
+    common::require_mount();
     let dir = common::mount_point("cli-daemon");
     // The parent exits with the mount's outcome; the daemon child serves on.
     let out = run(DTFS, &[dir.to_str().unwrap()]);
@@ -109,10 +110,9 @@ fn without_f_it_detaches_once_mounted() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn debug_dumps_requests_and_replies() {
-    if !common::can_mount() {
-        return;
-    }
+    common::require_mount();
     let dir = common::mount_point("cli-debug");
     let mut running = Program::serve(DTFS, &["-d"], &dir);
     assert_eq!(std::fs::metadata(dir.join("absent")).unwrap_err().raw_os_error(), Some(nix::libc::ENOENT));

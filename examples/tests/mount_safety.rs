@@ -53,10 +53,9 @@ fn run(args: &[&str], dir: &Path) -> std::process::Output {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn stopping_the_server_leaves_the_mount_beneath_alone() {
-    if !common::can_mount() {
-        return;
-    }
+    common::require_mount();
     for stop in ["umount", "SIGINT", "SIGTERM"] {
         let beneath = Beneath::new("beneath");
         let mut dtfs = Program::serve(DTFS, &["-f"], &beneath.dir);
@@ -73,10 +72,9 @@ fn stopping_the_server_leaves_the_mount_beneath_alone() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn a_fuse_mount_already_there_is_refused_with_advice() {
-    if !common::can_mount() {
-        return;
-    }
+    common::require_mount();
     let dir = common::mount_point("occupied");
     let mut first = Program::serve(DTFS, &["-f"], &dir);
     std::fs::write(dir.join("kept"), "first").unwrap();

@@ -1,8 +1,8 @@
 //! dtfs against the POSIX conformance suite pjdfstest (the Rust rewrite, installed from
 //! crates.io by `.ci/run`), mounted for real by the `dtfs` program.
 //!
-//! Skipped outside CI when the suite, root or `/dev/fuse` is missing; in CI (`CI=true`) any of
-//! them missing is a failure.
+//! Listed as ignored where the tests were built without root, `/dev/fuse` or pjdfstest (see
+//! `examples/build.rs`); in CI (`CI=true`) it always runs, and any of them missing fails it.
 
 mod common;
 
@@ -25,13 +25,6 @@ const DUMMY_USERS: [(&str, &str); 2] = [("nobody", "nogroup"), ("tests", "tests"
 ///   configured maximum.
 const MIN_PASSED: usize = 382;
 
-fn skip_or_fail(reason: &str) {
-    if std::env::var("CI").is_ok_and(|v| v == "true") {
-        panic!("CI must run pjdfstest, but {reason}");
-    }
-    eprintln!("skipping pjdfstest: {reason}");
-}
-
 fn find_pjdfstest() -> Option<PathBuf> {
     if let Some(path) = std::env::var_os("PJDFSTEST") {
         return Some(PathBuf::from(path));
@@ -47,19 +40,17 @@ fn find_pjdfstest() -> Option<PathBuf> {
 }
 
 #[test]
+#[cfg_attr(
+    any(puffs_cannot_mount, puffs_no_pjdfstest),
+    ignore = "needs root, /dev/fuse and the pjdfstest program (`cargo install pjdfstest`)"
+)]
 fn dtfs_passes_pjdfstest() {
-    if !common::can_mount() {
-        return;
-    }
-    let Some(pjdfstest) = find_pjdfstest() else {
-        return skip_or_fail("the pjdfstest program is not installed (`cargo install pjdfstest`)");
-    };
+    common::require_mount();
+    let pjdfstest = find_pjdfstest().expect("the pjdfstest program is installed (`cargo install pjdfstest`)");
     for (user, group) in DUMMY_USERS {
         let known = nix::unistd::User::from_name(user).ok().flatten().is_some()
             && nix::unistd::Group::from_name(group).ok().flatten().is_some();
-        if !known {
-            return skip_or_fail(&format!("user {user} or group {group} is missing (`.ci/run` creates them)"));
-        }
+        assert!(known, "user {user} and group {group} exist (`.ci/run` creates them)");
     }
     let dir = common::mount_point("pjdfstest");
     let config = std::env::temp_dir().join(format!("puffs-pjdfstest-{}.toml", std::process::id()));

@@ -24,10 +24,9 @@ fn within<T: Send + 'static>(bound: Duration, f: impl FnOnce() -> T + Send + 'st
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn a_second_stop_request_forces_while_clients_are_inside() {
-    if !common::can_mount() {
-        return;
-    }
+    common::require_mount();
     for (first, second) in [(Signal::SIGTERM, Signal::SIGTERM), (Signal::SIGTERM, Signal::SIGINT)] {
         let dir = common::mount_point("force");
         let mut dtfs = Program::serve(DTFS, &["-f"], &dir);
@@ -48,10 +47,9 @@ fn a_second_stop_request_forces_while_clients_are_inside() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn a_stop_during_io_unmounts_cleanly_and_exits_0() {
-    if !common::can_mount() {
-        return;
-    }
+    common::require_mount();
     let dir = common::mount_point("stop-io");
     let mut dtfs = Program::serve(DTFS, &["-f", "-t", "2"], &dir);
     let path = dir.join("stream");
@@ -77,10 +75,9 @@ fn a_stop_during_io_unmounts_cleanly_and_exits_0() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn after_kill_9_clients_fail_at_once_and_the_mount_point_is_reused() {
-    if !common::can_mount() {
-        return;
-    }
+    common::require_mount();
     let dir = common::mount_point("crash");
     let mut dtfs = Program::serve(DTFS, &["-f"], &dir);
     std::fs::write(dir.join("f"), b"data").unwrap();

@@ -1,6 +1,8 @@
 //! The usermount against the real kernel, through `/dev/fuse`: mounting, the failed-mount path,
 //! request-length clamping, unmount by drop and from inside, reclaim when the kernel forgets,
-//! and invalidation. Needs root; skipped with a message otherwise, and a failure in CI.
+//! and invalidation. Needs root: listed as ignored where the tests were built without it.
+
+mod common;
 
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
@@ -9,45 +11,24 @@ use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use nix::mount::{umount2, MntFlags};
 use puffs::{
     puffs_fs, Cookie, Cred, Errno, FileSystem, MountFlags, MountOptions, NewNode, Result, Usermount, Vattr, Vtype,
     REQUEST_LEN_MAX, REQUEST_LEN_MIN,
 };
-
-fn can_mount() -> bool {
-    let reason = if !Path::new("/dev/fuse").exists() {
-        "/dev/fuse is missing"
-    } else if !nix::unistd::geteuid().is_root() {
-        "mount(2) needs root"
-    } else {
-        return true;
-    };
-    assert!(std::env::var("CI").map_or(true, |v| v != "true"), "CI must run the real-mount tests, but {reason}");
-    eprintln!("skipping a real-mount test: {reason}");
-    false
-}
 
 /// A mount point removed (and detached, should a test fail while mounted) when dropped.
 struct Dir(PathBuf);
 
 impl Dir {
     fn new(tag: &str) -> Dir {
-        static SERIAL: AtomicUsize = AtomicUsize::new(0);
-        let serial = SERIAL.fetch_add(1, Ordering::Relaxed);
-        let dir = std::env::temp_dir().join(format!("puffs-mount-{tag}-{}-{serial}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        Dir(dir)
+        Dir(common::mount_point(tag))
     }
 }
 
 impl Drop for Dir {
     fn drop(&mut self) {
         // Only a FUSE mount made on this fresh directory is detached, never what lies beneath.
-        let table = puffs::mount_table::read().unwrap_or_default();
-        if puffs::mount_table::top_at(&table, &self.0).is_some_and(|e| e.is_fuse()) {
-            let _ = umount2(&self.0, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
-        }
+        common::detach_fuse(&self.0, None);
         let _ = std::fs::remove_dir(&self.0);
     }
 }
@@ -132,10 +113,9 @@ fn pointing_at(target: u64) -> Pointer {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn dropping_a_mounted_usermount_unmounts() {
-    if !can_mount() {
-        return;
-    }
+    common::require_mount();
     let dir = Dir::new("drop");
     let mounted =
         Usermount::init(pointing_at(7), "ptr").mount(&dir.0, MountFlags::empty(), ROOT).map_err(|(e, _)| e).unwrap();
@@ -146,10 +126,9 @@ fn dropping_a_mounted_usermount_unmounts() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn a_failed_mount_gives_the_usermount_back() {
-    if !can_mount() {
-        return;
-    }
+    common::require_mount();
     let missing = std::env::temp_dir().join("puffs-no-such-dir/below");
     let (error, unmounted) =
         Usermount::init(pointing_at(7), "ptr").mount(&missing, MountFlags::empty(), ROOT).unwrap_err();
@@ -163,10 +142,9 @@ fn a_failed_mount_gives_the_usermount_back() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn the_request_length_is_clamped_and_the_grant_reported() {
-    if !can_mount() {
-        return;
-    }
+    common::require_mount();
     for (asked, granted) in [(0, REQUEST_LEN_MAX), (1, REQUEST_LEN_MIN), (usize::MAX, REQUEST_LEN_MAX), (65536, 65536)]
     {
         let dir = Dir::new("reqlen");
@@ -183,10 +161,9 @@ fn the_request_length_is_clamped_and_the_grant_reported() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn unmount_from_inside_ends_the_loop_and_gives_the_fs_back() {
-    if !can_mount() {
-        return;
-    }
+    common::require_mount();
     let dir = Dir::new("exit");
     let (notifier, server) = serve(pointing_at(7), &dir, MountOptions::default());
     assert_eq!(std::fs::metadata(dir.0.join("name")).unwrap().ino(), 7);
@@ -198,10 +175,9 @@ fn unmount_from_inside_ends_the_loop_and_gives_the_fs_back() {
 }
 
 #[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn the_kernel_forgetting_a_node_reclaims_it_and_invalidation_is_honoured() {
-    if !can_mount() {
-        return;
-    }
+    common::require_mount();
     let dir = Dir::new("forget");
     let options = MountOptions::parse("entry_timeout=3600,attr_timeout=3600").unwrap();
     let fs = pointing_at(7);
