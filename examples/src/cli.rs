@@ -8,6 +8,7 @@
 //!   -d             debug: dump every request and reply to stderr (puffs OPDUMP); implies -f
 //!   -t N           serve requests with N worker threads (default 1)
 //!   --mkdir        create MOUNTPOINT if it does not exist
+//!   -V, --version  print the version
 //!   -h, --help     print this help
 //! ```
 //!
@@ -25,6 +26,8 @@ use puffs::{Cookie, Error, FileSystem, MountFlags, MountOptions, Usermount, Vtyp
 pub enum Command {
     /// `-h` or `--help`: print [`usage`] and exit.
     Help,
+    /// `-V` or `--version`: print the version and exit.
+    Version,
     /// Mount and serve.
     Mount(MountCommand),
 }
@@ -71,6 +74,7 @@ pub fn usage(name: &str, about: &str) -> String {
          -d           dump every request and reply to stderr; implies -f\n  \
          -t N         serve requests with N worker threads (default 1)\n  \
          --mkdir      create MOUNTPOINT if it does not exist\n  \
+         -V, --version  print the version\n  \
          -h, --help   print this help\n\n\
          Unmount with `umount MOUNTPOINT`, or Ctrl-C when in the foreground.\n"
     )
@@ -91,6 +95,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, defaults: &str) -> Result
         let arg_text = arg.to_str().unwrap_or("");
         match arg_text {
             "-h" | "--help" => return Ok(Command::Help),
+            "-V" | "--version" => return Ok(Command::Version),
             "-f" => foreground = true,
             "-d" => debug = true,
             "--mkdir" => mkdir = true,
@@ -169,6 +174,10 @@ pub fn main<F: FileSystem>(
     match parse(std::env::args_os().skip(1), default_options) {
         Ok(Command::Help) => {
             print!("{}", usage(name, about));
+            ExitCode::SUCCESS
+        }
+        Ok(Command::Version) => {
+            println!("{name} {} (puffs-rs)", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
         Ok(Command::Mount(command)) => match mount_and_serve(name, make_fs(), root, root_vtype, &command) {

@@ -29,6 +29,18 @@ fn help_says_how_to_use_it() {
 }
 
 #[test]
+fn version_says_the_program_and_its_version() {
+    for (program, name) in [(DTFS, "dtfs"), (HELLO, "hello")] {
+        let out = run(program, &["--version"]);
+        assert!(out.status.success());
+        assert_eq!(
+            String::from_utf8(out.stdout).unwrap(),
+            format!("{name} {} (puffs-rs)\n", env!("CARGO_PKG_VERSION"))
+        );
+    }
+}
+
+#[test]
 fn usage_errors_exit_2_and_say_why() {
     for (args, says) in [
         (&["-x", "/mnt"][..], "unknown option `-x`"),
@@ -107,6 +119,23 @@ fn without_f_it_detaches_once_mounted() {
     assert_eq!(std::fs::read(dir.join("f")).unwrap(), b"daemon");
     umount2(&dir, MntFlags::empty()).unwrap();
     assert!(common::wait_mounted(&dir, false));
+}
+
+#[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
+fn a_mount_error_reads_the_same_in_the_foreground_and_as_a_daemon() {
+    common::require_mount();
+    let dir = common::mount_point("cli-same-words");
+    let dtfs = Program::serve(DTFS, &["-f"], &dir);
+    // A mount point that already carries a mount fails the same way in both modes.
+    let foreground = run(DTFS, &["-f", dir.to_str().unwrap()]);
+    let daemon = run(DTFS, &[dir.to_str().unwrap()]);
+    assert_eq!((foreground.status.code(), daemon.status.code()), (Some(1), Some(1)));
+    let (foreground, daemon) =
+        (String::from_utf8(foreground.stderr).unwrap(), String::from_utf8(daemon.stderr).unwrap());
+    assert!(foreground.starts_with("dtfs: mount ") && foreground.contains("already carries"), "{foreground}");
+    assert_eq!(daemon, foreground);
+    drop(dtfs);
 }
 
 #[test]

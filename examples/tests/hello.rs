@@ -70,6 +70,20 @@ macro_rules! suite {
 
 suite!(the_file_reads_back, the_root_lists_one_file, nothing_else_exists);
 
+/// hello implements no operation that changes anything: even mounted without `ro`, it is
+/// mounted read-only, and writes get `EROFS` rather than "function not implemented".
+#[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
+fn a_file_system_that_cannot_change_mounts_read_only_by_itself() {
+    let mount = common::RealMount::mount(Hello, "hello", Hello::ROOT, puffs::MountFlags::empty(), "rw");
+    common::bounded(&mount, |c| {
+        assert_eq!(c.write_file("hello", b"x"), Err(Errno::EROFS));
+        assert_eq!(c.mkdir("d", 0o755), Err(Errno::EROFS));
+        assert_eq!(c.read_file("hello").unwrap(), b"Hello, world!\n");
+    });
+    mount.unmount();
+}
+
 /// Only a real mount has a read-only flag: writing is refused by the kernel before hello sees it.
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]

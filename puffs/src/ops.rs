@@ -231,6 +231,22 @@ bitflags! {
     }
 }
 
+impl VnopMask {
+    /// The operations that change the file system: without any of them, a mount is read-only.
+    pub const CHANGES: VnopMask = VnopMask::SETATTR
+        .union(VnopMask::CREATE)
+        .union(VnopMask::MKNOD)
+        .union(VnopMask::WRITE)
+        .union(VnopMask::SYMLINK)
+        .union(VnopMask::MKDIR)
+        .union(VnopMask::RMDIR)
+        .union(VnopMask::REMOVE)
+        .union(VnopMask::LINK)
+        .union(VnopMask::RENAME)
+        .union(VnopMask::SETEXTATTR)
+        .union(VnopMask::DELETEEXTATTR);
+}
+
 bitflags! {
     /// The file-system-wide operations a file system implements (puffs vfsops), derived by
     /// [`#[puffs_fs]`](crate::puffs_fs) like [`VnopMask`].

@@ -11,7 +11,7 @@ use crate::fuse::abi::{self, notify};
 use crate::fuse::Channel;
 use crate::mount::{fuse_mount, resolve_mount_point, FuseMountArgs, MountGuard};
 use crate::session::{Handled, Session, SessionConfig, REQUEST_HEADER_ROOM};
-use crate::{Cookie, Errno, Error, FileSystem, UnmountFlags, Vtype};
+use crate::{Cookie, Errno, Error, FileSystem, UnmountFlags, VnopMask, Vtype};
 
 /// Largest request length: a 1 MiB write plus header room. Longer (or 0) asks are clamped here.
 pub const REQUEST_LEN_MAX: usize = (1 << 20) + REQUEST_HEADER_ROOM;
@@ -469,7 +469,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
             Err(error) => return Err((error, Usermount { body })),
         };
         let daemon = if body.config.daemonize {
-            match daemon::fork() {
+            match daemon::fork(&body.config.name) {
                 Ok(d) => Some(d),
                 Err(e) => return Err((Error::new("daemonize", e), Usermount { body })),
             }
@@ -478,6 +478,11 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         };
         body.config.max_request_len = clamp_request_len(body.config.max_request_len);
         let mut flags = flags | body.config.options.flags;
+        if !crate::ops::vnop_mask::<F>().intersects(VnopMask::CHANGES) {
+            // Nothing could change the file system: writes get EROFS from the kernel, not
+            // ENOSYS from the framework.
+            flags |= MountFlags::RDONLY;
+        }
         if !nix::unistd::geteuid().is_root() {
             flags |= MountFlags::NOSUID | MountFlags::NODEV;
         }
@@ -947,23 +952,33 @@ mod daemon {
     }
 
     /// Forks. The parent waits for the child's report and exits; the child answers.
-    pub(super) fn fork() -> Result<Daemon, Errno> {
+    pub(super) fn fork(name: &str) -> Result<Daemon, Errno> {
         let (read_end, write_end) = unistd::pipe()?;
         // SAFETY: no thread is running in this process before mount (the usermount starts
         // none), so the child may go on running arbitrary code.
         match unsafe { unistd::fork() }? {
             ForkResult::Parent { .. } => {
                 drop(write_end);
-                let mut status = [0u8; 4];
-                let code = match unistd::read(&read_end, &mut status) {
-                    Ok(4) => i32::from_le_bytes(status),
-                    _ => Errno::EIO as i32,
+                // The child writes nothing on success, and the error's text on failure; the
+                // pipe closes either way.
+                let mut report = Vec::new();
+                let mut chunk = [0u8; 512];
+                let complete = loop {
+                    match unistd::read(&read_end, &mut chunk) {
+                        Ok(0) => break true,
+                        Ok(n) => report.extend_from_slice(&chunk[..n]),
+                        Err(Errno::EINTR) => continue,
+                        Err(_) => break false,
+                    }
                 };
-                if code != 0 {
-                    eprintln!("mount failed: {}", Errno::from_raw(code).desc());
-                    std::process::exit(1);
+                if complete && report == b"ok" {
+                    std::process::exit(0);
                 }
-                std::process::exit(0);
+                let text = String::from_utf8_lossy(&report);
+                let text = if text.is_empty() { "the daemon ended before it mounted".into() } else { text };
+                // The same words as in the foreground, where the program prints `NAME: error`.
+                eprintln!("{name}: {text}");
+                std::process::exit(1);
             }
             ForkResult::Child => {
                 drop(read_end);
@@ -981,8 +996,8 @@ mod daemon {
     impl Daemon {
         /// Tells the waiting parent how the mount went.
         pub(super) fn report(self, result: Result<(), &Error>) {
-            let code = result.map_or_else(|e| e.errno() as i32, |()| 0);
-            let _ = unistd::write(&self.report, &code.to_le_bytes());
+            let text = result.map_or_else(|e| e.to_string(), |()| "ok".to_string());
+            let _ = unistd::write(&self.report, text.as_bytes());
         }
     }
 }
