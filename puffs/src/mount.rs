@@ -101,8 +101,7 @@ impl MountGuard {
     /// `ENOTCONN`. Without fusectl, the connection ends when the server closes `/dev/fuse`.
     pub(crate) fn abort_connection(&self) {
         let Some(identity) = self.identity.filter(|_| self.is_present()) else { return };
-        let connection = (u64::from(identity.dev.0) << 20) | u64::from(identity.dev.1);
-        let abort = format!("/sys/fs/fuse/connections/{connection}/abort");
+        let abort = format!("/sys/fs/fuse/connections/{}/abort", mount_table::fuse_connection(identity.dev));
         if Path::new(&abort).exists() {
             if let Err(e) = std::fs::write(&abort, "1") {
                 log::warn!("abort the FUSE connection of {}: {e}", self.dir.display());

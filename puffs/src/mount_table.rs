@@ -32,9 +32,14 @@ impl MountEntry {
 
     /// The number of its FUSE connection under `/sys/fs/fuse/connections`.
     pub fn fuse_connection(&self) -> u64 {
-        // The kernel's dev_t: minor in the low 20 bits, major above.
-        (u64::from(self.dev.0) << 20) | u64::from(self.dev.1)
+        fuse_connection(self.dev)
     }
+}
+
+/// The number under `/sys/fs/fuse/connections` of the FUSE connection with device `dev`
+/// (`(major, minor)`): the kernel's `dev_t`, minor in the low 20 bits, major above.
+pub fn fuse_connection(dev: (u32, u32)) -> u64 {
+    (u64::from(dev.0) << 20) | u64::from(dev.1)
 }
 
 /// The mount table now.
