@@ -2,8 +2,8 @@
 //!
 //! ```text
 //! NAME [OPTIONS] MOUNTPOINT
-//!   -o OPTIONS     mount options, comma-separated (ro, allow_other, default_permissions,
-//!                  fsname=NAME, attr_timeout=SECONDS, entry_timeout=SECONDS, nosuid, ...)
+//!   -o OPTIONS     mount options, comma-separated (ro, allow_other, auto_unmount,
+//!                  default_permissions, fsname=NAME, attr_timeout=SECONDS, nosuid, ...)
 //!   -f             stay in the foreground (default: detach once mounted)
 //!   -d             debug: dump every request and reply to stderr (puffs OPDUMP); implies -f
 //!   -t N           serve requests with N worker threads (default 1)
@@ -67,23 +67,28 @@ pub fn usage(name: &str, about: &str) -> String {
         "{name}: {about}\n\n\
          usage: {name} [OPTIONS] MOUNTPOINT\n\n\
          options:\n  \
-         -o OPTIONS   mount options, comma-separated: ro, allow_other, default_permissions,\n               \
-         fsname=NAME, attr_timeout=SECONDS, entry_timeout=SECONDS, nosuid, nodev,\n               \
-         noexec, noatime, sync, dirsync\n  \
+         -o OPTIONS   mount options, comma-separated: ro, allow_other, auto_unmount,\n               \
+         default_permissions, fsname=NAME, attr_timeout=SECONDS, entry_timeout=SECONDS,\n               \
+         nosuid, nodev, noexec, noatime, sync, dirsync\n  \
          -f           stay in the foreground (default: detach once mounted)\n  \
          -d           dump every request and reply to stderr; implies -f\n  \
          -t N         serve requests with N worker threads (default 1)\n  \
          --mkdir      create MOUNTPOINT if it does not exist\n  \
          -V, --version  print the version\n  \
          -h, --help   print this help\n\n\
-         Unmount with `umount MOUNTPOINT`, or Ctrl-C when in the foreground.\n"
+         Unmount with `umount MOUNTPOINT` (`fusermount3 -u MOUNTPOINT` as a user who is not\n\
+         root), or Ctrl-C when in the foreground. A user who is not root mounts through the\n\
+         helper fusermount3 (package fuse3).\n"
     )
 }
 
 /// Parses the arguments after the program name; `defaults` are mount options applied before
-/// any `-o`.
+/// any `-o`. A default `allow_other` applies only where this user may ask for it
+/// ([`MountOptions::allow_other_permitted`]); given with `-o`, it is asked for anyway.
 pub fn parse(args: impl IntoIterator<Item = OsString>, defaults: &str) -> Result<Command, UsageError> {
-    let mut option_list = defaults.to_string();
+    let permitted = MountOptions::allow_other_permitted();
+    let mut option_list =
+        defaults.split(',').filter(|o| permitted || o.trim() != "allow_other").collect::<Vec<_>>().join(",");
     let mut foreground = false;
     let mut debug = false;
     let mut threads = 1;
@@ -205,12 +210,12 @@ mod tests {
     #[test]
     fn a_full_command_line_parses() {
         let Command::Mount(c) =
-            parse(args(&["-o", "ro,fsname=x", "-d", "-t", "4", "--mkdir", "/mnt"]), "allow_other").unwrap()
+            parse(args(&["-o", "ro,fsname=x", "-oallow_other", "-d", "-t", "4", "--mkdir", "/mnt"]), "nosuid").unwrap()
         else {
             panic!("not a mount command");
         };
         assert_eq!(c.mount_point, PathBuf::from("/mnt"));
-        assert!(c.options.allow_other && c.options.flags.contains(MountFlags::RDONLY));
+        assert!(c.options.allow_other && c.options.flags.contains(MountFlags::RDONLY | MountFlags::NOSUID));
         assert_eq!(c.options.fs_name.as_deref(), Some("x"));
         assert!(c.debug && c.foreground && c.mkdir);
         assert_eq!(c.threads, 4);

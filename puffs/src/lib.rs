@@ -79,10 +79,12 @@
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
+mod auto_unmount;
 mod cred;
 mod dirent;
 mod error;
 pub mod fuse;
+mod fusermount;
 pub mod loopback;
 mod mount;
 #[doc(hidden)]

@@ -1,14 +1,18 @@
-//! Mounting and unmounting a FUSE file system on Linux with `mount(2)` and `umount2(2)`.
+//! Mounting and unmounting a FUSE file system on Linux: with `mount(2)` and `umount2(2)` where
+//! the process may, through the helper `fusermount3` otherwise (see [`crate::fusermount`]).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
 
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{getegid, geteuid};
 
+use crate::auto_unmount::Watchdog;
+use crate::fusermount;
 use crate::mount_table;
 use crate::{Errno, Error, MountFlags, Vtype};
 
@@ -27,8 +31,33 @@ pub(crate) struct FuseMountArgs<'a> {
     pub(crate) max_read: Option<u32>,
 }
 
-/// Opens `/dev/fuse` and mounts it on `dir`; answers the device descriptor.
-pub(crate) fn fuse_mount(dir: &Path, args: &FuseMountArgs<'_>) -> Result<OwnedFd, Errno> {
+/// Mounts the FUSE device on `dir`: directly with `mount(2)` when the process may (root, or
+/// `CAP_SYS_ADMIN`), through the helper `fusermount3` otherwise. Answers the device and who
+/// unmounts.
+pub(crate) fn fuse_mount(dir: &Path, args: &FuseMountArgs<'_>) -> Result<(OwnedFd, Unmounter), Error> {
+    match mount_directly(dir, args) {
+        Ok(fd) => return Ok((fd, Unmounter::Kernel)),
+        // Not privileged (mount(2) refused, or /dev/fuse is root's only): the helper can.
+        Err(Errno::EPERM | Errno::EACCES) if !geteuid().is_root() => {}
+        Err(errno) => return Err(Error::new(format!("mount {}", dir.display()), errno)),
+    }
+    if args.allow_other && !geteuid().is_root() && !fusermount::user_allow_other() {
+        return Err(Error::new(
+            format!(
+                "mount {}: option allow_other lets other users in, which a user who is not root may \
+                 ask for only where {} has a line `user_allow_other` (ask the administrator), or \
+                 mount without allow_other",
+                dir.display(),
+                fusermount::FUSE_CONF
+            ),
+            Errno::EPERM,
+        ));
+    }
+    Ok((fusermount::mount(dir, &helper_options(args))?, Unmounter::Helper))
+}
+
+/// Opens `/dev/fuse` and mounts it on `dir` with `mount(2)`; answers the device descriptor.
+fn mount_directly(dir: &Path, args: &FuseMountArgs<'_>) -> Result<OwnedFd, Errno> {
     let fd = open(FUSE_DEVICE, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())?;
     let mut data = format!(
         "fd={},rootmode={:o},user_id={},group_id={}",
@@ -51,6 +80,35 @@ pub(crate) fn fuse_mount(dir: &Path, args: &FuseMountArgs<'_>) -> Result<OwnedFd
     Ok(fd)
 }
 
+/// The helper's `-o` list for `args`: the same mount, in the helper's words (it finds the root
+/// mode from the mount point and the user from who runs it).
+fn helper_options(args: &FuseMountArgs<'_>) -> String {
+    let mut options = vec![
+        format!("fsname={}", fusermount::escape_option_value(args.source)),
+        format!("subtype={}", fusermount::escape_option_value(args.subtype)),
+    ];
+    options.extend(args.flags.option_names().into_iter().map(str::to_string));
+    if args.allow_other {
+        options.push("allow_other".into());
+    }
+    if args.default_permissions {
+        options.push("default_permissions".into());
+    }
+    if let Some(max_read) = args.max_read {
+        options.push(format!("max_read={max_read}"));
+    }
+    options.join(",")
+}
+
+/// Who undoes a mount: the process itself with `umount2(2)`, or the helper `fusermount3`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Unmounter {
+    /// `umount2(2)` by this process.
+    Kernel,
+    /// `fusermount3 -u`.
+    Helper,
+}
+
 /// The mount a usermount made, told apart from anything else mounted at the same place: by its
 /// mount id and its FUSE device, read from the mount table right after `mount(2)`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,12 +127,15 @@ pub(crate) struct MountIdentity {
 pub(crate) struct MountGuard {
     dir: PathBuf,
     identity: Option<MountIdentity>,
+    unmounter: Unmounter,
+    /// The `auto_unmount` watchdog, let go once the mount is undone or found gone.
+    watchdog: Mutex<Option<Watchdog>>,
     done: AtomicBool,
 }
 
 impl MountGuard {
-    /// The guard of the FUSE mount of type `fstype` just made on `dir`.
-    pub(crate) fn identify(dir: PathBuf, fstype: &str) -> MountGuard {
+    /// The guard of the FUSE mount of type `fstype` just made on `dir`, undone by `unmounter`.
+    pub(crate) fn identify(dir: PathBuf, fstype: &str, unmounter: Unmounter) -> MountGuard {
         let table = mount_table::read().unwrap_or_default();
         let identity = mount_table::top_at(&table, &dir)
             .filter(|entry| entry.fstype == fstype)
@@ -82,7 +143,26 @@ impl MountGuard {
         if identity.is_none() {
             log::warn!("the mount on {} is not in the mount table: it will not be unmounted by puffs", dir.display());
         }
-        MountGuard { dir, identity, done: AtomicBool::new(false) }
+        MountGuard { dir, identity, unmounter, watchdog: Mutex::new(None), done: AtomicBool::new(false) }
+    }
+
+    /// Starts the `auto_unmount` watchdog: if this process ends without undoing the mount,
+    /// the watchdog does.
+    pub(crate) fn arm_auto_unmount(&self) -> Result<(), Error> {
+        let Some(identity) = self.identity else {
+            return Err(Error::new(
+                format!("auto_unmount of {}: the mount is not in the mount table", self.dir.display()),
+                Errno::ENOENT,
+            ));
+        };
+        let watchdog = Watchdog::start(&self.dir, identity.id, identity.dev)?;
+        *self.watchdog.lock().unwrap_or_else(|p| p.into_inner()) = Some(watchdog);
+        Ok(())
+    }
+
+    /// Lets the watchdog go, if any: the mount was undone or is gone.
+    fn release_watchdog(&self) {
+        drop(self.watchdog.lock().unwrap_or_else(|p| p.into_inner()).take());
     }
 
     pub(crate) fn dir(&self) -> &Path {
@@ -111,29 +191,33 @@ impl MountGuard {
 
     /// Detaches the mount if it is still the one at the mount point; afterwards, never again.
     /// Answers whether it detached it.
-    pub(crate) fn unmount(&self) -> Result<bool, Errno> {
+    pub(crate) fn unmount(&self) -> Result<bool, Error> {
         if self.done.load(Ordering::Acquire) {
             return Ok(false);
         }
         if !self.is_present() {
             self.done.store(true, Ordering::Release);
+            self.release_watchdog();
             return Ok(false);
         }
-        // MNT_DETACH: clients still inside keep the file system until they let go.
-        match umount2(&self.dir, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW) {
-            Ok(()) | Err(Errno::EINVAL) => {
-                self.done.store(true, Ordering::Release);
-                Ok(true)
-            }
-            Err(e) => Err(e),
+        // Detached (lazily): clients still inside keep the file system until they let go.
+        match self.unmounter {
+            Unmounter::Kernel => match umount2(&self.dir, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW) {
+                Ok(()) | Err(Errno::EINVAL) => {}
+                Err(e) => return Err(Error::new(format!("unmount {}", self.dir.display()), e)),
+            },
+            Unmounter::Helper => fusermount::unmount(&self.dir)?,
         }
+        self.done.store(true, Ordering::Release);
+        self.release_watchdog();
+        Ok(true)
     }
 }
 
 impl Drop for MountGuard {
     fn drop(&mut self) {
         if let Err(e) = self.unmount() {
-            log::warn!("unmount {}: {}", self.dir.display(), e.desc());
+            log::warn!("{e}");
         }
     }
 }
@@ -208,17 +292,28 @@ pub(crate) fn resolve_mount_point(dir: &Path) -> Result<PathBuf, Error> {
     }
 }
 
+/// Each mount flag: ours, `mount(2)`'s, and its `mount -o` name.
+const MOUNT_FLAGS: [(MountFlags, MsFlags, &str); 7] = [
+    (MountFlags::RDONLY, MsFlags::MS_RDONLY, "ro"),
+    (MountFlags::NOSUID, MsFlags::MS_NOSUID, "nosuid"),
+    (MountFlags::NODEV, MsFlags::MS_NODEV, "nodev"),
+    (MountFlags::NOEXEC, MsFlags::MS_NOEXEC, "noexec"),
+    (MountFlags::SYNCHRONOUS, MsFlags::MS_SYNCHRONOUS, "sync"),
+    (MountFlags::NOATIME, MsFlags::MS_NOATIME, "noatime"),
+    (MountFlags::DIRSYNC, MsFlags::MS_DIRSYNC, "dirsync"),
+];
+
 impl MountFlags {
+    /// The flags as `mount -o` names them (`ro`, `nosuid` …), for the helper.
+    pub(crate) fn option_names(self) -> Vec<&'static str> {
+        MOUNT_FLAGS.iter().filter(|(ours, _, _)| self.contains(*ours)).map(|(_, _, name)| *name).collect()
+    }
+
+    /// The flags for `mount(2)`.
     pub(crate) fn to_ms_flags(self) -> MsFlags {
-        let pairs = [
-            (MountFlags::RDONLY, MsFlags::MS_RDONLY),
-            (MountFlags::NOSUID, MsFlags::MS_NOSUID),
-            (MountFlags::NODEV, MsFlags::MS_NODEV),
-            (MountFlags::NOEXEC, MsFlags::MS_NOEXEC),
-            (MountFlags::SYNCHRONOUS, MsFlags::MS_SYNCHRONOUS),
-            (MountFlags::NOATIME, MsFlags::MS_NOATIME),
-            (MountFlags::DIRSYNC, MsFlags::MS_DIRSYNC),
-        ];
-        pairs.iter().filter(|(ours, _)| self.contains(*ours)).fold(MsFlags::empty(), |ms, (_, theirs)| ms | *theirs)
+        MOUNT_FLAGS
+            .iter()
+            .filter(|(ours, _, _)| self.contains(*ours))
+            .fold(MsFlags::empty(), |ms, (_, theirs, _)| ms | *theirs)
     }
 }

@@ -62,8 +62,13 @@ pub struct MountOptions {
     /// `ro`, `nosuid`, `nodev`, `noexec`, `sync`, `noatime`, `dirsync` (and `rw`, `suid`, `dev`,
     /// `exec`, `async`, `atime` to clear them).
     pub flags: MountFlags,
-    /// `allow_other`: users other than the mounter may access the file system.
+    /// `allow_other`: users other than the mounter may access the file system. A user who is
+    /// not root may ask for it only where `/etc/fuse.conf` says `user_allow_other`.
     pub allow_other: bool,
+    /// `auto_unmount`: the file system is unmounted when the server ends without unmounting
+    /// it, even by `kill -9`, so that no dead mount is left behind (libfuse's option of the
+    /// same name; a small watchdog process does it, see the usermount's docs).
+    pub auto_unmount: bool,
     /// `default_permissions`: the kernel checks permissions from the mode bits.
     pub default_permissions: bool,
     /// `fsname=NAME`: the source shown in the mount table.
@@ -85,6 +90,12 @@ impl MountOptions {
         Ok(options)
     }
 
+    /// Whether this process may mount with `allow_other`: as root, or where `/etc/fuse.conf`
+    /// lets users (a line `user_allow_other`, read by the helper `fusermount3`).
+    pub fn allow_other_permitted() -> bool {
+        nix::unistd::geteuid().is_root() || crate::fusermount::user_allow_other()
+    }
+
     fn apply(&mut self, option: &str) -> Result<(), Error> {
         let bad = || Error::new(format!("mount option `{option}`"), Errno::EINVAL);
         let seconds =
@@ -104,6 +115,7 @@ impl MountOptions {
                 "noatime" | "atime" => flag(option == "noatime", MountFlags::NOATIME, &mut self.flags),
                 "dirsync" => self.flags |= MountFlags::DIRSYNC,
                 "allow_other" => self.allow_other = true,
+                "auto_unmount" => self.auto_unmount = true,
                 "default_permissions" => self.default_permissions = true,
                 _ => return Err(bad()),
             },
@@ -451,8 +463,13 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     /// Mounts the file system on directory `dir` with `flags`, naming its root `root` (puffs
     /// `puffs_mount`), and completes the protocol handshake with the kernel.
     ///
-    /// On failure the caller gets the error and the unmounted usermount back. Needs root (or
-    /// `CAP_SYS_ADMIN`) for `mount(2)`; as in puffs, a non-root mount is always `nosuid,nodev`.
+    /// On failure the caller gets the error and the unmounted usermount back.
+    ///
+    /// Root (or `CAP_SYS_ADMIN`) mounts with `mount(2)`. Any other user mounts through libfuse's
+    /// setuid helper `fusermount3` (package `fuse3`), found in `PATH`: it needs write access to
+    /// `dir`, and `allow_other` needs `user_allow_other` in `/etc/fuse.conf`. As in puffs, a
+    /// mount by a user who is not root is always `nosuid,nodev`. The `auto_unmount` option
+    /// mounts through the helper even as root. The mount is undone the way it was made.
     #[allow(clippy::type_complexity)]
     pub fn mount(
         self,
@@ -497,12 +514,19 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
             max_read: None,
         };
         let result = match fuse_mount(&dir, &args) {
-            Ok(fd) => {
+            Ok((fd, unmounter)) => {
                 let kernel_name = format!("fuse.{}", body.config.name);
-                let guard = Arc::new(MountGuard::identify(dir.clone(), &kernel_name));
-                Usermount::start_session(body, Arc::new(Channel::new(fd)), root, Some(guard), kernel_name)
+                let guard = Arc::new(MountGuard::identify(dir.clone(), &kernel_name, unmounter));
+                let armed = if body.config.options.auto_unmount { guard.arm_auto_unmount() } else { Ok(()) };
+                match armed {
+                    Ok(()) => {
+                        Usermount::start_session(body, Arc::new(Channel::new(fd)), root, Some(guard), kernel_name)
+                    }
+                    // Dropping the guard undoes the mount.
+                    Err(error) => Err((error, Usermount { body })),
+                }
             }
-            Err(errno) => Err((Error::new(format!("mount {}", dir.display()), errno), Usermount { body })),
+            Err(error) => Err((error, Usermount { body })),
         };
         if let Some(daemon) = daemon {
             daemon.report(result.as_ref().map(drop).map_err(|(e, _)| e));
@@ -763,7 +787,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         // when the last of them goes.
         if let Some(guard) = &guard {
             if let Err(e) = guard.unmount() {
-                log::warn!("unmount {}: {}", guard.dir().display(), e.desc());
+                log::warn!("{e}");
             }
         }
         result.map_err(|e| Error::new("read a request", e))?;
@@ -924,9 +948,7 @@ impl Notifier {
     /// mount is detached; a channel mount is shut down.
     pub fn unmount(&self) -> Result<(), Error> {
         match &self.mount {
-            Some(guard) => {
-                guard.unmount().map(drop).map_err(|e| Error::new(format!("unmount {}", guard.dir().display()), e))
-            }
+            Some(guard) => guard.unmount().map(drop),
             None => nix::sys::socket::shutdown(
                 std::os::fd::AsRawFd::as_raw_fd(&*self.channel()?),
                 nix::sys::socket::Shutdown::Both,
@@ -1058,7 +1080,7 @@ mod signal {
                 match ask(force) {
                     Ok(()) => {
                         if let Err(e) = mount.unmount() {
-                            log::warn!("unmount {}: {}", mount.dir().display(), e.desc());
+                            log::warn!("{e}");
                         }
                     }
                     Err(e) => log::warn!(

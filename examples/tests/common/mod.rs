@@ -185,9 +185,18 @@ impl Program {
 
     /// Starts `program` with `args` to serve a mount on `dir`, and waits until it is mounted.
     pub fn serve(program: &str, args: &[&str], dir: &Path) -> Program {
-        let child = Command::new(program).args(args).arg(dir).stderr(Stdio::piped()).spawn().expect("start it");
-        let serving = Program { child: Some(child), dir: Some(dir.to_path_buf()) };
-        assert!(wait_mounted(dir, true), "{program} did not mount {}", dir.display());
+        Program::serve_command(Command::new(program).args(args).arg(dir), dir)
+    }
+
+    /// Starts `command`, which serves a mount on `dir`, and waits until it is mounted.
+    pub fn serve_command(command: &mut Command, dir: &Path) -> Program {
+        let child = command.stderr(Stdio::piped()).spawn().expect("start it");
+        let mut serving = Program { child: Some(child), dir: Some(dir.to_path_buf()) };
+        if !wait_mounted(dir, true) {
+            let _ = serving.child().kill();
+            let _ = serving.child().wait();
+            panic!("{command:?} did not mount {}: {}", dir.display(), serving.stderr());
+        }
         serving
     }
 
