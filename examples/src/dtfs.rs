@@ -10,9 +10,10 @@
 //! (an open file that was unlinked) lives on until `node_reclaim`; one the kernel does not hold
 //! goes at once. [`Dtfs::node_count`] shows it.
 //!
-//! Permission checks are the kernel's: mount with `default_permissions` (the `dtfs` program does
-//! by default), and the kernel checks every access from the mode bits and the caller's groups
-//! before dtfs sees the request. dtfs does not update access times on read (as if mounted
+//! Permission checks are the kernel's: dtfs keeps POSIX ACLs
+//! ([`FileSystem::POSIX_ACL`]), which turns `default_permissions` on, and the kernel checks
+//! every access from the mode bits, the ACLs and the caller's groups before dtfs sees the
+//! request. dtfs does not update access times on read (as if mounted
 //! `noatime`), so reads can run in parallel.
 //!
 //! Mounted for real (as root; `dtfs -f MOUNTPOINT` does this):
@@ -408,6 +409,9 @@ fn vtype_of(tree: &Tree, ino: u64) -> Vtype {
 
 #[puffs_fs]
 impl FileSystem for Dtfs {
+    // dtfs stores the two ACL attributes like any other; the framework and the kernel do the rest.
+    const POSIX_ACL: bool = true;
+
     fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
         let tree = read_lock(&self.tree);
         let blocks = tree.capacity / BLOCK;

@@ -6,6 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{Client, Stat};
+use puffs::acl::{Acl, AclEntry, AclTag, ACCESS_XATTR, DEFAULT_XATTR};
 use puffs::{Errno, Vtype};
 use puffs_examples::dtfs::Dtfs;
 
@@ -219,6 +220,64 @@ fn extended_attributes(c: &dyn Client, _fs: &Dtfs) {
     assert_eq!(c.get_xattr("d", "user.dir").unwrap(), b"yes");
 }
 
+/// `user::rwx user:1000:r-x group::r-- mask::r-x other::---`, an ACL no mode can say.
+fn acl_with_named_user() -> Acl {
+    let entry = |tag, perm| AclEntry { tag, perm };
+    Acl::new(vec![
+        entry(AclTag::UserObj, 7),
+        entry(AclTag::User(1000), 5),
+        entry(AclTag::GroupObj, 4),
+        entry(AclTag::Mask, 5),
+        entry(AclTag::Other, 0),
+    ])
+    .unwrap()
+}
+
+fn access_acls_set_the_mode_and_follow_chmod(c: &dyn Client, _fs: &Dtfs) {
+    c.write_file("f", b"").unwrap();
+    c.chmod("f", 0o644).unwrap();
+    // An ACL with a named user: stored, and the mode shows the mask as its group bits.
+    c.set_xattr("f", ACCESS_XATTR, &acl_with_named_user().to_xattr()).unwrap();
+    assert_eq!(c.stat("f").unwrap().mode, 0o750);
+    assert_eq!(Acl::from_xattr(&c.get_xattr("f", ACCESS_XATTR).unwrap()), Ok(acl_with_named_user()));
+    // chmod changes the owner, mask and other entries; the named user stays.
+    c.chmod("f", 0o640).unwrap();
+    let after = Acl::from_xattr(&c.get_xattr("f", ACCESS_XATTR).unwrap()).unwrap();
+    assert_eq!(after.mode_bits(), 0o640);
+    assert!(after.entries().contains(&AclEntry { tag: AclTag::User(1000), perm: 5 }), "{after:?}");
+    // An ACL the mode can say is not kept: it only sets the mode (as `cp -a` does it).
+    c.set_xattr("f", ACCESS_XATTR, &Acl::from_mode(0o604).to_xattr()).unwrap();
+    assert_eq!(c.stat("f").unwrap().mode, 0o604);
+    assert_eq!(c.get_xattr("f", ACCESS_XATTR), Err(Errno::ENODATA));
+    assert_eq!(c.list_xattr("f").unwrap(), Vec::<String>::new());
+    // A malformed ACL is refused and changes nothing.
+    assert_eq!(c.set_xattr("f", ACCESS_XATTR, b"\x02\0\0\0\x01\0"), Err(Errno::EINVAL));
+    assert_eq!(c.stat("f").unwrap().mode, 0o604);
+}
+
+fn new_nodes_inherit_the_default_acl(c: &dyn Client, _fs: &Dtfs) {
+    c.mkdir("d", 0o755).unwrap();
+    c.set_xattr("d", DEFAULT_XATTR, &acl_with_named_user().to_xattr()).unwrap();
+    // A file asked as 0666 gets what the default ACL allows of it, whatever the umask.
+    c.write_file("d/f", b"").unwrap();
+    let file = c.stat("d/f").unwrap();
+    assert_eq!(file.mode, 0o640, "0644 asked (the client's open mode), masked by the default ACL");
+    let access = Acl::from_xattr(&c.get_xattr("d/f", ACCESS_XATTR).unwrap()).unwrap();
+    assert!(access.entries().contains(&AclEntry { tag: AclTag::User(1000), perm: 5 }), "{access:?}");
+    assert_eq!(c.get_xattr("d/f", DEFAULT_XATTR), Err(Errno::ENODATA), "a file has no default ACL");
+    // A directory inherits both: the access ACL and the default for its own children.
+    c.mkdir("d/sub", 0o777).unwrap();
+    assert_eq!(c.stat("d/sub").unwrap().mode, 0o750);
+    assert_eq!(Acl::from_xattr(&c.get_xattr("d/sub", DEFAULT_XATTR).unwrap()), Ok(acl_with_named_user()));
+    c.write_file("d/sub/g", b"").unwrap();
+    assert_eq!(c.stat("d/sub/g").unwrap().mode, 0o640);
+    // Without a default ACL, nothing is inherited.
+    c.mkdir("plain", 0o755).unwrap();
+    c.write_file("plain/h", b"").unwrap();
+    assert_eq!(c.stat("plain/h").unwrap().mode, 0o644);
+    assert_eq!(c.get_xattr("plain/h", ACCESS_XATTR), Err(Errno::ENODATA));
+}
+
 fn statvfs_counts_space_and_nodes(c: &dyn Client, _fs: &Dtfs) {
     let before = c.statvfs().unwrap();
     assert_eq!((before.bsize, before.namemax), (4096, 255));
@@ -349,6 +408,8 @@ suite!(
     links_and_symlinks,
     attributes_change,
     extended_attributes,
+    access_acls_set_the_mode_and_follow_chmod,
+    new_nodes_inherit_the_default_acl,
     statvfs_counts_space_and_nodes,
     nodes_are_reclaimed_once_forgotten,
 );

@@ -16,10 +16,15 @@ pub(crate) struct FsImpl<'a> {
     pub(crate) members: Vec<Member<'a>>,
 }
 
+/// The name of `FileSystem`'s associated const.
+pub(crate) const POSIX_ACL: &str = "POSIX_ACL";
+
 /// An item of the block.
 pub(crate) enum Member<'a> {
     Method(Method<'a>),
-    /// An associated const or type, which `FileSystem` does not have.
+    /// `const POSIX_ACL: bool = …;`, the one associated item `FileSystem` has.
+    PosixAcl(&'a syn::ImplItemConst),
+    /// Any other associated const or type, which `FileSystem` does not have.
     Assoc(&'a Ident),
     /// A macro invocation, whose methods the attribute cannot see.
     Macro(&'a Path),
@@ -72,6 +77,7 @@ impl<'a> FsImpl<'a> {
                         .collect(),
                     hidden_cfgs: method.attrs.iter().filter(|attr| applies_cfg(attr)).collect(),
                 })),
+                ImplItem::Const(constant) if constant.ident == POSIX_ACL => Some(Member::PosixAcl(constant)),
                 ImplItem::Const(constant) => Some(Member::Assoc(&constant.ident)),
                 ImplItem::Type(ty) => Some(Member::Assoc(&ty.ident)),
                 ImplItem::Macro(mac) => Some(Member::Macro(&mac.mac.path)),
@@ -85,7 +91,7 @@ impl<'a> FsImpl<'a> {
     pub(crate) fn methods(&self) -> impl Iterator<Item = &Method<'a>> {
         self.members.iter().filter_map(|member| match member {
             Member::Method(method) => Some(method),
-            Member::Assoc(_) | Member::Macro(_) => None,
+            Member::PosixAcl(_) | Member::Assoc(_) | Member::Macro(_) => None,
         })
     }
 

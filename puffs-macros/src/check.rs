@@ -39,6 +39,10 @@ pub(crate) fn check(attr: &Attr, fs: &FsImpl<'_>, errors: &mut Errors) {
     for member in &fs.members {
         let method = match member {
             Member::Method(method) => method,
+            Member::PosixAcl(constant) => {
+                check_posix_acl(constant, fs, errors);
+                continue;
+            }
             Member::Assoc(name) => {
                 errors.push(syn::Error::new(name.span(), assoc_message(name)));
                 continue;
@@ -120,7 +124,31 @@ fn check_declared(declared: &Declared, fs: &FsImpl<'_>, errors: &mut Errors) -> 
 fn assoc_message(name: &Ident) -> String {
     match Kind::ALL.into_iter().find(|kind| name == kind.mask_const()) {
         Some(kind) => format!("the {} mask is derived by `#[puffs_fs]` from the methods; remove `{name}`", kind.noun()),
-        None => format!("`FileSystem` has no associated consts or types, only operations; remove `{name}`"),
+        None => format!(
+            "`FileSystem` has no associated consts or types besides `POSIX_ACL`, only operations; remove `{name}`"
+        ),
+    }
+}
+
+/// The operations the framework needs of a file system that says `POSIX_ACL = true`: it stores
+/// the ACLs as extended attributes and sets the mode they imply.
+const POSIX_ACL_METHODS: [&str; 5] =
+    ["node_getattr", "node_setattr", "node_getextattr", "node_setextattr", "node_deleteextattr"];
+
+/// `const POSIX_ACL: bool = true;` needs the operations that store ACLs: the missing ones are
+/// named at the const. A value that is not a literal is the compiler's to evaluate, and the
+/// framework's to refuse at run time.
+fn check_posix_acl(constant: &syn::ImplItemConst, fs: &FsImpl<'_>, errors: &mut Errors) {
+    let syn::Expr::Lit(syn::ExprLit { lit: syn::Lit::Bool(value), .. }) = &constant.expr else { return };
+    if !value.value {
+        return;
+    }
+    let missing: Vec<&str> =
+        POSIX_ACL_METHODS.into_iter().filter(|wanted| !fs.methods().any(|m| m.name == wanted)).collect();
+    if !missing.is_empty() {
+        let list = missing.iter().map(|m| format!("`{m}`")).collect::<Vec<_>>().join(", ");
+        let message = format!("`POSIX_ACL = true` needs the operations that store ACLs; implement {list}");
+        errors.push(syn::Error::new_spanned(&constant.ident, message));
     }
 }
 

@@ -44,7 +44,8 @@ pub(crate) fn fallback(item: TokenStream, error: syn::Error) -> TokenStream {
 fn without_rejected(mut block: syn::ItemImpl) -> syn::ItemImpl {
     let mut seen = Vec::new();
     block.items.retain_mut(|member| match member {
-        ImplItem::Const(_) | ImplItem::Type(_) => false,
+        ImplItem::Const(constant) => constant.ident == crate::ast::POSIX_ACL,
+        ImplItem::Type(_) => false,
         ImplItem::Fn(method) => {
             method.sig.asyncness = None;
             let cfgs: Vec<String> = method

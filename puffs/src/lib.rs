@@ -79,6 +79,7 @@
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
+pub mod acl;
 mod auto_unmount;
 mod cred;
 mod dirent;
@@ -91,6 +92,7 @@ mod mount;
 pub mod mount_table;
 mod node;
 mod ops;
+mod posix_acl;
 mod session;
 mod usermount;
 mod vattr;

@@ -1590,7 +1590,9 @@ pub fn mount_nowait<F: FileSystem>(
         | init_flag::EXPORT_SUPPORT
         | init_flag::CACHE_SYMLINKS
         | init_flag::NO_OPEN_SUPPORT
-        | init_flag::NO_OPENDIR_SUPPORT;
+        | init_flag::NO_OPENDIR_SUPPORT
+        | init_flag::POSIX_ACL
+        | init_flag::DONT_MASK;
     let init = Operation::Init(abi::InitIn {
         major: abi::KERNEL_VERSION,
         minor: abi::KERNEL_MINOR_VERSION,

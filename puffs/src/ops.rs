@@ -282,6 +282,21 @@ bitflags! {
 /// behind locks or atomics.
 #[allow(unused_variables)]
 pub trait FileSystem: Send + Sync + 'static + crate::__private::DerivedOps {
+    /// Whether the file system keeps POSIX ACLs (`setfacl`, `cp -a`). Off by default: then
+    /// `system.posix_acl_access` and `system.posix_acl_default` answer `EOPNOTSUPP` without
+    /// reaching the file system, and tools fall back to `chmod`.
+    ///
+    /// On, the file system only stores those two extended attributes like any other; the
+    /// framework does the rest ([`crate::acl`] has the rules): it asks the kernel for
+    /// `FUSE_POSIX_ACL`, so that the kernel enforces ACLs (which turns `default_permissions`
+    /// on), checks and normalizes every ACL set, sets the mode an access ACL implies (storing
+    /// no ACL where the mode says it all), keeps a stored ACL in step with `chmod`, and makes
+    /// new nodes inherit their directory's default ACL (applying the caller's umask only where
+    /// there is none). `#[puffs_fs]` checks that the impl has the operations this needs:
+    /// `node_getattr`, `node_setattr`, `node_getextattr`, `node_setextattr` and
+    /// `node_deleteextattr`.
+    const POSIX_ACL: bool = false;
+
     /// The kernel accepted the mount; `info` tells what it granted.
     fn fs_mounted(&self, info: &MountInfo) {}
 

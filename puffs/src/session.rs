@@ -15,6 +15,7 @@ use crate::fuse::request::{Operation, Request};
 use crate::fuse::Channel;
 use crate::node::NodeTable;
 use crate::ops::{vfsop_mask, vnop_mask};
+use crate::posix_acl::is_acl_name;
 use crate::{
     AccessFlags, Cookie, Cred, Errno, FileHandle, FileSystem, MountInfo, NewNode, OFlag, Opened, RenameFlags, SetVattr,
     StatVfs, TimeSet, UnmountFlags, Vattr, VfsopMask, VnopMask, Vtype, WaitFor, XattrFlags,
@@ -56,6 +57,8 @@ pub(crate) struct Session<F: FileSystem> {
     pub(crate) nodes: NodeTable,
     pub(crate) config: SessionConfig,
     max_write: AtomicU32,
+    /// The kernel enforces POSIX ACLs and leaves the umask to the framework (see `posix_acl`).
+    acl: AtomicBool,
     destroyed: AtomicBool,
     /// The file system already agreed to (or was told of) the unmount.
     pub(crate) unmount_told: AtomicBool,
@@ -83,6 +86,7 @@ impl<F: FileSystem> Session<F> {
             nodes: NodeTable::new(root, buckets),
             config,
             max_write: AtomicU32::new(0),
+            acl: AtomicBool::new(false),
             destroyed: AtomicBool::new(false),
             unmount_told: AtomicBool::new(false),
             dump_lock: Mutex::new(()),
@@ -92,6 +96,12 @@ impl<F: FileSystem> Session<F> {
     /// The largest write the kernel will send, as negotiated.
     pub(crate) fn max_write(&self) -> u32 {
         self.max_write.load(Ordering::Relaxed)
+    }
+
+    /// Whether POSIX ACLs were negotiated: the file system keeps them and the kernel enforces
+    /// them.
+    pub(crate) fn acl_granted(&self) -> bool {
+        self.acl.load(Ordering::Relaxed)
     }
 
     /// Whether the kernel sent `DESTROY`.
@@ -188,7 +198,25 @@ impl<F: FileSystem> Session<F> {
             // Nothing can change a file's contents: the page cache may be kept across opens.
             wanted |= init_flag::CACHE_SYMLINKS;
         }
-        let granted = offered & wanted;
+        if F::POSIX_ACL {
+            let needed = VnopMask::GETATTR
+                | VnopMask::SETATTR
+                | VnopMask::GETEXTATTR
+                | VnopMask::SETEXTATTR
+                | VnopMask::DELETEEXTATTR;
+            if vnops.contains(needed) {
+                // Both or neither: inheriting default ACLs needs the unmasked mode.
+                wanted |= init_flag::POSIX_ACL | init_flag::DONT_MASK;
+            } else {
+                log::warn!("{}: POSIX_ACL needs the extended-attribute operations: ACLs are off", self.config.fs_name);
+            }
+        }
+        let mut granted = offered & wanted;
+        let acl = init_flag::POSIX_ACL | init_flag::DONT_MASK;
+        if granted & acl != acl {
+            granted &= !acl;
+        }
+        self.acl.store(granted & acl == acl, Ordering::Relaxed);
         let max_write = (self.config.max_request_len - REQUEST_HEADER_ROOM) as u32;
         let max_pages = max_write.div_ceil(4096).max(1) as u16;
         let out = abi::InitOut {
@@ -402,7 +430,11 @@ impl<F: FileSystem> Session<F> {
             Operation::Setattr(arg) => {
                 has(VnopMask::SETATTR)?;
                 let changes = setattr_changes(arg);
-                Ok(self.attr_reply(unique, &fs.node_setattr(node, &changes, &cred)?))
+                let vattr = fs.node_setattr(node, &changes, &cred)?;
+                if let Some(mode) = changes.mode {
+                    self.chmod_acl(node, mode, &cred)?;
+                }
+                Ok(self.attr_reply(unique, &vattr))
             }
             Operation::Readlink => {
                 has(VnopMask::READLINK)?;
@@ -416,7 +448,8 @@ impl<F: FileSystem> Session<F> {
             }
             Operation::Mknod { arg, name } => {
                 let vtype = Vtype::from_mode_bits(arg.mode).ok_or(Errno::EINVAL)?;
-                let mode = arg.mode & crate::MODE_PERMISSION_BITS;
+                let inherited = self.inherit_acl(node, arg.mode & crate::MODE_PERMISSION_BITS, arg.umask, false, &cred);
+                let mode = inherited.mode;
                 let made = if vnops.contains(VnopMask::MKNOD) {
                     fs.node_mknod(node, name, vtype, mode, crate::fuse::reply::decode_dev(arg.rdev), &cred)?
                 } else if vtype == Vtype::Reg && vnops.contains(VnopMask::CREATE) {
@@ -424,12 +457,17 @@ impl<F: FileSystem> Session<F> {
                 } else {
                     return Err(Errno::ENOSYS);
                 };
-                Ok(self.entry_reply(unique, &made, 0, handed_out)?.finish())
+                let reply = self.entry_reply(unique, &made, 0, handed_out)?;
+                self.store_inherited_acl(made.cookie, &inherited, &cred)?;
+                Ok(reply.finish())
             }
             Operation::Mkdir { arg, name } => {
                 has(VnopMask::MKDIR)?;
-                let made = fs.node_mkdir(node, name, arg.mode & crate::MODE_PERMISSION_BITS, &cred)?;
-                Ok(self.entry_reply(unique, &made, 0, handed_out)?.finish())
+                let inherited = self.inherit_acl(node, arg.mode & crate::MODE_PERMISSION_BITS, arg.umask, true, &cred);
+                let made = fs.node_mkdir(node, name, inherited.mode, &cred)?;
+                let reply = self.entry_reply(unique, &made, 0, handed_out)?;
+                self.store_inherited_acl(made.cookie, &inherited, &cred)?;
+                Ok(reply.finish())
             }
             Operation::Unlink { name } => {
                 has(VnopMask::REMOVE)?;
@@ -466,9 +504,11 @@ impl<F: FileSystem> Session<F> {
             }
             Operation::Create { arg, name } => {
                 has(VnopMask::CREATE)?;
-                let made = fs.node_create(node, name, arg.mode & crate::MODE_PERMISSION_BITS, &cred)?;
+                let inherited = self.inherit_acl(node, arg.mode & crate::MODE_PERMISSION_BITS, arg.umask, false, &cred);
+                let made = fs.node_create(node, name, inherited.mode, &cred)?;
                 // If the open fails, the kernel never learns of the node and `handle` gives it up.
                 let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, handed_out)?;
+                self.store_inherited_acl(made.cookie, &inherited, &cred)?;
                 Self::open_out(&mut reply, self.open_node(made.cookie, arg.flags, &cred)?);
                 Ok(reply.finish())
             }
@@ -541,8 +581,17 @@ impl<F: FileSystem> Session<F> {
             Operation::Setxattr { name, value, flags } => {
                 has(VnopMask::SETEXTATTR)?;
                 let flags = XattrFlags::from_bits(*flags).ok_or(Errno::EINVAL)?;
-                fs.node_setextattr(node, name, value, flags, &cred)?;
+                if is_acl_name(name) {
+                    self.set_acl(node, name, value, flags, &cred)?;
+                } else {
+                    fs.node_setextattr(node, name, value, flags, &cred)?;
+                }
                 Ok(Self::empty_reply(unique))
+            }
+            Operation::Getxattr { name, .. } | Operation::Removexattr { name }
+                if is_acl_name(name) && !self.acl_granted() =>
+            {
+                Err(Errno::EOPNOTSUPP)
             }
             Operation::Getxattr { name, size } => {
                 has(VnopMask::GETEXTATTR)?;

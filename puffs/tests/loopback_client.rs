@@ -126,6 +126,23 @@ fn links_attributes_and_extended_attributes() {
 }
 
 #[test]
+fn acl_attributes_never_reach_a_file_system_that_keeps_no_acls() {
+    // Stored as plain bytes, an ACL would answer success and never be enforced: the framework
+    // answers EOPNOTSUPP, so that tools fall back to chmod.
+    let (mounted, _) = mounted_memfs(1, 0);
+    mounted.mkdir("d", 0o755).expect("mkdir");
+    let acl = puffs::acl::Acl::from_mode(0o700).to_xattr();
+    for name in [puffs::acl::ACCESS_XATTR, puffs::acl::DEFAULT_XATTR] {
+        assert_eq!(mounted.setxattr("d", name, &acl, XattrFlags::empty()), Err(Errno::EOPNOTSUPP), "{name}");
+        assert_eq!(mounted.getxattr("d", name), Err(Errno::EOPNOTSUPP), "{name}");
+        assert_eq!(mounted.removexattr("d", name), Err(Errno::EOPNOTSUPP), "{name}");
+    }
+    assert_eq!(mounted.listxattr("d").expect("listxattr"), Vec::<OsString>::new(), "nothing was stored");
+    assert_eq!(mounted.stat("d").expect("stat").mode, 0o755, "and the mode is untouched");
+    mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).expect("unmount");
+}
+
+#[test]
 fn a_node_is_reclaimed_once_unlinked_and_forgotten() {
     let (mounted, reclaimed) = mounted_memfs(1, 0);
     let file = mounted.create("f", 0o644).expect("create");

@@ -300,8 +300,23 @@ fn a_hand_written_mask_points_at_its_name() {
     let message = "the vfsop mask is derived by `#[puffs_fs]` from the methods; remove `VFSOPS`";
     assert_eq!(error("", item), reported(message, "VFSOPS"));
     let item = "impl FileSystem for Fs { type Node = u64; }";
-    let message = "`FileSystem` has no associated consts or types, only operations; remove `Node`";
+    let message = "`FileSystem` has no associated consts or types besides `POSIX_ACL`, only operations; remove `Node`";
     assert_eq!(error("", item), reported(message, "Node"));
+}
+
+#[test]
+fn posix_acl_is_kept_and_needs_the_operations_that_store_acls() {
+    let item = "impl FileSystem for Fs { const POSIX_ACL: bool = true; fn node_getattr(&self) {} \
+                fn node_setattr(&self) {} fn node_getextattr(&self) {} }";
+    let message = "`POSIX_ACL = true` needs the operations that store ACLs; implement `node_setextattr`, \
+                   `node_deleteextattr`";
+    assert_eq!(error("", item), reported(message, "POSIX_ACL"));
+    // Off, or computed: nothing to check here.
+    for value in ["false", "cfg!(feature = \"acl\")"] {
+        let item = format!("impl FileSystem for Fs {{ const POSIX_ACL: bool = {value}; }}");
+        let expanded = expand(TokenStream::new(), item.parse().unwrap());
+        assert!(expanded.contains("const POSIX_ACL : bool"), "{expanded}");
+    }
 }
 
 #[test]
