@@ -10,6 +10,7 @@
 //!   --mkdir        create MOUNTPOINT if it does not exist
 //!   -V, --version  print the version
 //!   -h, --help     print this help
+//!   (and the program's own options, such as dtfs's `--capacity SIZE`)
 //! ```
 //!
 //! A usage error exits with status 2; a mount failure with 1; a clean unmount (by `umount`,
@@ -47,6 +48,48 @@ pub struct MountCommand {
     pub threads: usize,
     /// `--mkdir`: create the mount point first.
     pub mkdir: bool,
+    /// The values of the program's own options.
+    pub own: OwnArgs,
+}
+
+/// An option only one program has (`--capacity SIZE` of dtfs): its name, what its value is
+/// called, and its help line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OwnOption {
+    /// The option as written, with its dashes: `--capacity`.
+    pub name: &'static str,
+    /// What the value is called in the help: `SIZE`.
+    pub value: &'static str,
+    /// One line of help.
+    pub help: &'static str,
+}
+
+/// The values given for a program's own options, by option name.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct OwnArgs(Vec<(&'static str, String)>);
+
+impl OwnArgs {
+    /// The value given for option `name` (the last one, if given several times).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().rev().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+}
+
+/// A size as people write it: bytes, or with a binary unit `K`, `M`, `G`, `T` (also `KiB` …):
+/// `1048576`, `512M`, `2GiB`. `None` if it is not one, or too large.
+pub fn parse_size(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let digits = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(digits);
+    let shift = match unit.trim_end_matches("iB").trim_end_matches('B') {
+        "" => 0,
+        "K" | "k" => 10,
+        "M" => 20,
+        "G" => 30,
+        "T" => 40,
+        _ => return None,
+    };
+    number.parse::<u64>().ok()?.checked_mul(1 << shift)
 }
 
 /// A command line that cannot be understood; its text says why.
@@ -61,8 +104,15 @@ impl std::fmt::Display for UsageError {
 
 impl std::error::Error for UsageError {}
 
-/// The help text of program `name`, described by `about`.
-pub fn usage(name: &str, about: &str) -> String {
+/// The help text of program `name`, described by `about`, with its own options `own`.
+pub fn usage(name: &str, about: &str, own: &[OwnOption]) -> String {
+    let own: String = own
+        .iter()
+        .map(|o| {
+            let flag = format!("{} {}", o.name, o.value);
+            format!("  {flag}{}{}\n", " ".repeat(13usize.saturating_sub(flag.len()).max(2)), o.help)
+        })
+        .collect();
     format!(
         "{name}: {about}\n\n\
          usage: {name} [OPTIONS] MOUNTPOINT\n\n\
@@ -75,7 +125,8 @@ pub fn usage(name: &str, about: &str) -> String {
          -t N         serve requests with N worker threads (default 1)\n  \
          --mkdir      create MOUNTPOINT if it does not exist\n  \
          -V, --version  print the version\n  \
-         -h, --help   print this help\n\n\
+         -h, --help   print this help\n\
+         {own}\n\
          Unmount with `umount MOUNTPOINT` (`fusermount3 -u MOUNTPOINT` as a user who is not\n\
          root), or Ctrl-C when in the foreground. A user who is not root mounts through the\n\
          helper fusermount3 (package fuse3).\n"
@@ -83,9 +134,14 @@ pub fn usage(name: &str, about: &str) -> String {
 }
 
 /// Parses the arguments after the program name; `defaults` are mount options applied before
-/// any `-o`. A default `allow_other` applies only where this user may ask for it
-/// ([`MountOptions::allow_other_permitted`]); given with `-o`, it is asked for anyway.
-pub fn parse(args: impl IntoIterator<Item = OsString>, defaults: &str) -> Result<Command, UsageError> {
+/// any `-o`, `own` the program's own options. A default `allow_other` applies only where this
+/// user may ask for it ([`MountOptions::allow_other_permitted`]); given with `-o`, it is asked
+/// for anyway.
+pub fn parse(
+    args: impl IntoIterator<Item = OsString>,
+    defaults: &str,
+    own: &[OwnOption],
+) -> Result<Command, UsageError> {
     let permitted = MountOptions::allow_other_permitted();
     let mut option_list =
         defaults.split(',').filter(|o| permitted || o.trim() != "allow_other").collect::<Vec<_>>().join(",");
@@ -93,6 +149,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, defaults: &str) -> Result
     let mut debug = false;
     let mut threads = 1;
     let mut mkdir = false;
+    let mut own_args = OwnArgs::default();
     let mut mount_point = None;
     let mut args = args.into_iter();
     let text = |arg: OsString| arg.into_string().map_err(|a| UsageError(format!("argument {a:?} is not UTF-8")));
@@ -117,6 +174,12 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, defaults: &str) -> Result
                         })?;
                 }
             }
+            _ if own.iter().any(|o| o.name == arg_text) => {
+                let option = own.iter().find(|o| o.name == arg_text).expect("just found");
+                let value =
+                    args.next().ok_or_else(|| UsageError(format!("{} needs a {}", option.name, option.value)))?;
+                own_args.0.push((option.name, text(value)?));
+            }
             _ if arg_text.starts_with("-o") && arg_text.len() > 2 => {
                 option_list.push(',');
                 option_list.push_str(&arg_text[2..]);
@@ -132,7 +195,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>, defaults: &str) -> Result
     }
     let options = MountOptions::parse(&option_list).map_err(|e| UsageError(format!("bad {}", e.context())))?;
     let mount_point = mount_point.ok_or_else(|| UsageError("a MOUNTPOINT is needed".to_string()))?;
-    Ok(Command::Mount(MountCommand { mount_point, options, foreground: foreground || debug, debug, threads, mkdir }))
+    Ok(Command::Mount(MountCommand {
+        mount_point,
+        options,
+        foreground: foreground || debug,
+        debug,
+        threads,
+        mkdir,
+        own: own_args,
+    }))
 }
 
 /// Mounts `fs` as `name` the way `command` says, with root `root` of type `root_vtype`, and
@@ -166,36 +237,55 @@ pub fn mount_and_serve<F: FileSystem>(
     mounted.mainloop()
 }
 
+/// What an example program is, for its command line.
+#[derive(Debug, Clone, Copy)]
+pub struct Program<'a> {
+    /// The program's name: `dtfs`.
+    pub name: &'a str,
+    /// What it is, in a line.
+    pub about: &'a str,
+    /// Mount options applied before any `-o`.
+    pub default_options: &'a str,
+    /// Its own options.
+    pub own_options: &'a [OwnOption],
+}
+
 /// The whole `main` of an example program: parse the command line, build the file system with
-/// `make_fs`, mount it and serve it.
+/// `make_fs` from the program's own options (an `Err` is a usage error), mount it and serve it.
 pub fn main<F: FileSystem>(
-    name: &str,
-    about: &str,
-    default_options: &str,
+    program: &Program<'_>,
     root: Cookie,
     root_vtype: Vtype,
-    make_fs: impl FnOnce() -> F,
+    make_fs: impl FnOnce(&OwnArgs) -> Result<F, String>,
 ) -> ExitCode {
-    match parse(std::env::args_os().skip(1), default_options) {
+    let name = program.name;
+    let usage_error = |error: &dyn std::fmt::Display| {
+        eprintln!("{name}: {error}\ntry `{name} --help`");
+        ExitCode::from(2)
+    };
+    match parse(std::env::args_os().skip(1), program.default_options, program.own_options) {
         Ok(Command::Help) => {
-            print!("{}", usage(name, about));
+            print!("{}", usage(name, program.about, program.own_options));
             ExitCode::SUCCESS
         }
         Ok(Command::Version) => {
             println!("{name} {} (puffs-rs)", env!("CARGO_PKG_VERSION"));
             ExitCode::SUCCESS
         }
-        Ok(Command::Mount(command)) => match mount_and_serve(name, make_fs(), root, root_vtype, &command) {
-            Ok(_) => ExitCode::SUCCESS,
-            Err(error) => {
-                eprintln!("{name}: {error}");
-                ExitCode::FAILURE
+        Ok(Command::Mount(command)) => {
+            let fs = match make_fs(&command.own) {
+                Ok(fs) => fs,
+                Err(error) => return usage_error(&error),
+            };
+            match mount_and_serve(name, fs, root, root_vtype, &command) {
+                Ok(_) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("{name}: {error}");
+                    ExitCode::FAILURE
+                }
             }
-        },
-        Err(error) => {
-            eprintln!("{name}: {error}\ntry `{name} --help`");
-            ExitCode::from(2)
         }
+        Err(error) => usage_error(&error),
     }
 }
 
@@ -209,9 +299,12 @@ mod tests {
 
     #[test]
     fn a_full_command_line_parses() {
-        let Command::Mount(c) =
-            parse(args(&["-o", "ro,fsname=x", "-oallow_other", "-d", "-t", "4", "--mkdir", "/mnt"]), "nosuid").unwrap()
-        else {
+        let Command::Mount(c) = parse(
+            args(&["-o", "ro,fsname=x", "-oallow_other", "-d", "-t", "4", "--mkdir", "--size", "9", "/mnt"]),
+            "nosuid",
+            OWN,
+        )
+        .unwrap() else {
             panic!("not a mount command");
         };
         assert_eq!(c.mount_point, PathBuf::from("/mnt"));
@@ -219,16 +312,34 @@ mod tests {
         assert_eq!(c.options.fs_name.as_deref(), Some("x"));
         assert!(c.debug && c.foreground && c.mkdir);
         assert_eq!(c.threads, 4);
+        assert_eq!(c.own.get("--size"), Some("9"));
+    }
+
+    const OWN: &[OwnOption] = &[OwnOption { name: "--size", value: "SIZE", help: "how big" }];
+
+    #[test]
+    fn own_options_are_parsed_and_helped() {
+        assert!(usage("x", "about", OWN).contains("  --size SIZE  how big\n"), "{}", usage("x", "about", OWN));
+        assert!(parse(args(&["--size"]), "", OWN).is_err());
+        assert!(parse(args(&["--size", "1", "/m"]), "", &[]).is_err(), "not this program's option");
+        for (text, bytes) in
+            [("1024", 1024), ("64K", 64 << 10), ("512M", 512 << 20), ("2GiB", 2 << 30), ("1T", 1 << 40)]
+        {
+            assert_eq!(parse_size(text), Some(bytes), "{text}");
+        }
+        for bad in ["", "M", "1.5G", "-1", "12X", "99999999999T"] {
+            assert_eq!(parse_size(bad), None, "{bad}");
+        }
     }
 
     #[test]
     fn help_wins_and_mistakes_are_usage_errors() {
-        assert_eq!(parse(args(&["/mnt", "--help"]), ""), Ok(Command::Help));
+        assert_eq!(parse(args(&["/mnt", "--help"]), "", &[]), Ok(Command::Help));
         for bad in [&["-x", "/mnt"][..], &["-o"], &["-t", "0", "/m"], &["-o", "bogus", "/m"], &[], &["/a", "/b"]] {
-            assert!(parse(args(bad), "").is_err(), "{bad:?} parsed");
+            assert!(parse(args(bad), "", &[]).is_err(), "{bad:?} parsed");
         }
         assert_eq!(
-            parse(args(&["-t", "x", "/m"]), "").unwrap_err().0,
+            parse(args(&["-t", "x", "/m"]), "", &[]).unwrap_err().0,
             "-t needs a thread count from 1 to 1024, not `x`"
         );
     }

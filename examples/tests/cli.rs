@@ -47,6 +47,8 @@ fn usage_errors_exit_2_and_say_why() {
         (&[], "a MOUNTPOINT is needed"),
         (&["-o", "bogus", "/mnt"], "mount option `bogus`"),
         (&["-t", "none", "/mnt"], "-t needs a thread count"),
+        (&["--capacity", "lots", "/mnt"], "--capacity needs a size such as 512M or 2G, not `lots`"),
+        (&["--capacity"], "--capacity needs a SIZE"),
     ] {
         let out = run(DTFS, args);
         assert_eq!(out.status.code(), Some(2), "{args:?}");
@@ -92,6 +94,34 @@ fn sigint_and_sigterm_unmount_cleanly() {
         assert!(status.success(), "{program} after {signal}: {status}");
         assert!(common::wait_mounted(&dir, false), "the mount is gone after {signal}");
     }
+}
+
+#[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
+fn a_daemon_with_auto_unmount_detaches_too() {
+    common::require_mount();
+    let dir = common::mount_point("cli-daemon-auto");
+    let _cleanup = Program::unmount_on_drop(&dir);
+    // The parent waits for the child's report, which the watchdog must not hold open.
+    let out = Program::spawn(Command::new(DTFS).args(["-o", "auto_unmount"]).arg(&dir)).output(Duration::from_secs(10));
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(common::wait_mounted(&dir, true));
+    umount2(&dir, MntFlags::empty()).unwrap();
+    assert!(common::wait_mounted(&dir, false));
+}
+
+#[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
+fn dtfs_holds_what_its_capacity_says() {
+    common::require_mount();
+    let dir = common::mount_point("cli-capacity");
+    let _running = Program::serve(DTFS, &["-f", "--capacity", "8M"], &dir);
+    let st = nix::sys::statvfs::statvfs(&dir).unwrap();
+    assert_eq!(st.blocks() * st.fragment_size(), 8 << 20, "statvfs tells the capacity");
+    // 8 MiB fit less what the metadata takes; 9 MiB do not.
+    let full = std::fs::write(dir.join("big"), vec![7u8; 9 << 20]).expect_err("more than the capacity");
+    assert_eq!(full.raw_os_error(), Some(nix::libc::ENOSPC), "{full}");
+    std::fs::write(dir.join("big"), vec![7u8; 4 << 20]).expect("half the capacity fits");
 }
 
 #[test]
@@ -145,10 +175,20 @@ fn debug_dumps_requests_and_replies() {
     let dir = common::mount_point("cli-debug");
     let mut running = Program::serve(DTFS, &["-d"], &dir);
     assert_eq!(std::fs::metadata(dir.join("absent")).unwrap_err().raw_os_error(), Some(nix::libc::ENOENT));
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file =
+            std::fs::OpenOptions::new().write(true).create_new(true).mode(0o640).open(dir.join("f")).unwrap();
+        std::io::Write::write_all(&mut file, &vec![b'x'; 1 << 20]).unwrap();
+    }
     running.signal(Signal::SIGINT);
     assert!(running.wait(Duration::from_secs(10)).success());
     let dump = running.stderr();
     assert!(dump.contains("-> INIT"), "{dump}");
     assert!(dump.contains("-> LOOKUP") && dump.contains("\"absent\""), "{dump}");
     assert!(dump.contains("ENOENT"), "{dump}");
+    // What a person reads: octal modes, flag names, sizes, payloads cut short.
+    assert!(dump.contains("\"f\" mode 0o100640") && dump.contains("O_WRONLY|O_CREAT|O_EXCL"), "{dump}");
+    assert!(dump.contains(&format!("at 0: \"{}\"…", "x".repeat(32))), "{dump}");
+    assert!(dump.len() < 100_000, "a 1 MiB write dumps {} bytes", dump.len());
 }

@@ -272,7 +272,7 @@ impl<F: FileSystem> Session<F> {
         };
         let h = request.header;
         self.dump(format_args!(
-            "-> {} unique {} node {} uid {} gid {} pid {}: {:?}",
+            "-> {} unique {} node {} uid {} gid {} pid {}: {}",
             opcode::name(h.opcode),
             h.unique,
             h.nodeid,

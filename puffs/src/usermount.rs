@@ -418,7 +418,8 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     /// Detaches from the terminal at mount (puffs `puffs_daemon`): the process forks, the
     /// parent exits once the child's mount succeeded (status 0) or failed (status 1, with the
     /// error on standard error), and the child goes on in a new session with standard streams
-    /// on `/dev/null`.
+    /// on `/dev/null`. Forking is safe only while the process runs one thread: with more, the
+    /// mount is refused (`EBUSY`) and says so.
     pub fn daemonize(mut self, daemonize: bool) -> Self
     where
         S: BeforeMount,
@@ -488,7 +489,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         let daemon = if body.config.daemonize {
             match daemon::fork(&body.config.name) {
                 Ok(d) => Some(d),
-                Err(e) => return Err((Error::new("daemonize", e), Usermount { body })),
+                Err(error) => return Err((error, Usermount { body })),
             }
         } else {
             None
@@ -973,12 +974,36 @@ mod daemon {
         report: OwnedFd,
     }
 
+    /// How many threads this process runs, from `/proc/self/status`.
+    fn thread_count() -> Option<usize> {
+        let status = std::fs::read_to_string("/proc/self/status").ok()?;
+        status.lines().find_map(|l| l.strip_prefix("Threads:"))?.trim().parse().ok()
+    }
+
     /// Forks. The parent waits for the child's report and exits; the child answers.
-    pub(super) fn fork(name: &str) -> Result<Daemon, Errno> {
-        let (read_end, write_end) = unistd::pipe()?;
-        // SAFETY: no thread is running in this process before mount (the usermount starts
-        // none), so the child may go on running arbitrary code.
-        match unsafe { unistd::fork() }? {
+    pub(super) fn fork(name: &str) -> Result<Daemon, Error> {
+        // After fork only the calling thread exists in the child: a lock another thread held
+        // (the allocator's, say) would stay locked forever. Refuse rather than risk it.
+        match thread_count() {
+            Some(1) => {}
+            Some(n) => {
+                return Err(Error::new(
+                    format!(
+                        "daemonize: the process runs {n} threads, and forking is safe only with one; \
+                         daemonize before starting any thread, or stay in the foreground"
+                    ),
+                    Errno::EBUSY,
+                ))
+            }
+            None => return Err(Error::new("daemonize: count the threads (/proc/self/status)", Errno::ENOENT)),
+        }
+        let failed = |e: Errno| Error::new("daemonize", e);
+        // Close-on-exec: a program the child starts (the auto_unmount watchdog) must not keep
+        // the parent waiting.
+        let (read_end, write_end) = unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(failed)?;
+        // SAFETY: the process runs one thread (checked above), so the child may go on running
+        // arbitrary code.
+        match unsafe { unistd::fork() }.map_err(failed)? {
             ForkResult::Parent { .. } => {
                 drop(write_end);
                 // The child writes nothing on success, and the error's text on failure; the
@@ -1004,12 +1029,13 @@ mod daemon {
             }
             ForkResult::Child => {
                 drop(read_end);
-                unistd::setsid()?;
+                unistd::setsid().map_err(failed)?;
                 let _ = unistd::chdir("/");
-                let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())?;
-                unistd::dup2_stdin(&null)?;
-                unistd::dup2_stdout(&null)?;
-                unistd::dup2_stderr(&null)?;
+                let null = nix::fcntl::open("/dev/null", nix::fcntl::OFlag::O_RDWR, nix::sys::stat::Mode::empty())
+                    .map_err(failed)?;
+                unistd::dup2_stdin(&null).map_err(failed)?;
+                unistd::dup2_stdout(&null).map_err(failed)?;
+                unistd::dup2_stderr(&null).map_err(failed)?;
                 Ok(Daemon { report: write_end })
             }
         }

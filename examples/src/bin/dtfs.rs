@@ -3,17 +3,29 @@
 use std::process::ExitCode;
 
 use puffs::Vtype;
+use puffs_examples::cli::{self, OwnOption, Program};
 use puffs_examples::dtfs::Dtfs;
 
+const CAPACITY: OwnOption = OwnOption {
+    name: "--capacity",
+    value: "SIZE",
+    help: "how much it may hold: 512M, 2G ... (default: half the memory)",
+};
+
 fn main() -> ExitCode {
-    // The kernel checks permissions (dtfs leaves them to it), and every user may use the tree
-    // (where the user who mounts may allow that: always as root).
-    puffs_examples::cli::main(
-        "dtfs",
-        "an in-memory read-write file system",
-        "default_permissions,allow_other",
-        Dtfs::ROOT,
-        Vtype::Dir,
-        Dtfs::new,
-    )
+    let program = Program {
+        name: "dtfs",
+        about: "an in-memory read-write file system",
+        // The kernel checks permissions (dtfs leaves them to it), and every user may use the
+        // tree (where the user who mounts may allow that: always as root).
+        default_options: "default_permissions,allow_other",
+        own_options: &[CAPACITY],
+    };
+    cli::main(&program, Dtfs::ROOT, Vtype::Dir, |own| match own.get(CAPACITY.name) {
+        None => Ok(Dtfs::new()),
+        Some(text) => cli::parse_size(text)
+            .filter(|&bytes| bytes > 0)
+            .map(Dtfs::with_capacity)
+            .ok_or_else(|| format!("--capacity needs a size such as 512M or 2G, not `{text}`")),
+    })
 }

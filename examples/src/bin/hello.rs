@@ -3,15 +3,15 @@
 use std::process::ExitCode;
 
 use puffs::Vtype;
+use puffs_examples::cli::{self, Program};
 use puffs_examples::hello::Hello;
 
 fn main() -> ExitCode {
-    puffs_examples::cli::main(
-        "hello",
-        "a read-only file system holding one file",
-        "ro",
-        Hello::ROOT,
-        Vtype::Dir,
-        || Hello,
-    )
+    let program = Program {
+        name: "hello",
+        about: "a read-only file system holding one file",
+        default_options: "ro",
+        own_options: &[],
+    };
+    cli::main(&program, Hello::ROOT, Vtype::Dir, |_| Ok(Hello))
 }

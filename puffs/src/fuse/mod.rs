@@ -6,6 +6,7 @@
 
 pub mod abi;
 mod channel;
+mod dump;
 pub mod reply;
 pub mod request;
 
