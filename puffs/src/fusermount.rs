@@ -31,11 +31,16 @@ pub(crate) const FUSE_CONF: &str = "/etc/fuse.conf";
 /// The environment variable naming the helper's end of the socket.
 const COMMFD_ENV: &str = "_FUSE_COMMFD";
 
+/// The first program `name` in `PATH`.
+pub(crate) fn find_program(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).map(|dir| dir.join(name)).find(|p| p.is_file())
+}
+
 /// The helper's path: the first `fusermount3` in `PATH`, or an error that names it and says
 /// where it comes from.
 pub(crate) fn helper_path() -> Result<PathBuf, Error> {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).map(|dir| dir.join(HELPER)).find(|p| p.is_file()).ok_or_else(|| {
+    find_program(HELPER).ok_or_else(|| {
         Error::new(
             format!(
                 "mounting as a user who is not root needs the helper `{HELPER}`, which is not in PATH \
