@@ -6,17 +6,15 @@
 //! This binary lowers its own address-space limit, so an allocation of the size a peer asks for
 //! fails (and would abort the process) instead of being quietly overcommitted.
 
+mod fake_kernel;
+
 use std::ffi::{OsStr, OsString};
-use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
+use fake_kernel::{body, pair, FakeKernel};
 use nix::sys::resource::{setrlimit, Resource};
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-use nix::sys::time::TimeVal;
-use puffs::fuse::abi::{self, opcode, InHeader, OutHeader};
+use puffs::fuse::abi::{self, opcode};
 use puffs::fuse::request::Operation;
-use puffs::fuse::Channel;
 use puffs::{
     puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, RenameFlags, Result, Usermount, Vattr,
     Vtype,
@@ -84,31 +82,10 @@ impl FileSystem for Yes {
     }
 }
 
-struct FakeKernel {
-    fd: OwnedFd,
-    unique: AtomicU64,
-}
-
-impl FakeKernel {
-    fn call(&self, op: u32, nodeid: u64, body: &[u8]) -> (i32, usize) {
-        let unique = self.unique.fetch_add(2, Ordering::Relaxed);
-        let mut frame = Vec::new();
-        InHeader { len: (InHeader::SIZE + body.len()) as u32, opcode: op, unique, nodeid, ..Default::default() }
-            .encode(&mut frame);
-        frame.extend_from_slice(body);
-        nix::unistd::write(&self.fd, &frame).expect("send frame");
-        let mut buf = vec![0u8; 1 << 21];
-        let n = nix::unistd::read(&self.fd, &mut buf).expect("a reply within the timeout");
-        let header = OutHeader::decode(&buf[..n]).expect("a reply header");
-        assert_eq!(header.unique, unique, "the reply answers the request");
-        (-header.error, n - OutHeader::SIZE)
-    }
-}
-
-fn body(op: &Operation<'_>) -> Vec<u8> {
-    let mut body = Vec::new();
-    op.encode_body(&mut body);
-    body
+/// The errno of a request's reply and the length of its body.
+fn call(kernel: &FakeKernel, op: u32, nodeid: u64, body: &[u8]) -> (i32, usize) {
+    let (errno, body) = kernel.call(op, nodeid, body);
+    (errno, body.len())
 }
 
 /// Caps this process's address space at what it uses now plus `spare` bytes.
@@ -125,37 +102,30 @@ fn limit_address_space(spare: u64) {
 
 #[test]
 fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
-    let (ours, theirs) =
-        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).expect("socketpair");
-    nix::sys::socket::setsockopt(&theirs, nix::sys::socket::sockopt::ReceiveTimeout, &TimeVal::new(10, 0))
-        .expect("timeout");
-    let kernel = FakeKernel { fd: theirs, unique: AtomicU64::new(2) };
-    let init = Operation::Init(abi::InitIn { major: 7, minor: 45, max_readahead: 1 << 17, flags: u32::MAX, flags2: 0 });
-    let unique = kernel.unique.fetch_add(2, Ordering::Relaxed);
-    nix::unistd::write(&kernel.fd, &init.encode(InHeader { unique, ..Default::default() })).expect("send INIT");
+    let (channel, kernel) = pair();
+    kernel.init(7, 45);
     // A request length a socket's default buffers carry in one message.
     const GRANTED: usize = 64 * 1024;
     let mounted = Usermount::init(Yes::default(), "hostile")
         .max_request_len(GRANTED)
-        .mount_on_channel(Channel::new(ours), Cookie(1), "hostile")
+        .mount_on_channel(channel, Cookie(1), "hostile")
         .map_err(|(e, _)| e)
         .expect("mount on channel");
-    let mut buf = vec![0u8; 4096];
-    nix::unistd::read(&kernel.fd, &mut buf).expect("INIT reply");
+    assert_eq!(kernel.reply().0.error, 0, "INIT answered");
     let server = std::thread::spawn(move || mounted.mainloop());
     // 4 GiB asked for would now fail to allocate, and an allocation failure aborts.
     limit_address_space(1 << 30);
 
     // Sizes: each reply is clamped to the request length the mount granted.
     let huge = abi::ReadIn { size: u32::MAX, ..Default::default() };
-    let (errno, len) = kernel.call(opcode::READDIR, abi::ROOT_ID, &body(&Operation::Readdir(huge)));
+    let (errno, len) = call(&kernel, opcode::READDIR, abi::ROOT_ID, &body(&Operation::Readdir(huge)));
     assert_eq!(errno, 0, "READDIR of 4 GiB is answered");
     assert!(len > 0 && len <= GRANTED, "READDIR reply of {len} bytes");
-    let (errno, len) = kernel.call(opcode::READ, 9, &body(&Operation::Read(huge)));
+    let (errno, len) = call(&kernel, opcode::READ, 9, &body(&Operation::Read(huge)));
     assert_eq!((errno, len), (0, GRANTED), "READ of 4 GiB is clamped");
     let getxattr = body(&Operation::Getxattr { name: OsStr::new("user.a"), size: u32::MAX });
-    assert_eq!(kernel.call(opcode::GETXATTR, 9, &getxattr), (0, 5));
-    assert_eq!(kernel.call(opcode::LISTXATTR, 9, &body(&Operation::Listxattr { size: u32::MAX })), (0, 7));
+    assert_eq!(call(&kernel, opcode::GETXATTR, 9, &getxattr), (0, 5));
+    assert_eq!(call(&kernel, opcode::LISTXATTR, 9, &body(&Operation::Listxattr { size: u32::MAX })), (0, 7));
 
     // `.` and `..` as a new entry's name: EEXIST, as POSIX says for each creating call.
     for dot in [".", ".."] {
@@ -168,7 +138,7 @@ fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
             (opcode::LINK, Operation::Link { oldnodeid: 9, name }),
         ];
         for (op, request) in creating {
-            assert_eq!(kernel.call(op, abi::ROOT_ID, &body(&request)).0, Errno::EEXIST as i32, "{request:?}");
+            assert_eq!(call(&kernel, op, abi::ROOT_ID, &body(&request)).0, Errno::EEXIST as i32, "{request:?}");
         }
         // Renaming from or to `.` or `..`: EINVAL.
         let plain = OsStr::new("plain");
@@ -176,26 +146,26 @@ fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
             for flags in [0, 1] {
                 let rename = Operation::Rename { newdir: abi::ROOT_ID, flags, name, newname };
                 let op = if flags == 0 { opcode::RENAME } else { opcode::RENAME2 };
-                assert_eq!(kernel.call(op, abi::ROOT_ID, &body(&rename)).0, Errno::EINVAL as i32, "{rename:?}");
+                assert_eq!(call(&kernel, op, abi::ROOT_ID, &body(&rename)).0, Errno::EINVAL as i32, "{rename:?}");
             }
         }
         // Removing them: rmdir(".") is EINVAL, rmdir("..") ENOTEMPTY; both are directories to unlink.
         let rmdir = if dot == "." { Errno::EINVAL } else { Errno::ENOTEMPTY };
-        assert_eq!(kernel.call(opcode::RMDIR, abi::ROOT_ID, &body(&Operation::Rmdir { name })).0, rmdir as i32);
+        assert_eq!(call(&kernel, opcode::RMDIR, abi::ROOT_ID, &body(&Operation::Rmdir { name })).0, rmdir as i32);
         assert_eq!(
-            kernel.call(opcode::UNLINK, abi::ROOT_ID, &body(&Operation::Unlink { name })).0,
+            call(&kernel, opcode::UNLINK, abi::ROOT_ID, &body(&Operation::Unlink { name })).0,
             Errno::EISDIR as i32
         );
     }
     // Ordinary names still work.
     assert_eq!(
-        kernel
-            .call(
-                opcode::MKDIR,
-                abi::ROOT_ID,
-                &body(&Operation::Mkdir { arg: abi::MkdirIn { mode: 0o755, umask: 0 }, name: OsStr::new("...") })
-            )
-            .0,
+        call(
+            &kernel,
+            opcode::MKDIR,
+            abi::ROOT_ID,
+            &body(&Operation::Mkdir { arg: abi::MkdirIn { mode: 0o755, umask: 0 }, name: OsStr::new("...") })
+        )
+        .0,
         0
     );
 

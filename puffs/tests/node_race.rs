@@ -5,18 +5,17 @@
 //!
 //! Driven by a fake kernel on a socket pair, so it needs no mount and no privilege.
 
+mod fake_kernel;
+
 use std::collections::HashSet;
 use std::ffi::OsStr;
-use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-use nix::sys::time::TimeVal;
-use puffs::fuse::abi::{self, opcode, InHeader, OutHeader};
+use fake_kernel::{body, pair, FakeKernel};
+use puffs::fuse::abi::{self, opcode};
 use puffs::fuse::request::Operation;
-use puffs::fuse::Channel;
 use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Usermount, Vattr, Vtype};
 
 const NODE: u64 = 7;
@@ -48,60 +47,33 @@ impl FileSystem for Tracker {
     }
 }
 
-struct FakeKernel {
-    fd: OwnedFd,
-    unique: AtomicU64,
+/// What this test asks of the fake kernel.
+trait Race {
+    fn lookup_x(&self);
+    fn forget(&self, nlookup: u64);
 }
 
-impl FakeKernel {
-    fn send(&self, op: u32, nodeid: u64, body: &[u8]) -> u64 {
-        let unique = self.unique.fetch_add(2, Ordering::Relaxed);
-        let mut frame = Vec::new();
-        InHeader { len: (InHeader::SIZE + body.len()) as u32, opcode: op, unique, nodeid, ..Default::default() }
-            .encode(&mut frame);
-        frame.extend_from_slice(body);
-        nix::unistd::write(&self.fd, &frame).expect("send frame");
-        unique
-    }
-
-    fn reply(&self) -> OutHeader {
-        let mut buf = vec![0u8; 1 << 17];
-        let n = nix::unistd::read(&self.fd, &mut buf).expect("a reply within the timeout");
-        OutHeader::decode(&buf[..n]).expect("a reply header")
-    }
-
-    fn lookup_x(&self) -> OutHeader {
-        let unique = self.send(opcode::LOOKUP, abi::ROOT_ID, b"x\0");
-        let header = self.reply();
-        assert_eq!((header.unique, header.error), (unique, 0), "LOOKUP x answered");
-        header
+impl Race for FakeKernel {
+    fn lookup_x(&self) {
+        assert_eq!(self.call(opcode::LOOKUP, abi::ROOT_ID, b"x\0").0, 0, "LOOKUP x answered");
     }
 
     fn forget(&self, nlookup: u64) {
-        let mut body = Vec::new();
-        Operation::Forget { nlookup }.encode_body(&mut body);
-        self.send(opcode::FORGET, NODE, &body);
+        self.send(opcode::FORGET, NODE, &body(&Operation::Forget { nlookup }));
     }
 }
 
 #[test]
 fn a_lookup_racing_the_forget_of_the_last_lookup_keeps_the_node() {
-    let (ours, theirs) =
-        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).expect("socketpair");
-    nix::sys::socket::setsockopt(&theirs, nix::sys::socket::sockopt::ReceiveTimeout, &TimeVal::new(10, 0))
-        .expect("timeout");
-    let kernel = FakeKernel { fd: theirs, unique: AtomicU64::new(2) };
-    let mut init = Vec::new();
-    Operation::Init(abi::InitIn { major: 7, minor: 45, max_readahead: 1 << 17, flags: u32::MAX, flags2: 0 })
-        .encode_body(&mut init);
-    kernel.send(opcode::INIT, 0, &init);
+    let (channel, kernel) = pair();
+    kernel.init(7, 45);
     let tracker = std::sync::Arc::new(Tracker::default());
     let mounted = Usermount::init(SharedTracker(tracker.clone()), "race")
         .threads(2)
-        .mount_on_channel(Channel::new(ours), Cookie(1), "race")
+        .mount_on_channel(channel, Cookie(1), "race")
         .map_err(|(e, _)| e)
         .expect("mount on channel");
-    assert_eq!(kernel.reply().error, 0, "INIT answered");
+    assert_eq!(kernel.reply().0.error, 0, "INIT answered");
     let server = std::thread::spawn(move || mounted.mainloop());
 
     // The kernel holds the node once; then, in each round, it forgets that lookup while a new

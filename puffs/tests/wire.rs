@@ -2,16 +2,14 @@
 //! the INIT handshake, dispatch only of operations in the mask, lookup counts and reclaim, and
 //! malformed frames answered with an errno, never a panic or a hang.
 
+mod fake_kernel;
+
 use std::ffi::OsStr;
-use std::os::fd::OwnedFd;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-use nix::sys::time::TimeVal;
-use puffs::fuse::abi::{self, opcode, InHeader, OutHeader};
+use fake_kernel::{body, pair, FakeKernel};
+use puffs::fuse::abi::{self, opcode};
 use puffs::fuse::request::Operation;
-use puffs::fuse::Channel;
 use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Usermount, Vattr, VnopMask, Vtype};
 
 /// Records the operations dispatched to it.
@@ -48,84 +46,11 @@ impl FileSystem for Recorder {
     }
 }
 
-/// The kernel's end of the socket pair.
-struct FakeKernel {
-    fd: OwnedFd,
-    unique: AtomicU64,
-}
-
-impl FakeKernel {
-    fn send_raw(&self, frame: &[u8]) {
-        nix::unistd::write(&self.fd, frame).expect("send frame");
-    }
-
-    fn frame(&self, op: u32, nodeid: u64, body: &[u8]) -> (u64, Vec<u8>) {
-        let unique = self.unique.fetch_add(2, Ordering::Relaxed);
-        let mut frame = Vec::new();
-        InHeader {
-            len: (InHeader::SIZE + body.len()) as u32,
-            opcode: op,
-            unique,
-            nodeid,
-            uid: 1000,
-            gid: 1000,
-            pid: 42,
-            ..Default::default()
-        }
-        .encode(&mut frame);
-        frame.extend_from_slice(body);
-        (unique, frame)
-    }
-
-    fn send(&self, op: u32, nodeid: u64, body: &[u8]) -> u64 {
-        let (unique, frame) = self.frame(op, nodeid, body);
-        self.send_raw(&frame);
-        unique
-    }
-
-    /// The next reply: header and body. Fails the test after a timeout instead of hanging.
-    fn reply(&self) -> (OutHeader, Vec<u8>) {
-        let mut buf = vec![0u8; 1 << 21];
-        let n = nix::unistd::read(&self.fd, &mut buf).expect("a reply within the timeout");
-        let header = OutHeader::decode(&buf[..n]).expect("a reply header");
-        assert_eq!(header.len as usize, n, "reply length matches its frame");
-        (header, buf[OutHeader::SIZE..n].to_vec())
-    }
-
-    /// Sends a request and answers the errno of its reply (0 for success) and the body.
-    fn call(&self, op: u32, nodeid: u64, body: &[u8]) -> (i32, Vec<u8>) {
-        let unique = self.send(op, nodeid, body);
-        let (header, body) = self.reply();
-        assert_eq!(header.unique, unique, "reply answers the request");
-        (-header.error, body)
-    }
-
-    fn init(&self, major: u32, minor: u32) -> u64 {
-        let init = Operation::Init(abi::InitIn { major, minor, max_readahead: 1 << 17, flags: u32::MAX, flags2: 0 });
-        self.send(opcode::INIT, 0, &body(&init))
-    }
-}
-
-/// The body of a well-formed request, from the same encoder the loopback kernel uses.
-fn body(op: &Operation<'_>) -> Vec<u8> {
-    let mut body = Vec::new();
-    op.encode_body(&mut body);
-    body
-}
-
 /// A name and its NUL, also for names the encoder would not be asked to send.
 fn name(s: &str) -> Vec<u8> {
     let mut v = s.as_bytes().to_vec();
     v.push(0);
     v
-}
-
-fn pair() -> (Channel, FakeKernel) {
-    let (ours, theirs) =
-        socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC).expect("socketpair");
-    let timeout = TimeVal::new(10, 0);
-    nix::sys::socket::setsockopt(&theirs, nix::sys::socket::sockopt::ReceiveTimeout, &timeout).expect("timeout");
-    (Channel::new(ours), FakeKernel { fd: theirs, unique: AtomicU64::new(2) })
 }
 
 /// Mounts a Recorder on a fake kernel and runs its main loop in a thread.
