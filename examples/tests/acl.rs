@@ -63,15 +63,17 @@ fn a_denying_acl_denies() {
 fn cp_a_keeps_every_mode() {
     // A tree with modes no umask makes, on the local disk.
     let source = mount_point("acl-source");
-    let modes = [("a", 0o600), ("b", 0o755), ("c", 0o640), ("d", 0o444), ("e", 0o4755), ("f", 0o2750)];
-    for (name, mode) in modes {
+    let files = [("a", 0o600), ("b", 0o755), ("c", 0o640), ("d", 0o444), ("e", 0o4755), ("f", 0o2750)];
+    let dirs = [("dir700", 0o700), ("dir1777", 0o1777), ("dir750", 0o750)];
+    for (name, _) in files {
         std::fs::write(source.join(name), name).unwrap();
-        std::fs::set_permissions(source.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
     }
-    for (name, mode) in [("dir700", 0o700), ("dir1777", 0o1777), ("dir750", 0o750)] {
+    for (name, _) in dirs {
         std::fs::create_dir(source.join(name)).unwrap();
         std::fs::write(source.join(name).join("inner"), "x").unwrap();
-        std::fs::set_permissions(source.join(name), std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+    for (name, mode) in files.iter().chain(&dirs) {
+        std::fs::set_permissions(source.join(name), std::fs::Permissions::from_mode(*mode)).unwrap();
     }
     let (_server, dir) = serve_dtfs("acl-cp");
     let copy = dir.join("copy");
@@ -84,15 +86,9 @@ fn cp_a_keeps_every_mode() {
     assert!(output.status.success(), "cp -a: {}", String::from_utf8_lossy(&output.stderr));
     let _ = std::fs::remove_dir_all(&source);
     let mut differences = Vec::new();
-    for (name, mode) in modes {
+    for (name, mode) in files.iter().chain(&dirs) {
         let got = std::fs::metadata(copy.join(name)).unwrap().permissions().mode() & 0o7777;
-        if got != mode {
-            differences.push(format!("{name}: {got:o}, not {mode:o}"));
-        }
-    }
-    for (name, mode) in [("dir700", 0o700), ("dir1777", 0o1777), ("dir750", 0o750)] {
-        let got = std::fs::metadata(copy.join(name)).unwrap().permissions().mode() & 0o7777;
-        if got != mode {
+        if got != *mode {
             differences.push(format!("{name}: {got:o}, not {mode:o}"));
         }
     }
