@@ -16,9 +16,8 @@
 use std::ffi::OsStr;
 
 use crate::acl::{Acl, ACCESS_XATTR, DEFAULT_XATTR};
-use crate::ops::vnop_mask;
 use crate::session::Session;
-use crate::{Cookie, Cred, Errno, FileSystem, SetVattr, VnopMask, XattrFlags};
+use crate::{Cookie, Cred, Errno, FileSystem, SetVattr, XattrFlags};
 
 /// Whether `name` is one of the two attributes that hold POSIX ACLs.
 pub(crate) fn is_acl_name(name: &OsStr) -> bool {
@@ -97,9 +96,7 @@ impl<F: FileSystem> Session<F> {
         // The access ACL decides the permission bits; set-id and sticky bits stay.
         let current = self.fs.node_getattr(node, cred)?.mode;
         let mode = (current & !0o777) | acl.mode_bits();
-        if !vnop_mask::<F>().contains(VnopMask::SETATTR) {
-            return Err(Errno::EOPNOTSUPP);
-        }
+        // Granted only to a file system with setattr and the xattr operations (see INIT).
         self.fs.node_setattr(node, &SetVattr { mode: Some(mode), ..SetVattr::default() }, cred)?;
         if acl.is_equivalent_to_mode() {
             // The mode says it all: no ACL is kept (as every disk file system does).
