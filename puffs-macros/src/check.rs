@@ -1,9 +1,8 @@
 //! The checks of the impl and of the declared masks: every misuse the macro reports, collected.
 
 use proc_macro2::Ident;
-use quote::ToTokens;
 
-use crate::ast::{FsImpl, Member, Method};
+use crate::ast::{FsImpl, Member};
 use crate::attr::{Attr, Declared};
 use crate::vnop::{Kind, Op};
 
@@ -35,7 +34,6 @@ pub(crate) fn check(attr: &Attr, fs: &FsImpl<'_>, errors: &mut Errors) {
     let declared: Vec<(Kind, Option<Vec<&Op>>)> =
         attr.declared().map(|declared| (declared.kind, check_declared(declared, fs, errors))).collect();
 
-    let mut defined: Vec<&Method<'_>> = Vec::new();
     for member in &fs.members {
         let method = match member {
             Member::Method(method) => method,
@@ -67,13 +65,7 @@ pub(crate) fn check(attr: &Attr, fs: &FsImpl<'_>, errors: &mut Errors) {
             );
             errors.push(syn::Error::new_spanned(attr, message));
         }
-        // The same method under different `cfg`s is fine: at most one of them is compiled in.
-        if defined.iter().any(|other| other.op == method.op && same_cfgs(other, method)) {
-            let message = format!("duplicate {} `{}`", op.kind.noun(), method.name);
-            errors.push(syn::Error::new(method.name.span(), message));
-            continue;
-        }
-        defined.push(method);
+        // A method defined twice is rustc's to report ("duplicate definitions", E0201).
         let undeclared = declared
             .iter()
             .any(|(kind, named)| *kind == op.kind && named.as_ref().is_some_and(|named| !named.contains(&op)));
@@ -221,13 +213,6 @@ fn edit_distance(a: &str, b: &str) -> usize {
     d[a.len()][b.len()]
 }
 
-/// Whether two definitions of an operation are compiled in under the same `cfg`s.
-fn same_cfgs(a: &Method<'_>, b: &Method<'_>) -> bool {
-    let tokens = |method: &Method<'_>| -> Vec<String> {
-        method.cfgs.iter().map(|cfg| cfg.to_token_stream().to_string()).collect()
-    };
-    tokens(a) == tokens(b)
-}
 #[cfg(test)]
 mod tests {
     use super::edit_distance;

@@ -1,4 +1,5 @@
-//! The expansion: the user's impl unchanged, then the `DerivedOps` impl holding the masks.
+//! The expansion: the user's impl unchanged, then the `Dispatch` impl holding the masks and the
+//! dispatch to the methods present.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote, ToTokens};
@@ -23,12 +24,11 @@ pub(crate) fn puffs_fs(args: TokenStream, item: TokenStream) -> syn::Result<Toke
 }
 
 /// The output for `item` when [`puffs_fs`] failed: the item and the errors, with the
-/// `DerivedOps` impl when the item is an `impl FileSystem for T`, so that rustc reports nothing
-/// that follows from the macro's errors (such as a missing `DerivedOps` supertrait impl).
+/// `Dispatch` impl when the item is an `impl FileSystem for T`, so that rustc reports nothing
+/// that follows from the macro's errors (such as a missing `Dispatch` supertrait impl).
 ///
 /// The impl is emitted as written but for what the macro already rejected: associated consts and
-/// types, `async`, and the later copies of a duplicate operation. rustc would only repeat those
-/// errors in its own words.
+/// types, and `async`. rustc would only repeat those errors in its own words.
 pub(crate) fn fallback(item: TokenStream, error: syn::Error) -> TokenStream {
     let parsed = syn::parse2::<Item>(item.clone()).ok();
     let derived = parsed.as_ref().and_then(|parsed| FsImpl::from_item(parsed).ok()).map(|fs| derived_ops(&fs));
@@ -42,40 +42,56 @@ pub(crate) fn fallback(item: TokenStream, error: syn::Error) -> TokenStream {
 
 /// `block` without the members the macro reports as errors.
 fn without_rejected(mut block: syn::ItemImpl) -> syn::ItemImpl {
-    let mut seen = Vec::new();
     block.items.retain_mut(|member| match member {
         ImplItem::Const(constant) => constant.ident == crate::ast::POSIX_ACL,
         ImplItem::Type(_) => false,
         ImplItem::Fn(method) => {
             method.sig.asyncness = None;
-            let cfgs: Vec<String> = method
-                .attrs
-                .iter()
-                .filter(|attr| attr.path().is_ident("cfg"))
-                .map(|attr| attr.to_token_stream().to_string())
-                .collect();
-            let key = (method.sig.ident.to_string(), cfgs);
-            let first = !seen.contains(&key);
-            seen.push(key);
-            first
+            true
         }
         _ => true,
     });
     block
 }
 
-/// The `DerivedOps` impl of the block's self type, under the block's generics.
+/// The `Dispatch` impl of the block's self type, under the block's generics: the masks, and the
+/// dispatch with one arm per operation the block defines.
 fn derived_ops(fs: &FsImpl<'_>) -> TokenStream {
     let (impl_generics, _, where_clause) = fs.item.generics.split_for_impl();
     let self_ty = &fs.item.self_ty;
     let vnops = mask(fs, Kind::Vnop);
     let vfsops = mask(fs, Kind::Vfsop);
+    let arms = fs.ops().map(|(method, op)| {
+        let cfgs = &method.cfgs;
+        let variant = format_ident!("{}", op.variant);
+        let name = format_ident!("{}", op.method);
+        let fields: Vec<_> = op.args.iter().map(|(field, _)| format_ident!("{}", field)).collect();
+        let cred = op.cred.then(|| quote!(cred));
+        quote! {
+            #(#[#cfgs])*
+            ::puffs::__private::Op::#variant { #(#fields),* } => ::core::convert::From::from(
+                <Self as ::puffs::FileSystem>::#name(self, #(#fields,)* #cred)
+            ),
+        }
+    });
     quote! {
         const _: () = {
             #[automatically_derived]
-            impl #impl_generics ::puffs::__private::DerivedOps for #self_ty #where_clause {
+            impl #impl_generics ::puffs::__private::Dispatch for #self_ty #where_clause {
                 const VNOPS: ::puffs::__private::VnopMask = #vnops;
                 const VFSOPS: ::puffs::__private::VfsopMask = #vfsops;
+
+                #[allow(unreachable_patterns, unused_variables)]
+                fn dispatch(
+                    &self,
+                    op: ::puffs::__private::Op<'_>,
+                    cred: &::puffs::Cred,
+                ) -> ::puffs::__private::Outcome {
+                    match op {
+                        #(#arms)*
+                        absent => absent.absent(),
+                    }
+                }
             }
         };
     }

@@ -1,5 +1,5 @@
 //! The `#[puffs_fs]` attribute of puffs-rs, which derives from an `impl FileSystem` block the
-//! masks of the operations the file system implements.
+//! masks of the operations the file system implements and the dispatch to them.
 //!
 //! Use it through the `puffs` crate, which re-exports it as `puffs::puffs_fs`; this crate is an
 //! implementation detail and its version is pinned by `puffs`.
@@ -35,21 +35,25 @@ mod ast;
 mod attr;
 mod check;
 mod expand;
+mod table;
 mod vnop;
 
 use proc_macro::TokenStream;
 
-/// Derives the vnop and vfsop masks of a file system from the methods of its
-/// `impl FileSystem for T` block.
+/// Derives the vnop and vfsop masks of a file system, and the dispatch of requests to its
+/// methods, from the methods of its `impl FileSystem for T` block.
 ///
-/// Every operation of `FileSystem` has a default body answering `ENOSYS`, so a file system
-/// implements only what it supports. The attribute records which operations the block defines:
-/// `node_lookup` sets `VnopMask::LOOKUP`, `fs_statvfs` sets `VfsopMask::STATVFS`, and so on. The
-/// framework dispatches only those and answers the kernel itself for the rest.
+/// A file system implements only what it supports. The attribute records which operations the
+/// block defines: `node_lookup` sets `VnopMask::LOOKUP`, `fs_statvfs` sets `VfsopMask::STATVFS`,
+/// and so on. It generates the dispatch as one `match` on the typed request, with an arm per
+/// method present: an operation the block does not define has no arm, so it can never reach the
+/// file system, and the framework answers it (the one place that decides those answers is
+/// `Op::absent` in `puffs`: `ENOSYS` for most, "nothing to do" for notices such as
+/// `node_reclaim`).
 ///
 /// The block is emitted unchanged, so rustc checks it as written: a misspelled operation such as
 /// `node_lokup` gets rustc's "not a member of trait `FileSystem`" error with the similar name,
-/// and a wrong signature gets E0053. A method under `#[cfg(...)]` sets its flag under the same
+/// a wrong signature gets E0053, and an operation defined twice E0201. A method under `#[cfg(...)]` sets its flag under the same
 /// `#[cfg(...)]`. Generics and `where` clauses of the block carry over.
 ///
 /// # Example
@@ -77,7 +81,10 @@ use proc_macro::TokenStream;
 ///
 /// # The equivalent code without the macro
 ///
-/// The block above, unchanged, followed by the impl of a hidden supertrait of `FileSystem`:
+/// The block above, unchanged, followed by the impl of a hidden supertrait of `FileSystem`: the
+/// masks, and the dispatch with one arm per method (`node_getattr`'s arm is compiled out with
+/// it). The request's fields are the method's arguments; methods are called through the trait,
+/// so that an inherent method of the same name is never taken for the operation.
 ///
 /// ```
 /// # use std::ffi::OsStr;
@@ -94,7 +101,7 @@ use proc_macro::TokenStream;
 /// # }
 /// const _: () = {
 ///     #[automatically_derived]
-///     impl ::puffs::__private::DerivedOps for Fs {
+///     impl ::puffs::__private::Dispatch for Fs {
 ///         const VNOPS: ::puffs::__private::VnopMask = {
 ///             let mask = ::puffs::__private::VnopMask::empty();
 ///             let mask = mask.union(::puffs::__private::VnopMask::LOOKUP);
@@ -106,12 +113,26 @@ use proc_macro::TokenStream;
 ///             let mask = ::puffs::__private::VfsopMask::empty();
 ///             mask
 ///         };
+///
+///         #[allow(unreachable_patterns, unused_variables)]
+///         fn dispatch(&self, op: ::puffs::__private::Op<'_>, cred: &::puffs::Cred) -> ::puffs::__private::Outcome {
+///             match op {
+///                 ::puffs::__private::Op::Lookup { dir, name } => ::core::convert::From::from(
+///                     <Self as ::puffs::FileSystem>::node_lookup(self, dir, name, cred),
+///                 ),
+///                 #[cfg(any())]
+///                 ::puffs::__private::Op::Getattr { node } => ::core::convert::From::from(
+///                     <Self as ::puffs::FileSystem>::node_getattr(self, node, cred),
+///                 ),
+///                 absent => absent.absent(),
+///             }
+///         }
 ///     }
 /// };
 /// # assert_eq!(vnop_mask::<Fs>(), VnopMask::LOOKUP);
 /// ```
 ///
-/// `DerivedOps` is not public API: write the attribute rather than this impl. Without either,
+/// `Dispatch` is not public API: write the attribute rather than this impl. Without either,
 /// `impl FileSystem for Fs` does not compile, since a file system's masks must be known.
 ///
 /// # Declaring the masks
@@ -149,7 +170,6 @@ use proc_macro::TokenStream;
 /// - arguments other than `vnops(...)` and `vfsops(...)`, an unknown or repeated name in them, and
 ///   a declared list that disagrees with the methods;
 /// - an `async fn`: puffs operations are synchronous;
-/// - an operation defined twice under the same `cfg`s;
 /// - an associated `const` or `type` in the block, such as a hand-written `VNOPS`;
 /// - a macro invocation in the block, whose methods the attribute cannot see;
 /// - a `cfg` applied to an operation through `cfg_attr`, which the macro cannot carry onto the
@@ -160,4 +180,26 @@ use proc_macro::TokenStream;
 pub fn puffs_fs(args: TokenStream, item: TokenStream) -> TokenStream {
     let item = proc_macro2::TokenStream::from(item);
     expand::puffs_fs(args.into(), item.clone()).unwrap_or_else(|error| expand::fallback(item, error)).into()
+}
+
+/// The mask flags of `puffs`, from the table of operations: `vnop => #[attrs] pub struct
+/// VnopMask: u32;`. Not public API: only `puffs` invokes it.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __operation_flags(input: TokenStream) -> TokenStream {
+    match syn::parse::<table::FlagsDecl>(input) {
+        Ok(decl) => table::flags(decl).into(),
+        Err(error) => error.into_compile_error().into(),
+    }
+}
+
+/// The request enum of `puffs`, from the table of operations: `#[attrs] pub enum Op<'a>;`.
+/// Not public API: only `puffs` invokes it.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __operation_requests(input: TokenStream) -> TokenStream {
+    match syn::parse::<table::RequestsDecl>(input).and_then(table::requests) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.into_compile_error().into(),
+    }
 }

@@ -1,7 +1,5 @@
-//! The one table of operations `#[puffs_fs]` knows: method of `FileSystem`, mask and flag.
-//!
-//! It mirrors `puffs/src/ops.rs` (the trait's methods and the `VnopMask` and `VfsopMask` flags);
-//! the test at the bottom checks that it does.
+//! The one table of operations: method of `FileSystem`, mask flag, request variant and its
+//! arguments. Everything else that lists operations is generated from it.
 
 /// The mask an operation belongs to.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -48,7 +46,7 @@ impl Kind {
         }
     }
 
-    /// The mask constant of `DerivedOps`.
+    /// The mask constant of `Dispatch`.
     pub(crate) fn mask_const(self) -> &'static str {
         match self {
             Kind::Vnop => "VNOPS",
@@ -62,7 +60,13 @@ impl Kind {
     }
 }
 
-/// One operation: a method of `FileSystem` and the flag it sets.
+/// One operation: a method of `FileSystem`, the flag it sets, and the request it answers.
+///
+/// This table is the one list of operations. `#[puffs_fs]` derives a file system's masks and
+/// dispatch from it; inside `puffs`, the hidden `__operation_table!()` expands it into the
+/// `VnopMask` and `VfsopMask` flags and the typed request enum `Op` the dispatch matches on.
+/// Adding an operation is adding a row here, its method to `FileSystem` (where rustc holds it
+/// to the row's arguments) and its answer when absent to `Op::absent` (an exhaustive match).
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Op {
     pub(crate) kind: Kind,
@@ -70,6 +74,15 @@ pub(crate) struct Op {
     pub(crate) method: &'static str,
     /// The flag of the kind's mask: `LOOKUP`.
     pub(crate) flag: &'static str,
+    /// The variant of the request enum `Op`: `Lookup`.
+    pub(crate) variant: &'static str,
+    /// The method's arguments after `&self` and before the caller's credentials, as the
+    /// variant's fields: name and type, with `'a` the request's lifetime.
+    pub(crate) args: &'static [(&'static str, &'static str)],
+    /// Whether the method takes the caller's credentials (`cred: &Cred`) last.
+    pub(crate) cred: bool,
+    /// What the kernel asks with it: the FUSE opcodes, or how it comes about.
+    pub(crate) fuse: &'static str,
 }
 
 impl Op {
@@ -87,57 +100,109 @@ impl Op {
     pub(crate) fn by_name(kind: Kind, name: &str) -> Option<&'static Op> {
         kind.ops().find(|op| op.name() == name)
     }
+
+    /// Every operation, in the order of the flags' bits.
+    pub(crate) fn all() -> &'static [Op] {
+        OPS
+    }
+
+    /// The bit of the flag in its mask: the row's place among the operations of its kind.
+    pub(crate) fn bit(&self) -> u32 {
+        self.kind.ops().position(|op| op == self).expect("in the table") as u32
+    }
 }
 
-const fn vnop(method: &'static str, flag: &'static str) -> Op {
-    Op { kind: Kind::Vnop, method, flag }
+type Args = &'static [(&'static str, &'static str)];
+
+const fn vnop(method: &'static str, flag: &'static str, variant: &'static str, args: Args, fuse: &'static str) -> Op {
+    Op { kind: Kind::Vnop, method, flag, variant, args, cred: true, fuse }
 }
 
-const fn vfsop(method: &'static str, flag: &'static str) -> Op {
-    Op { kind: Kind::Vfsop, method, flag }
+const fn vfsop(method: &'static str, flag: &'static str, variant: &'static str, args: Args, fuse: &'static str) -> Op {
+    Op { kind: Kind::Vfsop, method, flag, variant, args, cred: true, fuse }
 }
+
+/// `op` without the caller's credentials: the kernel tells, nobody asks.
+const fn told(op: Op) -> Op {
+    Op { cred: false, ..op }
+}
+
+const NODE: (&str, &str) = ("node", "crate::Cookie");
+const DIR: (&str, &str) = ("dir", "crate::Cookie");
+const NAME: (&str, &str) = ("name", "&'a ::std::ffi::OsStr");
+const HANDLE: (&str, &str) = ("handle", "crate::FileHandle");
+const OFFSET: (&str, &str) = ("offset", "u64");
+const MODE: (&str, &str) = ("mode", "u32");
 
 /// Every operation, in the order of the flags' bits.
 const OPS: &[Op] = &[
-    vnop("node_lookup", "LOOKUP"),
-    vnop("node_getattr", "GETATTR"),
-    vnop("node_setattr", "SETATTR"),
-    vnop("node_create", "CREATE"),
-    vnop("node_mknod", "MKNOD"),
-    vnop("node_open", "OPEN"),
-    vnop("node_close", "CLOSE"),
-    vnop("node_access", "ACCESS"),
-    vnop("node_read", "READ"),
-    vnop("node_write", "WRITE"),
-    vnop("node_readdir", "READDIR"),
-    vnop("node_readlink", "READLINK"),
-    vnop("node_symlink", "SYMLINK"),
-    vnop("node_mkdir", "MKDIR"),
-    vnop("node_rmdir", "RMDIR"),
-    vnop("node_remove", "REMOVE"),
-    vnop("node_link", "LINK"),
-    vnop("node_rename", "RENAME"),
-    vnop("node_fsync", "FSYNC"),
-    vnop("node_inactive", "INACTIVE"),
-    vnop("node_reclaim", "RECLAIM"),
-    vnop("node_getextattr", "GETEXTATTR"),
-    vnop("node_setextattr", "SETEXTATTR"),
-    vnop("node_listextattr", "LISTEXTATTR"),
-    vnop("node_deleteextattr", "DELETEEXTATTR"),
-    vfsop("fs_mounted", "MOUNTED"),
-    vfsop("fs_statvfs", "STATVFS"),
-    vfsop("fs_sync", "SYNC"),
-    vfsop("fs_unmount", "UNMOUNT"),
-    vfsop("fs_suspend", "SUSPEND"),
+    vnop("node_lookup", "LOOKUP", "Lookup", &[DIR, NAME], "`LOOKUP`"),
+    vnop("node_getattr", "GETATTR", "Getattr", &[NODE], "`GETATTR`"),
+    vnop("node_setattr", "SETATTR", "Setattr", &[NODE, ("changes", "&'a crate::SetVattr")], "`SETATTR`"),
+    vnop("node_create", "CREATE", "Create", &[DIR, NAME, MODE], "`CREATE`, and `MKNOD` of a regular file"),
+    vnop("node_mknod", "MKNOD", "Mknod", &[DIR, NAME, ("vtype", "crate::Vtype"), MODE, ("rdev", "u64")], "`MKNOD`"),
+    vnop("node_open", "OPEN", "Open", &[NODE, ("flags", "crate::OFlag")], "`OPEN`, `OPENDIR`"),
+    told(vnop("node_close", "CLOSE", "Close", &[NODE, HANDLE, ("flags", "crate::OFlag")], "`RELEASE`, `RELEASEDIR`")),
+    vnop("node_access", "ACCESS", "Access", &[NODE, ("mode", "crate::AccessFlags")], "`ACCESS`"),
+    vnop("node_read", "READ", "Read", &[NODE, HANDLE, OFFSET, ("buf", "&'a mut [u8]")], "`READ`"),
+    vnop("node_write", "WRITE", "Write", &[NODE, HANDLE, OFFSET, ("data", "&'a [u8]")], "`WRITE`"),
+    vnop(
+        "node_readdir",
+        "READDIR",
+        "Readdir",
+        &[DIR, HANDLE, OFFSET, ("buf", "&'a mut crate::DirBuf<'a>")],
+        "`READDIR`",
+    ),
+    vnop("node_readlink", "READLINK", "Readlink", &[NODE], "`READLINK`"),
+    vnop("node_symlink", "SYMLINK", "Symlink", &[DIR, NAME, ("target", "&'a ::std::ffi::OsStr")], "`SYMLINK`"),
+    vnop("node_mkdir", "MKDIR", "Mkdir", &[DIR, NAME, MODE], "`MKDIR`"),
+    vnop("node_rmdir", "RMDIR", "Rmdir", &[DIR, NAME], "`RMDIR`"),
+    vnop("node_remove", "REMOVE", "Remove", &[DIR, NAME], "`UNLINK`"),
+    vnop("node_link", "LINK", "Link", &[DIR, NODE, NAME], "`LINK`"),
+    vnop(
+        "node_rename",
+        "RENAME",
+        "Rename",
+        &[
+            DIR,
+            NAME,
+            ("new_dir", "crate::Cookie"),
+            ("new_name", "&'a ::std::ffi::OsStr"),
+            ("flags", "crate::RenameFlags"),
+        ],
+        "`RENAME`, `RENAME2`",
+    ),
+    vnop("node_fsync", "FSYNC", "Fsync", &[NODE, HANDLE, ("datasync", "bool")], "`FSYNC`, `FSYNCDIR`"),
+    told(vnop("node_inactive", "INACTIVE", "Inactive", &[NODE], "the last `RELEASE` of a node")),
+    told(vnop("node_reclaim", "RECLAIM", "Reclaim", &[NODE], "`FORGET`, `BATCH_FORGET` to a lookup count of 0")),
+    vnop("node_getextattr", "GETEXTATTR", "Getextattr", &[NODE, NAME], "`GETXATTR`"),
+    vnop(
+        "node_setextattr",
+        "SETEXTATTR",
+        "Setextattr",
+        &[NODE, NAME, ("value", "&'a [u8]"), ("flags", "crate::XattrFlags")],
+        "`SETXATTR`",
+    ),
+    vnop("node_listextattr", "LISTEXTATTR", "Listextattr", &[NODE], "`LISTXATTR`"),
+    vnop("node_deleteextattr", "DELETEEXTATTR", "Deleteextattr", &[NODE, NAME], "`REMOVEXATTR`"),
+    told(vfsop("fs_mounted", "MOUNTED", "Mounted", &[("info", "&'a crate::MountInfo")], "the reply to `INIT`")),
+    vfsop("fs_statvfs", "STATVFS", "Statvfs", &[], "`STATFS`"),
+    vfsop("fs_sync", "SYNC", "Sync", &[("waitfor", "crate::WaitFor")], "`SYNCFS`"),
+    told(vfsop(
+        "fs_unmount",
+        "UNMOUNT",
+        "Unmount",
+        &[("flags", "crate::UnmountFlags")],
+        "`DESTROY`, or the loopback kernel's unmount request",
+    )),
+    told(vfsop("fs_suspend", "SUSPEND", "Suspend", &[("phase", "crate::SuspendPhase")], "the loopback kernel only")),
 ];
 
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeSet;
 
-    use proc_macro2::TokenTree;
-
-    use super::{Kind, Op, OPS};
+    use super::{Op, OPS};
 
     #[test]
     fn every_op_is_named_after_its_kind_once() {
@@ -148,61 +213,5 @@ mod tests {
             assert_eq!(Op::by_method(op.method), Some(op));
             assert_eq!(Op::by_name(op.kind, op.name()), Some(op));
         }
-    }
-
-    /// The table against the source of `puffs`: the methods of `trait FileSystem`, and each flag
-    /// of the masks with the method its doc comment names first.
-    #[test]
-    fn the_table_mirrors_puffs_ops_rs() {
-        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../puffs/src/ops.rs");
-        let source = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
-        let file = syn::parse_file(&source).unwrap();
-
-        let trait_methods: BTreeSet<String> = file
-            .items
-            .iter()
-            .filter_map(|item| match item {
-                syn::Item::Trait(t) if t.ident == "FileSystem" => Some(t),
-                _ => None,
-            })
-            .flat_map(|t| &t.items)
-            .filter_map(|item| match item {
-                syn::TraitItem::Fn(f) => Some(f.sig.ident.to_string()),
-                _ => None,
-            })
-            .collect();
-        let table_methods: BTreeSet<String> = OPS.iter().map(|op| op.method.to_owned()).collect();
-        assert_eq!(trait_methods, table_methods);
-
-        // `bitflags! { ... pub struct VnopMask: u32 { /// `node_lookup` (...) const LOOKUP = ...; } }`
-        let mut flags = BTreeSet::new();
-        for item in &file.items {
-            let syn::Item::Macro(mac) = item else {
-                continue;
-            };
-            let tokens: Vec<TokenTree> = mac.mac.tokens.clone().into_iter().collect();
-            let Some(kind) = Kind::ALL
-                .into_iter()
-                .find(|kind| tokens.iter().any(|t| matches!(t, TokenTree::Ident(i) if i == kind.mask_type())))
-            else {
-                continue;
-            };
-            let Some(TokenTree::Group(body)) = tokens.last() else { panic!("{}", kind.mask_type()) };
-            let body: Vec<TokenTree> = body.stream().into_iter().collect();
-            let mut doc = String::new();
-            for pair in body.windows(2) {
-                match pair {
-                    [TokenTree::Punct(p), TokenTree::Group(attr)] if p.as_char() == '#' => doc = attr.to_string(),
-                    [TokenTree::Ident(c), TokenTree::Ident(flag)] if c == "const" => {
-                        let method = doc.split('`').nth(1).unwrap_or_else(|| panic!("{flag}: {doc}"));
-                        flags.insert((kind, method.to_owned(), flag.to_string()));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        let table_flags: BTreeSet<_> =
-            OPS.iter().map(|op| (op.kind, op.method.to_owned(), op.flag.to_owned())).collect();
-        assert_eq!(flags, table_flags);
     }
 }

@@ -89,7 +89,7 @@ use bitflags::bitflags;
 use crate::dirent::parse_dirents;
 use crate::fuse::abi::{self, init_flag, InHeader, ROOT_ID};
 use crate::fuse::reply::{attr_from_wire, decode_body, split_reply, statfs_from_wire, ReplyBody, ReplyKind};
-use crate::fuse::request::{setattr_in, Operation, NAME_MAX};
+use crate::fuse::request::{Operation, NAME_MAX};
 use crate::fuse::Channel;
 use crate::node::clamp_cookie_hash;
 use crate::usermount::clamp_request_len;
@@ -886,7 +886,7 @@ impl Client {
         let file = OpenFile { nodeid: node.nodeid, fh, flags, vtype: node.vattr.vtype, unasked };
         if created.is_none() && flags.contains(OFlag::O_TRUNC) && !dir && access != OFlag::O_RDONLY {
             let changes = SetVattr { size: Some(0), handle: Some(FileHandle(fh)), ..SetVattr::default() };
-            if let Err(e) = self.call(node.nodeid, &Operation::Setattr(setattr_in(&changes)), Flavor::Client) {
+            if let Err(e) = self.call(node.nodeid, &Operation::Setattr(changes), Flavor::Client) {
                 self.release(&file);
                 return Err(e);
             }
@@ -905,13 +905,9 @@ impl Client {
         flags: OFlag,
         mode: u32,
     ) -> Result<(Node, Option<u64>), Errno> {
-        let arg = abi::CreateIn {
-            flags: (flags & !OFlag::O_NOCTTY).bits() as u32,
-            mode: Vtype::Reg.to_mode_bits() | (mode & crate::MODE_PERMISSION_BITS),
-            umask: 0,
-            open_flags: 0,
-        };
-        match self.call(dir.nodeid, &Operation::Create { arg, name }, Flavor::Client) {
+        let mode = mode & crate::MODE_PERMISSION_BITS;
+        let create = Operation::Create { name, mode, umask: 0, flags: flags & !OFlag::O_NOCTTY };
+        match self.call(dir.nodeid, &create, Flavor::Client) {
             Ok(body) => match decode_body(ReplyKind::Create, &body) {
                 Some(ReplyBody::Create { entry, attr, open }) if entry.nodeid != 0 => {
                     op.held.push(entry.nodeid);
@@ -922,8 +918,8 @@ impl Client {
             },
             Err(Errno::ENOSYS) => {
                 // No create: make the node, then open it like any other.
-                let arg = abi::MknodIn { mode: arg.mode, rdev: 0, umask: 0, padding: 0 };
-                let body = self.call(dir.nodeid, &Operation::Mknod { arg, name }, Flavor::Client)?;
+                let mknod = Operation::Mknod { name, vtype: Vtype::Reg, mode, rdev: 0, umask: 0 };
+                let body = self.call(dir.nodeid, &mknod, Flavor::Client)?;
                 let (nodeid, vattr) = entry_of(&body)?;
                 if nodeid == 0 {
                     return Err(Errno::EIO);
@@ -948,8 +944,7 @@ impl Client {
         if unasked {
             return Ok((0, true));
         }
-        let arg = abi::OpenIn { flags: flags.bits() as u32, open_flags: 0 };
-        match self.call(node.nodeid, &Operation::Open { arg, dir }, Flavor::Client) {
+        match self.call(node.nodeid, &Operation::Open { flags, dir }, Flavor::Client) {
             Ok(body) => match decode_body(ReplyKind::Open, &body) {
                 Some(ReplyBody::Open(out)) => Ok((out.fh, false)),
                 _ => Err(Errno::EIO),
@@ -973,8 +968,8 @@ impl Client {
         if file.unasked {
             return;
         }
-        let arg = abi::ReleaseIn { fh: file.fh, flags: file.flags.bits() as u32, ..Default::default() };
-        let _ = self.call(file.nodeid, &Operation::Release { arg, dir: file.vtype == Vtype::Dir }, Flavor::Client);
+        let release = Operation::Release { fh: FileHandle(file.fh), flags: file.flags, dir: file.vtype == Vtype::Dir };
+        let _ = self.call(file.nodeid, &release, Flavor::Client);
     }
 
     /// Creates `path` with permissions `mode`, or truncates it if it exists, and opens it for
@@ -997,14 +992,12 @@ impl Client {
         let mut data = Vec::new();
         while data.len() < len {
             let size = (len - data.len()).min(chunk);
-            let arg = abi::ReadIn {
-                fh: file.fh,
+            let read = Operation::Read {
+                fh: FileHandle(file.fh),
                 offset: offset.saturating_add(data.len() as u64),
                 size: size as u32,
-                flags: file.flags.bits() as u32,
-                ..Default::default()
             };
-            let body = self.call(file.nodeid, &Operation::Read(arg), Flavor::Client)?;
+            let body = self.call(file.nodeid, &read, Flavor::Client)?;
             if body.len() > size {
                 return Err(Errno::EIO);
             }
@@ -1030,13 +1023,12 @@ impl Client {
         let chunk = self.max_write().max(1) as usize;
         let mut written = 0;
         for piece in data.chunks(chunk) {
-            let arg = abi::WriteIn {
-                fh: file.fh,
+            let write = Operation::Write {
+                fh: FileHandle(file.fh),
                 offset: offset.saturating_add(written as u64),
-                flags: file.flags.bits() as u32,
-                ..Default::default()
+                data: piece,
             };
-            let body = self.call(file.nodeid, &Operation::Write { arg, data: piece }, Flavor::Client)?;
+            let body = self.call(file.nodeid, &write, Flavor::Client)?;
             let n = match decode_body(ReplyKind::Write, &body) {
                 Some(ReplyBody::Write(out)) if out.size as usize <= piece.len() => out.size as usize,
                 _ => return Err(Errno::EIO),
@@ -1053,9 +1045,8 @@ impl Client {
     /// A file system without `node_fsync` has nothing to flush.
     pub fn fsync(&self, file: &OpenFile, datasync: bool) -> Result<(), Errno> {
         let _op = self.enter()?;
-        let arg =
-            abi::FsyncIn { fh: file.fh, fsync_flags: if datasync { abi::FSYNC_FDATASYNC } else { 0 }, padding: 0 };
-        match self.call(file.nodeid, &Operation::Fsync { arg, dir: file.vtype == Vtype::Dir }, Flavor::Client) {
+        let fsync = Operation::Fsync { fh: FileHandle(file.fh), datasync, dir: file.vtype == Vtype::Dir };
+        match self.call(file.nodeid, &fsync, Flavor::Client) {
             Ok(body) => empty_of(&body),
             Err(Errno::ENOSYS) => Ok(()),
             Err(e) => Err(e),
@@ -1091,8 +1082,8 @@ impl Client {
         let mut entries: Vec<Dirent> = Vec::new();
         let mut offset = 0;
         loop {
-            let arg = abi::ReadIn { fh: dir.fh, offset, size: READDIR_CHUNK, ..Default::default() };
-            let body = self.call(dir.nodeid, &Operation::Readdir(arg), Flavor::Client)?;
+            let readdir = Operation::Readdir { fh: FileHandle(dir.fh), offset, size: READDIR_CHUNK };
+            let body = self.call(dir.nodeid, &readdir, Flavor::Client)?;
             if body.len() > READDIR_CHUNK as usize {
                 return Err(Errno::EIO);
             }
@@ -1111,8 +1102,8 @@ impl Client {
     pub fn mkdir(&self, path: impl AsRef<Path>, mode: u32) -> Result<(), Errno> {
         let mut op = self.enter()?;
         let (dir, name) = self.parent(&mut op, path.as_ref(), Errno::EEXIST)?;
-        let arg = abi::MkdirIn { mode: mode & crate::MODE_PERMISSION_BITS, umask: 0 };
-        self.made(&mut op, self.call(dir.nodeid, &Operation::Mkdir { arg, name: &name }, Flavor::Client)?)
+        let mkdir = Operation::Mkdir { name: &name, mode: mode & crate::MODE_PERMISSION_BITS, umask: 0 };
+        self.made(&mut op, self.call(dir.nodeid, &mkdir, Flavor::Client)?)
     }
 
     /// Takes the node a creating operation answered, to be forgotten with the call.
@@ -1154,7 +1145,7 @@ impl Client {
         let mut op = self.enter()?;
         let (dir, name) = self.parent(&mut op, from.as_ref(), Errno::EBUSY)?;
         let (new_dir, new_name) = self.parent(&mut op, to.as_ref(), Errno::EBUSY)?;
-        let rename = Operation::Rename { newdir: new_dir.nodeid, flags: flags.bits(), name: &name, newname: &new_name };
+        let rename = Operation::Rename { newdir: new_dir.nodeid, flags, name: &name, newname: &new_name };
         empty_of(&self.call(dir.nodeid, &rename, Flavor::Client)?)
     }
 
@@ -1166,13 +1157,8 @@ impl Client {
         }
         let mut op = self.enter()?;
         let (dir, name) = self.parent(&mut op, path.as_ref(), Errno::EEXIST)?;
-        let arg = abi::MknodIn {
-            mode: vtype.to_mode_bits() | (mode & crate::MODE_PERMISSION_BITS),
-            rdev: crate::fuse::reply::encode_dev(rdev),
-            umask: 0,
-            padding: 0,
-        };
-        self.made(&mut op, self.call(dir.nodeid, &Operation::Mknod { arg, name: &name }, Flavor::Client)?)
+        let mknod = Operation::Mknod { name: &name, vtype, mode: mode & crate::MODE_PERMISSION_BITS, rdev, umask: 0 };
+        self.made(&mut op, self.call(dir.nodeid, &mknod, Flavor::Client)?)
     }
 
     /// Makes `linkpath` a symbolic link to `target` (`SYMLINK`).
@@ -1222,7 +1208,7 @@ impl Client {
         if changes.size.is_some() && node.vattr.vtype == Vtype::Dir {
             return Err(Errno::EISDIR);
         }
-        attr_of(&self.call(node.nodeid, &Operation::Setattr(setattr_in(changes)), Flavor::Client)?)
+        attr_of(&self.call(node.nodeid, &Operation::Setattr(changes.clone()), Flavor::Client)?)
     }
 
     /// May the caller access `path` as `mode` asks (`access(2)`: `ACCESS`)? A file system
@@ -1230,7 +1216,7 @@ impl Client {
     pub fn access(&self, path: impl AsRef<Path>, mode: AccessFlags) -> Result<(), Errno> {
         let mut op = self.enter()?;
         let node = self.resolve(&mut op, path.as_ref(), true)?;
-        match self.call(node.nodeid, &Operation::Access { mask: mode.bits() as u32 }, Flavor::Client) {
+        match self.call(node.nodeid, &Operation::Access { mode }, Flavor::Client) {
             Ok(body) => empty_of(&body),
             Err(Errno::ENOSYS) => Ok(()),
             Err(e) => Err(e),
@@ -1286,7 +1272,7 @@ impl Client {
         }
         let mut op = self.enter()?;
         let node = self.resolve(&mut op, path.as_ref(), true)?;
-        let set = Operation::Setxattr { name, value, flags: flags.bits() };
+        let set = Operation::Setxattr { name, value, flags };
         empty_of(&self.call(node.nodeid, &set, Flavor::Client).map_err(xattr_errno)?)
     }
 

@@ -16,8 +16,14 @@
 use std::ffi::OsStr;
 
 use crate::acl::{Acl, ACCESS_XATTR, DEFAULT_XATTR};
+use crate::cred::Cred;
+use crate::fs::cookie::Cookie;
+use crate::fs::dispatch::Op;
+use crate::fs::flags::XattrFlags;
+use crate::fs::FileSystem;
 use crate::session::Session;
-use crate::{Cookie, Cred, Errno, FileSystem, SetVattr, XattrFlags};
+use crate::vattr::SetVattr;
+use crate::Errno;
 
 /// Whether `name` is one of the two attributes that hold POSIX ACLs.
 pub(crate) fn is_acl_name(name: &OsStr) -> bool {
@@ -40,11 +46,14 @@ impl<F: FileSystem> Session<F> {
             // The kernel applied the umask already.
             return Inherited { mode, access: None, default: None };
         }
-        let default = self.fs.node_getextattr(dir, OsStr::new(DEFAULT_XATTR), cred).ok().and_then(|bytes| {
-            // What the file system stored came through `set_acl`: valid unless it was changed
-            // behind the framework's back, and then it is ignored.
-            Acl::from_xattr(&bytes).ok()
-        });
+        let default =
+            self.call(Op::Getextattr { node: dir, name: OsStr::new(DEFAULT_XATTR) }, cred).value().ok().and_then(
+                |bytes| {
+                    // What the file system stored came through `set_acl`: valid unless it was changed
+                    // behind the framework's back, and then it is ignored.
+                    Acl::from_xattr(&bytes).ok()
+                },
+            );
         match default {
             Some(default) => {
                 let (mode, access) = default.inherit(mode);
@@ -58,7 +67,11 @@ impl<F: FileSystem> Session<F> {
     pub(crate) fn store_inherited_acl(&self, node: Cookie, inherited: &Inherited, cred: &Cred) -> Result<(), Errno> {
         for (name, acl) in [(ACCESS_XATTR, &inherited.access), (DEFAULT_XATTR, &inherited.default)] {
             if let Some(acl) = acl {
-                self.fs.node_setextattr(node, OsStr::new(name), &acl.to_xattr(), XattrFlags::empty(), cred)?;
+                self.call(
+                    Op::Setextattr { node, name: OsStr::new(name), value: &acl.to_xattr(), flags: XattrFlags::empty() },
+                    cred,
+                )
+                .done()?;
             }
         }
         Ok(())
@@ -70,11 +83,13 @@ impl<F: FileSystem> Session<F> {
             return Ok(());
         }
         let name = OsStr::new(ACCESS_XATTR);
-        let Ok(Ok(mut acl)) = self.fs.node_getextattr(node, name, cred).map(|bytes| Acl::from_xattr(&bytes)) else {
+        let Ok(Ok(mut acl)) =
+            self.call(Op::Getextattr { node, name }, cred).value().map(|bytes| Acl::from_xattr(&bytes))
+        else {
             return Ok(());
         };
         acl.chmod(mode);
-        self.fs.node_setextattr(node, name, &acl.to_xattr(), XattrFlags::empty(), cred)
+        self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags: XattrFlags::empty() }, cred).done()
     }
 
     /// Sets one of the ACL attributes of `node` (`setfacl`, `cp -a`).
@@ -91,21 +106,22 @@ impl<F: FileSystem> Session<F> {
         }
         let acl = Acl::from_xattr(value)?;
         if name == DEFAULT_XATTR {
-            return self.fs.node_setextattr(node, name, &acl.to_xattr(), flags, cred);
+            return self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags }, cred).done();
         }
         // The access ACL decides the permission bits; set-id and sticky bits stay.
-        let current = self.fs.node_getattr(node, cred)?.mode;
+        let current = self.call(Op::Getattr { node }, cred).vattr()?.mode;
         let mode = (current & !0o777) | acl.mode_bits();
         // Granted only to a file system with setattr and the xattr operations (see INIT).
-        self.fs.node_setattr(node, &SetVattr { mode: Some(mode), ..SetVattr::default() }, cred)?;
+        let changes = SetVattr { mode: Some(mode), ..SetVattr::default() };
+        self.call(Op::Setattr { node, changes: &changes }, cred).vattr()?;
         if acl.is_equivalent_to_mode() {
             // The mode says it all: no ACL is kept (as every disk file system does).
-            match self.fs.node_deleteextattr(node, name, cred) {
+            match self.call(Op::Deleteextattr { node, name }, cred).done() {
                 Ok(()) | Err(Errno::ENODATA) => Ok(()),
                 Err(e) => Err(e),
             }
         } else {
-            self.fs.node_setextattr(node, name, &acl.to_xattr(), flags, cred)
+            self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags }, cred).done()
         }
     }
 }

@@ -8,18 +8,24 @@ use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use nix::fcntl::OFlag;
+
+use crate::cred::Cred;
 use crate::dirent::DirBuf;
+use crate::fs::answer::{MountInfo, NewNode, Opened};
+use crate::fs::cookie::Cookie;
+use crate::fs::dispatch::{Op, Outcome};
+use crate::fs::flags::{UnmountFlags, WaitFor};
+use crate::fs::mask::{vnop_mask, VnopMask};
+use crate::fs::FileSystem;
 use crate::fuse::abi::{self, init_flag, opcode, InHeader, OutHeader};
 use crate::fuse::reply::{attr_to_wire, statfs_to_wire, ttl_to_wire, Reply};
 use crate::fuse::request::{Operation, Request};
 use crate::fuse::Channel;
 use crate::node::NodeTable;
-use crate::ops::{vfsop_mask, vnop_mask};
 use crate::posix_acl::is_acl_name;
-use crate::{
-    AccessFlags, Cookie, Cred, Errno, FileHandle, FileSystem, MountInfo, NewNode, OFlag, Opened, RenameFlags, SetVattr,
-    StatVfs, TimeSet, UnmountFlags, Vattr, VfsopMask, VnopMask, Vtype, WaitFor, XattrFlags,
-};
+use crate::vattr::{Vattr, Vtype};
+use crate::Errno;
 
 /// Bytes reserved in a request buffer beyond the largest write, for headers.
 pub(crate) const REQUEST_HEADER_ROOM: usize = 4096;
@@ -114,7 +120,7 @@ impl<F: FileSystem> Session<F> {
         if self.unmount_told.load(Ordering::Acquire) {
             return Ok(());
         }
-        let verdict = if vfsop_mask::<F>().contains(VfsopMask::UNMOUNT) { self.fs.fs_unmount(flags) } else { Ok(()) };
+        let verdict = self.call(Op::Unmount { flags }, &Cred::ROOT).done();
         if verdict.is_ok() || flags.contains(UnmountFlags::FORCE) {
             self.unmount_told.store(true, Ordering::Release);
         }
@@ -236,14 +242,13 @@ impl<F: FileSystem> Session<F> {
         out.encode(reply.body());
         self.send(unique, &reply.finish());
         self.max_write.store(max_write, Ordering::Relaxed);
-        if vfsop_mask::<F>().contains(VfsopMask::MOUNTED) {
-            self.fs.fs_mounted(&MountInfo {
-                fs_name: self.config.fs_name.clone(),
-                max_request_len: self.config.max_request_len,
-                max_write,
-                protocol: (abi::KERNEL_VERSION, minor),
-            });
-        }
+        let info = MountInfo {
+            fs_name: self.config.fs_name.clone(),
+            max_request_len: self.config.max_request_len,
+            max_write,
+            protocol: (abi::KERNEL_VERSION, minor),
+        };
+        let _ = self.call(Op::Mounted { info: &info }, &Cred::ROOT).done();
         Ok(Negotiated { minor, max_write })
     }
 
@@ -373,12 +378,8 @@ impl<F: FileSystem> Session<F> {
         abi::OpenOut { fh: opened.handle.0, open_flags, padding: 0 }.encode(reply.body());
     }
 
-    fn open_node(&self, cookie: Cookie, flags: u32, cred: &Cred) -> Result<Opened, Errno> {
-        let opened = if vnop_mask::<F>().contains(VnopMask::OPEN) {
-            self.fs.node_open(cookie, OFlag::from_bits_retain(flags as i32), cred)?
-        } else {
-            Opened::default()
-        };
+    fn open_node(&self, cookie: Cookie, flags: OFlag, cred: &Cred) -> Result<Opened, Errno> {
+        let opened = self.call(Op::Open { node: cookie, flags }, cred).opened()?;
         self.nodes.opened(cookie);
         Ok(opened)
     }
@@ -393,25 +394,27 @@ impl<F: FileSystem> Session<F> {
         Reply::new(unique, 0).finish()
     }
 
+    /// Runs `op` for `cred`: the file system's method if it has it, the framework's answer if
+    /// not (see [`Op::absent`]).
+    pub(crate) fn call(&self, op: Op<'_>, cred: &Cred) -> Outcome {
+        self.fs.dispatch(op, cred)
+    }
+
     /// Runs the operation of `request` and encodes the reply; `Err` is the errno to answer.
     fn dispatch(&self, request: &Request<'_>, handed_out: &mut Option<Cookie>) -> Result<Vec<u8>, Errno> {
         let h = &request.header;
         let unique = h.unique;
         let node = self.nodes.cookie_of(h.nodeid);
         let cred = cred_of(h);
-        let vnops = vnop_mask::<F>();
-        let vfsops = vfsop_mask::<F>();
-        let has = |op: VnopMask| if vnops.contains(op) { Ok(()) } else { Err(Errno::ENOSYS) };
-        let fs = &self.fs;
+        let cred = &cred;
         match &request.op {
             Operation::Init(_) => Err(Errno::EIO),
             Operation::Destroy => {
                 let _ = self.tell_unmount(UnmountFlags::FORCE);
                 Ok(Self::empty_reply(unique))
             }
-            Operation::Lookup { name } => {
-                has(VnopMask::LOOKUP)?;
-                let found = fs.node_lookup(node, name, &cred)?;
+            &Operation::Lookup { name } => {
+                let found = self.call(Op::Lookup { dir: node, name }, cred).node()?;
                 Ok(self.entry_reply(unique, &found, 0, handed_out)?.finish())
             }
             Operation::Forget { nlookup } => {
@@ -423,147 +426,125 @@ impl<F: FileSystem> Session<F> {
                 self.nodes.forget(forgotten, |cookie| self.reclaim(cookie));
                 Err(Errno::ENOSYS)
             }
-            Operation::Getattr { .. } => {
-                has(VnopMask::GETATTR)?;
-                Ok(self.attr_reply(unique, &fs.node_getattr(node, &cred)?))
-            }
-            Operation::Setattr(arg) => {
-                has(VnopMask::SETATTR)?;
-                let changes = setattr_changes(arg);
-                let vattr = fs.node_setattr(node, &changes, &cred)?;
+            Operation::Getattr { .. } => Ok(self.attr_reply(unique, &self.call(Op::Getattr { node }, cred).vattr()?)),
+            Operation::Setattr(changes) => {
+                let vattr = self.call(Op::Setattr { node, changes }, cred).vattr()?;
                 if let Some(mode) = changes.mode {
-                    self.chmod_acl(node, mode, &cred)?;
+                    self.chmod_acl(node, mode, cred)?;
                 }
                 Ok(self.attr_reply(unique, &vattr))
             }
             Operation::Readlink => {
-                has(VnopMask::READLINK)?;
-                let target = fs.node_readlink(node, &cred)?;
+                let target = self.call(Op::Readlink { node }, cred).target()?;
                 Ok(Self::data_reply(unique, target.as_bytes()))
             }
-            Operation::Symlink { name, target } => {
-                has(VnopMask::SYMLINK)?;
-                let made = fs.node_symlink(node, name, target, &cred)?;
+            &Operation::Symlink { name, target } => {
+                let made = self.call(Op::Symlink { dir: node, name, target }, cred).node()?;
                 Ok(self.entry_reply(unique, &made, 0, handed_out)?.finish())
             }
-            Operation::Mknod { arg, name } => {
-                let vtype = Vtype::from_mode_bits(arg.mode).ok_or(Errno::EINVAL)?;
-                let inherited = self.inherit_acl(node, arg.mode & crate::MODE_PERMISSION_BITS, arg.umask, false, &cred);
+            &Operation::Mknod { name, vtype, mode, rdev, umask } => {
+                let inherited = self.inherit_acl(node, mode, umask, false, cred);
                 let mode = inherited.mode;
-                let made = if vnops.contains(VnopMask::MKNOD) {
-                    fs.node_mknod(node, name, vtype, mode, crate::fuse::reply::decode_dev(arg.rdev), &cred)?
-                } else if vtype == Vtype::Reg && vnops.contains(VnopMask::CREATE) {
-                    fs.node_create(node, name, mode, &cred)?
+                // A regular file is what create makes: without mknod, create makes it.
+                let made = if vtype == Vtype::Reg && !vnop_mask::<F>().contains(VnopMask::MKNOD) {
+                    self.call(Op::Create { dir: node, name, mode }, cred)
                 } else {
-                    return Err(Errno::ENOSYS);
-                };
+                    self.call(Op::Mknod { dir: node, name, vtype, mode, rdev }, cred)
+                }
+                .node()?;
                 let reply = self.entry_reply(unique, &made, 0, handed_out)?;
-                self.store_inherited_acl(made.cookie, &inherited, &cred)?;
+                self.store_inherited_acl(made.cookie, &inherited, cred)?;
                 Ok(reply.finish())
             }
-            Operation::Mkdir { arg, name } => {
-                has(VnopMask::MKDIR)?;
-                let inherited = self.inherit_acl(node, arg.mode & crate::MODE_PERMISSION_BITS, arg.umask, true, &cred);
-                let made = fs.node_mkdir(node, name, inherited.mode, &cred)?;
+            &Operation::Mkdir { name, mode, umask } => {
+                let inherited = self.inherit_acl(node, mode, umask, true, cred);
+                let made = self.call(Op::Mkdir { dir: node, name, mode: inherited.mode }, cred).node()?;
                 let reply = self.entry_reply(unique, &made, 0, handed_out)?;
-                self.store_inherited_acl(made.cookie, &inherited, &cred)?;
+                self.store_inherited_acl(made.cookie, &inherited, cred)?;
                 Ok(reply.finish())
             }
-            Operation::Unlink { name } => {
-                has(VnopMask::REMOVE)?;
-                fs.node_remove(node, name, &cred)?;
+            &Operation::Unlink { name } => {
+                self.call(Op::Remove { dir: node, name }, cred).done()?;
                 Ok(Self::empty_reply(unique))
             }
-            Operation::Rmdir { name } => {
-                has(VnopMask::RMDIR)?;
-                fs.node_rmdir(node, name, &cred)?;
+            &Operation::Rmdir { name } => {
+                self.call(Op::Rmdir { dir: node, name }, cred).done()?;
                 Ok(Self::empty_reply(unique))
             }
-            Operation::Rename { newdir, flags, name, newname } => {
-                has(VnopMask::RENAME)?;
-                let flags = RenameFlags::from_bits(*flags).ok_or(Errno::EINVAL)?;
-                fs.node_rename(node, name, self.nodes.cookie_of(*newdir), newname, flags, &cred)?;
+            &Operation::Rename { newdir, flags, name, newname } => {
+                let new_dir = self.nodes.cookie_of(newdir);
+                self.call(Op::Rename { dir: node, name, new_dir, new_name: newname, flags }, cred).done()?;
                 Ok(Self::empty_reply(unique))
             }
-            Operation::Link { oldnodeid, name } => {
-                has(VnopMask::LINK)?;
-                let target = self.nodes.cookie_of(*oldnodeid);
-                let vattr = fs.node_link(node, target, name, &cred)?;
+            &Operation::Link { oldnodeid, name } => {
+                let target = self.nodes.cookie_of(oldnodeid);
+                let vattr = self.call(Op::Link { dir: node, node: target, name }, cred).vattr()?;
                 Ok(self.entry_reply(unique, &NewNode::new(target, vattr), 0, handed_out)?.finish())
             }
-            Operation::Open { arg, .. } => {
+            &Operation::Open { flags, .. } => {
                 if !self.needs_open() {
                     // With FUSE_NO_OPEN(DIR)_SUPPORT the kernel takes ENOSYS as "opens always
                     // succeed" and stops sending them.
                     return Err(Errno::ENOSYS);
                 }
-                let opened = self.open_node(node, arg.flags, &cred)?;
+                let opened = self.open_node(node, flags, cred)?;
                 let mut reply = Reply::new(unique, abi::OpenOut::SIZE);
                 Self::open_out(&mut reply, opened);
                 Ok(reply.finish())
             }
-            Operation::Create { arg, name } => {
-                has(VnopMask::CREATE)?;
-                let inherited = self.inherit_acl(node, arg.mode & crate::MODE_PERMISSION_BITS, arg.umask, false, &cred);
-                let made = fs.node_create(node, name, inherited.mode, &cred)?;
+            &Operation::Create { name, mode, umask, flags } => {
+                let inherited = self.inherit_acl(node, mode, umask, false, cred);
+                let made = self.call(Op::Create { dir: node, name, mode: inherited.mode }, cred).node()?;
                 // If the open fails, the kernel never learns of the node and `handle` gives it up.
                 let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, handed_out)?;
-                self.store_inherited_acl(made.cookie, &inherited, &cred)?;
-                Self::open_out(&mut reply, self.open_node(made.cookie, arg.flags, &cred)?);
+                self.store_inherited_acl(made.cookie, &inherited, cred)?;
+                Self::open_out(&mut reply, self.open_node(made.cookie, flags, cred)?);
                 Ok(reply.finish())
             }
-            Operation::Read(arg) => {
-                has(VnopMask::READ)?;
-                let size = (arg.size as usize).min(self.config.max_request_len);
+            &Operation::Read { fh, offset, size } => {
+                let size = (size as usize).min(self.config.max_request_len);
                 let mut reply = Reply::new(unique, size);
                 let start = reply.body().len();
                 reply.body().resize(start + size, 0);
-                let n = fs.node_read(node, FileHandle(arg.fh), arg.offset, &mut reply.body()[start..], &cred)?;
+                let buf = &mut reply.body()[start..];
+                let n = self.call(Op::Read { node, handle: fh, offset, buf }, cred).size()?;
                 reply.body().truncate(start + n.min(size));
                 Ok(reply.finish())
             }
-            Operation::Write { arg, data } => {
-                has(VnopMask::WRITE)?;
-                let n = fs.node_write(node, FileHandle(arg.fh), arg.offset, data, &cred)?;
+            &Operation::Write { fh, offset, data } => {
+                let n = self.call(Op::Write { node, handle: fh, offset, data }, cred).size()?;
                 let mut reply = Reply::new(unique, abi::WriteOut::SIZE);
                 abi::WriteOut { size: n.min(data.len()) as u32, padding: 0 }.encode(reply.body());
                 Ok(reply.finish())
             }
-            Operation::Readdir(arg) => {
-                has(VnopMask::READDIR)?;
+            &Operation::Readdir { fh, offset, size } => {
                 // The size is the peer's: clamp it before anything is allocated.
-                let size = (arg.size as usize).min(self.config.max_request_len);
+                let size = (size as usize).min(self.config.max_request_len);
                 let mut reply = Reply::new(unique, size);
                 let mut buf = DirBuf::new(reply.body(), size);
-                fs.node_readdir(node, FileHandle(arg.fh), arg.offset, &mut buf, &cred)?;
+                self.call(Op::Readdir { dir: node, handle: fh, offset, buf: &mut buf }, cred).done()?;
                 Ok(reply.finish())
             }
             Operation::Statfs => {
-                let st = if vfsops.contains(VfsopMask::STATVFS) { fs.fs_statvfs(&cred)? } else { StatVfs::default() };
+                let st = self.call(Op::Statvfs {}, cred).statvfs()?;
                 let mut reply = Reply::new(unique, abi::Kstatfs::SIZE);
                 statfs_to_wire(&st).encode(reply.body());
                 Ok(reply.finish())
             }
-            Operation::Release { arg, .. } => {
-                if vnops.contains(VnopMask::CLOSE) {
-                    // The kernel ignores errors of release: the descriptor is gone already.
-                    let _ = fs.node_close(node, FileHandle(arg.fh), OFlag::from_bits_retain(arg.flags as i32));
-                }
-                if self.nodes.closed(node) && vnops.contains(VnopMask::INACTIVE) {
-                    fs.node_inactive(node);
+            &Operation::Release { fh, flags, .. } => {
+                // The kernel ignores errors of release: the descriptor is gone already.
+                let _ = self.call(Op::Close { node, handle: fh, flags }, cred).done();
+                if self.nodes.closed(node) {
+                    let _ = self.call(Op::Inactive { node }, cred).done();
                 }
                 Ok(Self::empty_reply(unique))
             }
-            Operation::Fsync { arg, .. } => {
-                has(VnopMask::FSYNC)?;
-                fs.node_fsync(node, FileHandle(arg.fh), arg.fsync_flags & abi::FSYNC_FDATASYNC != 0, &cred)?;
+            &Operation::Fsync { fh, datasync, .. } => {
+                self.call(Op::Fsync { node, handle: fh, datasync }, cred).done()?;
                 Ok(Self::empty_reply(unique))
             }
             Operation::Syncfs => {
-                if !vfsops.contains(VfsopMask::SYNC) {
-                    return Err(Errno::ENOSYS);
-                }
-                fs.fs_sync(WaitFor::Wait, &cred)?;
+                self.call(Op::Sync { waitfor: WaitFor::Wait }, cred).done()?;
                 Ok(Self::empty_reply(unique))
             }
             Operation::PuffsUnmount { flags } => {
@@ -572,19 +553,15 @@ impl<F: FileSystem> Session<F> {
                 self.tell_unmount(*flags)?;
                 Ok(Self::empty_reply(unique))
             }
-            Operation::PuffsSuspend { phase } => {
-                if vfsops.contains(VfsopMask::SUSPEND) {
-                    fs.fs_suspend(*phase);
-                }
+            &Operation::PuffsSuspend { phase } => {
+                let _ = self.call(Op::Suspend { phase }, cred).done();
                 Ok(Self::empty_reply(unique))
             }
-            Operation::Setxattr { name, value, flags } => {
-                has(VnopMask::SETEXTATTR)?;
-                let flags = XattrFlags::from_bits(*flags).ok_or(Errno::EINVAL)?;
+            &Operation::Setxattr { name, value, flags } => {
                 if is_acl_name(name) {
-                    self.set_acl(node, name, value, flags, &cred)?;
+                    self.set_acl(node, name, value, flags, cred)?;
                 } else {
-                    fs.node_setextattr(node, name, value, flags, &cred)?;
+                    self.call(Op::Setextattr { node, name, value, flags }, cred).done()?;
                 }
                 Ok(Self::empty_reply(unique))
             }
@@ -593,32 +570,28 @@ impl<F: FileSystem> Session<F> {
             {
                 Err(Errno::EOPNOTSUPP)
             }
-            Operation::Getxattr { name, size } => {
-                has(VnopMask::GETEXTATTR)?;
-                let value = fs.node_getextattr(node, name, &cred)?;
-                sized_reply(unique, &value, *size)
+            &Operation::Getxattr { name, size } => {
+                let value = self.call(Op::Getextattr { node, name }, cred).value()?;
+                sized_reply(unique, &value, size)
             }
-            Operation::Listxattr { size } => {
-                has(VnopMask::LISTEXTATTR)?;
+            &Operation::Listxattr { size } => {
                 let mut list = Vec::new();
-                for name in fs.node_listextattr(node, &cred)? {
+                for name in self.call(Op::Listextattr { node }, cred).names()? {
                     list.extend_from_slice(&name.into_vec());
                     list.push(0);
                 }
-                sized_reply(unique, &list, *size)
+                sized_reply(unique, &list, size)
             }
-            Operation::Removexattr { name } => {
-                has(VnopMask::DELETEEXTATTR)?;
-                fs.node_deleteextattr(node, name, &cred)?;
+            &Operation::Removexattr { name } => {
+                self.call(Op::Deleteextattr { node, name }, cred).done()?;
                 Ok(Self::empty_reply(unique))
             }
-            Operation::Access { mask } => {
-                has(VnopMask::ACCESS)?;
-                fs.node_access(node, AccessFlags::from_bits_truncate(*mask as i32), &cred)?;
+            &Operation::Access { mode } => {
+                self.call(Op::Access { node, mode }, cred).done()?;
                 Ok(Self::empty_reply(unique))
             }
             // puffs has no flush; ENOSYS makes the kernel stop sending it.
-            Operation::Flush(_) => Err(Errno::ENOSYS),
+            Operation::Flush { .. } => Err(Errno::ENOSYS),
             Operation::Interrupt { .. } | Operation::NotifyReply => Err(Errno::ENOSYS),
             Operation::Unsupported | Operation::Unknown => Err(Errno::ENOSYS),
         }
@@ -626,9 +599,7 @@ impl<F: FileSystem> Session<F> {
 
     /// The kernel holds `cookie` no more: tells the file system (puffs `node_reclaim`).
     fn reclaim(&self, cookie: Cookie) {
-        if vnop_mask::<F>().contains(VnopMask::RECLAIM) {
-            self.fs.node_reclaim(cookie);
-        }
+        let _ = self.call(Op::Reclaim { node: cookie }, &Cred::ROOT).done();
     }
 }
 
@@ -639,33 +610,6 @@ pub(crate) fn notify(channel: &Channel, code: i32, body: &[&[u8]]) -> Result<(),
         reply.body().extend_from_slice(part);
     }
     channel.send(&[&reply.finish()])
-}
-
-/// The `SetVattr` a `SETATTR` asks for.
-fn setattr_changes(arg: &abi::SetattrIn) -> SetVattr {
-    use crate::fuse::abi::fattr;
-    use crate::vattr::time_from_wire;
-    let valid = arg.valid;
-    let time = |set: u32, now: u32, secs: u64, nsecs: u32| {
-        if valid & now != 0 {
-            Some(TimeSet::Now)
-        } else if valid & set != 0 {
-            Some(TimeSet::At(time_from_wire(secs as i64, nsecs)))
-        } else {
-            None
-        }
-    };
-    SetVattr {
-        mode: (valid & fattr::MODE != 0).then_some(arg.mode & crate::MODE_PERMISSION_BITS),
-        uid: (valid & fattr::UID != 0).then_some(arg.uid),
-        gid: (valid & fattr::GID != 0).then_some(arg.gid),
-        size: (valid & fattr::SIZE != 0).then_some(arg.size),
-        atime: time(fattr::ATIME, fattr::ATIME_NOW, arg.atime, arg.atimensec),
-        mtime: time(fattr::MTIME, fattr::MTIME_NOW, arg.mtime, arg.mtimensec),
-        ctime: (valid & fattr::CTIME != 0).then(|| time_from_wire(arg.ctime as i64, arg.ctimensec)),
-        handle: (valid & fattr::FH != 0).then_some(FileHandle(arg.fh)),
-        kill_suid_sgid: valid & fattr::KILL_SUIDGID != 0,
-    }
 }
 
 /// The reply to a size-negotiated read of `value` (xattrs): its size when `size` is 0, `ERANGE`

@@ -496,7 +496,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         };
         body.config.max_request_len = clamp_request_len(body.config.max_request_len);
         let mut flags = flags | body.config.options.flags;
-        if !crate::ops::vnop_mask::<F>().intersects(VnopMask::CHANGES) {
+        if !crate::fs::mask::vnop_mask::<F>().intersects(VnopMask::CHANGES) {
             // Nothing could change the file system: writes get EROFS from the kernel, not
             // ENOSYS from the framework.
             flags |= MountFlags::RDONLY;

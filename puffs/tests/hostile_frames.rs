@@ -16,8 +16,8 @@ use nix::sys::resource::{setrlimit, Resource};
 use puffs::fuse::abi::{self, opcode};
 use puffs::fuse::request::Operation;
 use puffs::{
-    puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, RenameFlags, Result, Usermount, Vattr,
-    Vtype,
+    puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, OFlag, RenameFlags, Result, Usermount,
+    Vattr, Vtype,
 };
 
 /// Answers every operation with success and records it.
@@ -117,11 +117,11 @@ fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
     limit_address_space(1 << 30);
 
     // Sizes: each reply is clamped to the request length the mount granted.
-    let huge = abi::ReadIn { size: u32::MAX, ..Default::default() };
-    let (errno, len) = call(&kernel, opcode::READDIR, abi::ROOT_ID, &body(&Operation::Readdir(huge)));
+    let (fh, offset, size) = (FileHandle(0), 0, u32::MAX);
+    let (errno, len) = call(&kernel, opcode::READDIR, abi::ROOT_ID, &body(&Operation::Readdir { fh, offset, size }));
     assert_eq!(errno, 0, "READDIR of 4 GiB is answered");
     assert!(len > 0 && len <= GRANTED, "READDIR reply of {len} bytes");
-    let (errno, len) = call(&kernel, opcode::READ, 9, &body(&Operation::Read(huge)));
+    let (errno, len) = call(&kernel, opcode::READ, 9, &body(&Operation::Read { fh, offset, size }));
     assert_eq!((errno, len), (0, GRANTED), "READ of 4 GiB is clamped");
     let getxattr = body(&Operation::Getxattr { name: OsStr::new("user.a"), size: u32::MAX });
     assert_eq!(call(&kernel, opcode::GETXATTR, 9, &getxattr), (0, 5));
@@ -131,9 +131,9 @@ fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
     for dot in [".", ".."] {
         let name = OsStr::new(dot);
         let creating = [
-            (opcode::MKDIR, Operation::Mkdir { arg: abi::MkdirIn { mode: 0o755, umask: 0 }, name }),
-            (opcode::CREATE, Operation::Create { arg: abi::CreateIn { mode: 0o100644, ..Default::default() }, name }),
-            (opcode::MKNOD, Operation::Mknod { arg: abi::MknodIn { mode: 0o010644, ..Default::default() }, name }),
+            (opcode::MKDIR, Operation::Mkdir { name, mode: 0o755, umask: 0 }),
+            (opcode::CREATE, Operation::Create { name, mode: 0o644, umask: 0, flags: OFlag::empty() }),
+            (opcode::MKNOD, Operation::Mknod { name, vtype: Vtype::Fifo, mode: 0o644, rdev: 0, umask: 0 }),
             (opcode::SYMLINK, Operation::Symlink { name, target: OsStr::new("t") }),
             (opcode::LINK, Operation::Link { oldnodeid: 9, name }),
         ];
@@ -143,9 +143,9 @@ fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
         // Renaming from or to `.` or `..`: EINVAL.
         let plain = OsStr::new("plain");
         for (name, newname) in [(name, plain), (plain, name)] {
-            for flags in [0, 1] {
+            for flags in [RenameFlags::empty(), RenameFlags::NOREPLACE] {
                 let rename = Operation::Rename { newdir: abi::ROOT_ID, flags, name, newname };
-                let op = if flags == 0 { opcode::RENAME } else { opcode::RENAME2 };
+                let op = if flags.is_empty() { opcode::RENAME } else { opcode::RENAME2 };
                 assert_eq!(call(&kernel, op, abi::ROOT_ID, &body(&rename)).0, Errno::EINVAL as i32, "{rename:?}");
             }
         }
@@ -163,7 +163,7 @@ fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
             &kernel,
             opcode::MKDIR,
             abi::ROOT_ID,
-            &body(&Operation::Mkdir { arg: abi::MkdirIn { mode: 0o755, umask: 0 }, name: OsStr::new("...") })
+            &body(&Operation::Mkdir { name: OsStr::new("..."), mode: 0o755, umask: 0 })
         )
         .0,
         0

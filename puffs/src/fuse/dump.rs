@@ -5,9 +5,12 @@
 use std::ffi::OsStr;
 use std::fmt::{self, Display, Formatter, Write as _};
 
-use super::abi::{self, fattr};
+use std::time::SystemTime;
+
+use nix::fcntl::OFlag;
+
 use super::request::Operation;
-use crate::{AccessFlags, OFlag, RenameFlags, XattrFlags};
+use crate::vattr::{time_to_wire, SetVattr, TimeSet, Vtype};
 
 /// How many bytes of a payload the dump shows.
 const SHOWN_BYTES: usize = 32;
@@ -32,49 +35,51 @@ impl Display for Operation<'_> {
             Operation::Getattr { fh: Some(fh) } => write!(f, "fh {fh}"),
             Operation::Setattr(arg) => setattr(f, arg),
             Operation::Symlink { name, target } => write!(f, "{} -> {}", Name(name), Name(target)),
-            Operation::Mknod { arg, name } => {
-                write!(f, "{} mode {:#o}, rdev {:#x}, umask {:#o}", Name(name), arg.mode, arg.rdev, arg.umask)
+            Operation::Mknod { name, vtype, mode, rdev, umask } => {
+                let mode = vtype.to_mode_bits() | mode;
+                write!(f, "{} mode {mode:#o}, rdev {rdev:#x}, umask {umask:#o}", Name(name))
             }
-            Operation::Mkdir { arg, name } => write!(f, "{} mode {:#o}, umask {:#o}", Name(name), arg.mode, arg.umask),
+            Operation::Mkdir { name, mode, umask } => write!(f, "{} mode {mode:#o}, umask {umask:#o}", Name(name)),
             Operation::Rename { newdir, flags, name, newname } => {
                 write!(f, "{} -> node {newdir} {}", Name(name), Name(newname))?;
-                if *flags != 0 {
-                    write!(f, ", flags {}", Flags(RenameFlags::from_bits_retain(*flags)))?;
+                if !flags.is_empty() {
+                    write!(f, ", flags {}", Flags(*flags))?;
                 }
                 Ok(())
             }
             Operation::Link { oldnodeid, name } => write!(f, "node {oldnodeid} as {}", Name(name)),
-            Operation::Open { arg, .. } => write!(f, "{}", OpenFlags(arg.flags)),
-            Operation::Create { arg, name } => {
-                write!(f, "{} mode {:#o}, umask {:#o}, {}", Name(name), arg.mode, arg.umask, OpenFlags(arg.flags))
+            Operation::Open { flags, .. } => write!(f, "{}", OpenFlags(*flags)),
+            Operation::Create { name, mode, umask, flags } => {
+                let mode = Vtype::Reg.to_mode_bits() | mode;
+                write!(f, "{} mode {mode:#o}, umask {umask:#o}, {}", Name(name), OpenFlags(*flags))
             }
-            Operation::Read(arg) | Operation::Readdir(arg) => {
-                write!(f, "fh {}, {} at {}", arg.fh, Size(arg.size.into()), arg.offset)
+            Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size } => {
+                write!(f, "fh {}, {} at {offset}", fh.0, Size((*size).into()))
             }
-            Operation::Write { arg, data } => {
-                write!(f, "fh {}, {} at {}: {}", arg.fh, Size(data.len() as u64), arg.offset, Bytes(data))
+            Operation::Write { fh, offset, data } => {
+                write!(f, "fh {}, {} at {offset}: {}", fh.0, Size(data.len() as u64), Bytes(data))
             }
-            Operation::Release { arg, .. } => write!(f, "fh {}, {}", arg.fh, OpenFlags(arg.flags)),
-            Operation::Fsync { arg, .. } => {
-                let what = if arg.fsync_flags & abi::FSYNC_FDATASYNC != 0 { "data only" } else { "data and metadata" };
-                write!(f, "fh {}, {what}", arg.fh)
+            Operation::Release { fh, flags, .. } => write!(f, "fh {}, {}", fh.0, OpenFlags(*flags)),
+            Operation::Fsync { fh, datasync, .. } => {
+                let what = if *datasync { "data only" } else { "data and metadata" };
+                write!(f, "fh {}, {what}", fh.0)
             }
-            Operation::Flush(arg) => write!(f, "fh {}", arg.fh),
+            Operation::Flush { fh } => write!(f, "fh {}", fh.0),
             Operation::Setxattr { name, value, flags } => {
                 write!(f, "{} = {} {}", Name(name), Size(value.len() as u64), Bytes(value))?;
-                if *flags != 0 {
-                    write!(f, ", flags {}", Flags(XattrFlags::from_bits_retain(*flags)))?;
+                if !flags.is_empty() {
+                    write!(f, ", flags {}", Flags(*flags))?;
                 }
                 Ok(())
             }
             Operation::Getxattr { name, size } => write!(f, "{}, room for {}", Name(name), Size((*size).into())),
             Operation::Listxattr { size } => write!(f, "room for {}", Size((*size).into())),
             Operation::Removexattr { name } => write!(f, "{}", Name(name)),
-            Operation::Access { mask } => {
-                if *mask == 0 {
+            Operation::Access { mode } => {
+                if mode.is_empty() {
                     f.write_str("exists")
                 } else {
-                    write!(f, "{}", Flags(AccessFlags::from_bits_retain(*mask as i32)))
+                    write!(f, "{}", Flags(*mode))
                 }
             }
             Operation::Interrupt { unique } => write!(f, "request {unique}"),
@@ -93,41 +98,47 @@ impl Display for Operation<'_> {
 }
 
 /// The fields a `SETATTR` sets, and only those.
-fn setattr(f: &mut Formatter<'_>, arg: &abi::SetattrIn) -> fmt::Result {
+fn setattr(f: &mut Formatter<'_>, changes: &SetVattr) -> fmt::Result {
     let mut parts: Vec<String> = Vec::new();
-    let valid = arg.valid;
-    if valid & fattr::MODE != 0 {
-        parts.push(format!("mode {:#o}", arg.mode));
+    if let Some(mode) = changes.mode {
+        parts.push(format!("mode {mode:#o}"));
     }
-    if valid & fattr::UID != 0 {
-        parts.push(format!("uid {}", arg.uid));
+    if let Some(uid) = changes.uid {
+        parts.push(format!("uid {uid}"));
     }
-    if valid & fattr::GID != 0 {
-        parts.push(format!("gid {}", arg.gid));
+    if let Some(gid) = changes.gid {
+        parts.push(format!("gid {gid}"));
     }
-    if valid & fattr::SIZE != 0 {
-        parts.push(format!("size {}", Size(arg.size)));
+    if let Some(size) = changes.size {
+        parts.push(format!("size {}", Size(size)));
     }
-    for (now, set, name, secs, nsecs) in [
-        (fattr::ATIME_NOW, fattr::ATIME, "atime", arg.atime, arg.atimensec),
-        (fattr::MTIME_NOW, fattr::MTIME, "mtime", arg.mtime, arg.mtimensec),
-    ] {
-        if valid & now != 0 {
-            parts.push(format!("{name} now"));
-        } else if valid & set != 0 {
-            parts.push(format!("{name} {secs}.{nsecs:09}"));
+    for (name, time) in [("atime", changes.atime), ("mtime", changes.mtime)] {
+        match time {
+            Some(TimeSet::Now) => parts.push(format!("{name} now")),
+            Some(TimeSet::At(t)) => parts.push(format!("{name} {}", Time(t))),
+            None => {}
         }
     }
-    if valid & fattr::CTIME != 0 {
-        parts.push(format!("ctime {}.{:09}", arg.ctime, arg.ctimensec));
+    if let Some(ctime) = changes.ctime {
+        parts.push(format!("ctime {}", Time(ctime)));
     }
-    if valid & fattr::FH != 0 {
-        parts.push(format!("fh {}", arg.fh));
+    if let Some(handle) = changes.handle {
+        parts.push(format!("fh {}", handle.0));
     }
-    if valid & fattr::KILL_SUIDGID != 0 {
+    if changes.kill_suid_sgid {
         parts.push("kill suid/sgid".into());
     }
     f.write_str(&parts.join(", "))
+}
+
+/// A time as seconds and nanoseconds since the epoch, as the wire carries it.
+struct Time(SystemTime);
+
+impl Display for Time {
+    fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
+        let (secs, nsecs) = time_to_wire(self.0);
+        write!(f, "{secs}.{nsecs:09}")
+    }
 }
 
 /// A name as the dump quotes it (escaped where it is not printable UTF-8).
@@ -204,11 +215,11 @@ where
 }
 
 /// `open(2)` flags: the access mode, then the other flags by name.
-struct OpenFlags(u32);
+struct OpenFlags(OFlag);
 
 impl Display for OpenFlags {
     fn fmt(&self, f: &mut Formatter<'_>) -> fmt::Result {
-        let flags = self.0 as i32;
+        let flags = self.0.bits();
         let access = match flags & nix::libc::O_ACCMODE {
             nix::libc::O_RDONLY => "O_RDONLY",
             nix::libc::O_WRONLY => "O_WRONLY",
@@ -236,30 +247,27 @@ mod tests {
     #[test]
     fn sizes_modes_flags_and_payloads_read_as_a_person_reads() {
         let data = vec![b'x'; 4 << 20];
-        let arg = abi::WriteIn { fh: 3, offset: 0, size: data.len() as u32, ..Default::default() };
-        let write = Operation::Write { arg, data: &data };
+        let write = Operation::Write { fh: crate::FileHandle(3), offset: 0, data: &data };
         let shown = write.to_string();
         assert_eq!(shown, format!("fh 3, 4 MiB at 0: \"{}\"…", "x".repeat(SHOWN_BYTES)));
         let create = Operation::Create {
-            arg: abi::CreateIn {
-                flags: (nix::libc::O_WRONLY | nix::libc::O_CREAT | nix::libc::O_TRUNC) as u32,
-                mode: 0o100644,
-                umask: 0o022,
-                open_flags: 0,
-            },
+            flags: OFlag::O_WRONLY | OFlag::O_CREAT | OFlag::O_TRUNC,
+            mode: 0o644,
+            umask: 0o022,
             name: OsStr::new("new"),
         };
         assert_eq!(create.to_string(), "\"new\" mode 0o100644, umask 0o22, O_WRONLY|O_CREAT|O_TRUNC");
-        let setattr = Operation::Setattr(abi::SetattrIn {
-            valid: fattr::MODE | fattr::SIZE | fattr::MTIME_NOW,
-            mode: 0o4755,
-            size: 1536,
+        let setattr = Operation::Setattr(SetVattr {
+            mode: Some(0o4755),
+            size: Some(1536),
+            mtime: Some(TimeSet::Now),
             ..Default::default()
         });
         assert_eq!(setattr.to_string(), "mode 0o4755, size 1.5 KiB, mtime now");
-        let xattr = Operation::Setxattr { name: OsStr::new("user.a"), value: b"v\0\xff", flags: 1 };
+        let xattr =
+            Operation::Setxattr { name: OsStr::new("user.a"), value: b"v\0\xff", flags: crate::XattrFlags::CREATE };
         assert_eq!(xattr.to_string(), "\"user.a\" = 3 B \"v\\0\\xff\", flags CREATE");
         assert_eq!(Size(512).to_string(), "512 B");
-        assert_eq!(Operation::Access { mask: 6 }.to_string(), "R_OK|W_OK");
+        assert_eq!(Operation::Access { mode: crate::AccessFlags::from_bits_retain(6) }.to_string(), "R_OK|W_OK");
     }
 }

@@ -5,10 +5,15 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+use nix::fcntl::OFlag;
+use nix::unistd::AccessFlags;
+
 use super::abi::{self, opcode, InHeader};
-use super::reply::ReplyKind;
-use crate::vattr::time_to_wire;
-use crate::{Errno, SetVattr, SuspendPhase, TimeSet, UnmountFlags};
+use super::reply::{decode_dev, encode_dev, ReplyKind};
+use crate::fs::cookie::FileHandle;
+use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, XattrFlags};
+use crate::vattr::{libc_mode, time_from_wire, time_to_wire, SetVattr, TimeSet, Vtype, MODE_PERMISSION_BITS};
+use crate::Errno;
 
 /// Longest name accepted in a request, in bytes (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;
@@ -41,19 +46,25 @@ pub enum Operation<'a> {
     Getattr {
         fh: Option<u64>,
     },
-    Setattr(abi::SetattrIn),
+    Setattr(SetVattr),
     Readlink,
     Symlink {
         name: &'a OsStr,
         target: &'a OsStr,
     },
+    /// `mode` holds the permission bits, `umask` the caller's umask (not yet applied when
+    /// `DONT_MASK` was negotiated).
     Mknod {
-        arg: abi::MknodIn,
         name: &'a OsStr,
+        vtype: Vtype,
+        mode: u32,
+        rdev: u64,
+        umask: u32,
     },
     Mkdir {
-        arg: abi::MkdirIn,
         name: &'a OsStr,
+        mode: u32,
+        umask: u32,
     },
     Unlink {
         name: &'a OsStr,
@@ -63,7 +74,7 @@ pub enum Operation<'a> {
     },
     Rename {
         newdir: u64,
-        flags: u32,
+        flags: RenameFlags,
         name: &'a OsStr,
         newname: &'a OsStr,
     },
@@ -72,27 +83,34 @@ pub enum Operation<'a> {
         name: &'a OsStr,
     },
     Open {
-        arg: abi::OpenIn,
+        flags: OFlag,
         dir: bool,
     },
-    Read(abi::ReadIn),
+    Read {
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+    },
     Write {
-        arg: abi::WriteIn,
+        fh: FileHandle,
+        offset: u64,
         data: &'a [u8],
     },
     Statfs,
     Release {
-        arg: abi::ReleaseIn,
+        fh: FileHandle,
+        flags: OFlag,
         dir: bool,
     },
     Fsync {
-        arg: abi::FsyncIn,
+        fh: FileHandle,
+        datasync: bool,
         dir: bool,
     },
     Setxattr {
         name: &'a OsStr,
         value: &'a [u8],
-        flags: u32,
+        flags: XattrFlags,
     },
     Getxattr {
         name: &'a OsStr,
@@ -104,14 +122,23 @@ pub enum Operation<'a> {
     Removexattr {
         name: &'a OsStr,
     },
-    Flush(abi::FlushIn),
-    Readdir(abi::ReadIn),
-    Access {
-        mask: u32,
+    Flush {
+        fh: FileHandle,
     },
+    Readdir {
+        fh: FileHandle,
+        offset: u64,
+        size: u32,
+    },
+    Access {
+        mode: AccessFlags,
+    },
+    /// `mode` holds the permission bits, `umask` as for [`Operation::Mknod`].
     Create {
-        arg: abi::CreateIn,
         name: &'a OsStr,
+        mode: u32,
+        umask: u32,
+        flags: OFlag,
     },
     Interrupt {
         unique: u64,
@@ -299,7 +326,9 @@ impl<'a> Request<'a> {
                 let arg = body.record(abi::GetattrIn::SIZE, abi::GetattrIn::decode)?;
                 Operation::Getattr { fh: (arg.getattr_flags & abi::GETATTR_FH != 0).then_some(arg.fh) }
             }
-            opcode::SETATTR => Operation::Setattr(body.record(abi::SetattrIn::SIZE, abi::SetattrIn::decode)?),
+            opcode::SETATTR => {
+                Operation::Setattr(setattr_changes(&body.record(abi::SetattrIn::SIZE, abi::SetattrIn::decode)?))
+            }
             opcode::READLINK => Operation::Readlink,
             opcode::SYMLINK => {
                 let name = body.name(NameRole::Made)?;
@@ -311,11 +340,23 @@ impl<'a> Request<'a> {
             }
             opcode::MKNOD => {
                 let arg = body.record(abi::MknodIn::SIZE, abi::MknodIn::decode)?;
-                Operation::Mknod { arg, name: body.name(NameRole::Made)? }
+                let vtype =
+                    Vtype::from_mode_bits(arg.mode).ok_or_else(|| body.fail(Errno::EINVAL, "MKNOD of no node type"))?;
+                Operation::Mknod {
+                    name: body.name(NameRole::Made)?,
+                    vtype,
+                    mode: arg.mode & MODE_PERMISSION_BITS,
+                    rdev: decode_dev(arg.rdev),
+                    umask: arg.umask,
+                }
             }
             opcode::MKDIR => {
                 let arg = body.record(abi::MkdirIn::SIZE, abi::MkdirIn::decode)?;
-                Operation::Mkdir { arg, name: body.name(NameRole::Made)? }
+                Operation::Mkdir {
+                    name: body.name(NameRole::Made)?,
+                    mode: arg.mode & MODE_PERMISSION_BITS,
+                    umask: arg.umask,
+                }
             }
             opcode::UNLINK => Operation::Unlink { name: body.name(NameRole::RemovedFile)? },
             opcode::RMDIR => Operation::Rmdir { name: body.name(NameRole::RemovedDir)? },
@@ -323,16 +364,18 @@ impl<'a> Request<'a> {
                 let arg = body.record(abi::RenameIn::SIZE, abi::RenameIn::decode)?;
                 Operation::Rename {
                     newdir: arg.newdir,
-                    flags: 0,
+                    flags: RenameFlags::empty(),
                     name: body.name(NameRole::Renamed)?,
                     newname: body.name(NameRole::Renamed)?,
                 }
             }
             opcode::RENAME2 => {
                 let arg = body.record(abi::Rename2In::SIZE, abi::Rename2In::decode)?;
+                let flags = RenameFlags::from_bits(arg.flags)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "RENAME2 flags renameat2(2) does not define"))?;
                 Operation::Rename {
                     newdir: arg.newdir,
-                    flags: arg.flags,
+                    flags,
                     name: body.name(NameRole::Renamed)?,
                     newname: body.name(NameRole::Renamed)?,
                 }
@@ -342,28 +385,42 @@ impl<'a> Request<'a> {
                 Operation::Link { oldnodeid: arg.oldnodeid, name: body.name(NameRole::Made)? }
             }
             opcode::OPEN | opcode::OPENDIR => Operation::Open {
-                arg: body.record(abi::OpenIn::SIZE, abi::OpenIn::decode)?,
+                flags: open_flags(body.record(abi::OpenIn::SIZE, abi::OpenIn::decode)?.flags),
                 dir: header.opcode == opcode::OPENDIR,
             },
-            opcode::READ => Operation::Read(body.record(abi::ReadIn::SIZE, abi::ReadIn::decode)?),
-            opcode::READDIR => Operation::Readdir(body.record(abi::ReadIn::SIZE, abi::ReadIn::decode)?),
+            opcode::READ => {
+                let arg = body.record(abi::ReadIn::SIZE, abi::ReadIn::decode)?;
+                Operation::Read { fh: FileHandle(arg.fh), offset: arg.offset, size: arg.size }
+            }
+            opcode::READDIR => {
+                let arg = body.record(abi::ReadIn::SIZE, abi::ReadIn::decode)?;
+                Operation::Readdir { fh: FileHandle(arg.fh), offset: arg.offset, size: arg.size }
+            }
             opcode::WRITE => {
                 let arg = body.record(abi::WriteIn::SIZE, abi::WriteIn::decode)?;
                 let data = body
                     .rest
                     .get(..arg.size as usize)
                     .ok_or_else(|| body.fail(Errno::EINVAL, "WRITE size exceeds frame"))?;
-                Operation::Write { arg, data }
+                Operation::Write { fh: FileHandle(arg.fh), offset: arg.offset, data }
             }
             opcode::STATFS => Operation::Statfs,
-            opcode::RELEASE | opcode::RELEASEDIR => Operation::Release {
-                arg: body.record(abi::ReleaseIn::SIZE, abi::ReleaseIn::decode)?,
-                dir: header.opcode == opcode::RELEASEDIR,
-            },
-            opcode::FSYNC | opcode::FSYNCDIR => Operation::Fsync {
-                arg: body.record(abi::FsyncIn::SIZE, abi::FsyncIn::decode)?,
-                dir: header.opcode == opcode::FSYNCDIR,
-            },
+            opcode::RELEASE | opcode::RELEASEDIR => {
+                let arg = body.record(abi::ReleaseIn::SIZE, abi::ReleaseIn::decode)?;
+                Operation::Release {
+                    fh: FileHandle(arg.fh),
+                    flags: open_flags(arg.flags),
+                    dir: header.opcode == opcode::RELEASEDIR,
+                }
+            }
+            opcode::FSYNC | opcode::FSYNCDIR => {
+                let arg = body.record(abi::FsyncIn::SIZE, abi::FsyncIn::decode)?;
+                Operation::Fsync {
+                    fh: FileHandle(arg.fh),
+                    datasync: arg.fsync_flags & abi::FSYNC_FDATASYNC != 0,
+                    dir: header.opcode == opcode::FSYNCDIR,
+                }
+            }
             opcode::SETXATTR => {
                 let arg = body.record(abi::SetxattrIn::SIZE, abi::SetxattrIn::decode)?;
                 let name = body.string()?;
@@ -374,7 +431,9 @@ impl<'a> Request<'a> {
                     .rest
                     .get(..arg.size as usize)
                     .ok_or_else(|| body.fail(Errno::EINVAL, "SETXATTR size exceeds frame"))?;
-                Operation::Setxattr { name, value, flags: arg.flags }
+                let flags = XattrFlags::from_bits(arg.flags)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "SETXATTR flags setxattr(2) does not define"))?;
+                Operation::Setxattr { name, value, flags }
             }
             opcode::GETXATTR => {
                 let arg = body.record(abi::GetxattrIn::SIZE, abi::GetxattrIn::decode)?;
@@ -384,11 +443,25 @@ impl<'a> Request<'a> {
                 Operation::Listxattr { size: body.record(abi::GetxattrIn::SIZE, abi::GetxattrIn::decode)?.size }
             }
             opcode::REMOVEXATTR => Operation::Removexattr { name: body.string()? },
-            opcode::FLUSH => Operation::Flush(body.record(abi::FlushIn::SIZE, abi::FlushIn::decode)?),
-            opcode::ACCESS => Operation::Access { mask: body.record(abi::AccessIn::SIZE, abi::AccessIn::decode)?.mask },
+            opcode::FLUSH => {
+                Operation::Flush { fh: FileHandle(body.record(abi::FlushIn::SIZE, abi::FlushIn::decode)?.fh) }
+            }
+            opcode::ACCESS => {
+                let mask = body.record(abi::AccessIn::SIZE, abi::AccessIn::decode)?.mask;
+                let mode = i32::try_from(mask)
+                    .ok()
+                    .and_then(AccessFlags::from_bits)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "ACCESS mode beyond R_OK, W_OK and X_OK"))?;
+                Operation::Access { mode }
+            }
             opcode::CREATE => {
                 let arg = body.record(abi::CreateIn::SIZE, abi::CreateIn::decode)?;
-                Operation::Create { arg, name: body.name(NameRole::Made)? }
+                Operation::Create {
+                    name: body.name(NameRole::Made)?,
+                    mode: arg.mode & MODE_PERMISSION_BITS,
+                    umask: arg.umask,
+                    flags: open_flags(arg.flags),
+                }
             }
             opcode::INTERRUPT => {
                 Operation::Interrupt { unique: body.record(abi::InterruptIn::SIZE, abi::InterruptIn::decode)?.unique }
@@ -458,13 +531,46 @@ pub fn suspend_phase_from_wire(phase: u32) -> Option<SuspendPhase> {
     })
 }
 
+/// The `open(2)` flags of a wire value. Every bit is kept: the kernel passes flags this crate
+/// has no name for (`O_LARGEFILE`, `__O_SYNC`), and the file system may look at them.
+fn open_flags(flags: u32) -> OFlag {
+    OFlag::from_bits_retain(flags as i32)
+}
+
+/// The changes a `SETATTR` body asks for. Attribute bits this crate does not know (the lock
+/// owner) are ignored, as the kernel sends them only for information.
+fn setattr_changes(arg: &abi::SetattrIn) -> SetVattr {
+    use abi::fattr;
+    let valid = arg.valid;
+    let time = |set: u32, now: u32, secs: u64, nsecs: u32| {
+        if valid & now != 0 {
+            Some(TimeSet::Now)
+        } else if valid & set != 0 {
+            Some(TimeSet::At(time_from_wire(secs as i64, nsecs)))
+        } else {
+            None
+        }
+    };
+    SetVattr {
+        mode: (valid & fattr::MODE != 0).then_some(arg.mode & MODE_PERMISSION_BITS),
+        uid: (valid & fattr::UID != 0).then_some(arg.uid),
+        gid: (valid & fattr::GID != 0).then_some(arg.gid),
+        size: (valid & fattr::SIZE != 0).then_some(arg.size),
+        atime: time(fattr::ATIME, fattr::ATIME_NOW, arg.atime, arg.atimensec),
+        mtime: time(fattr::MTIME, fattr::MTIME_NOW, arg.mtime, arg.mtimensec),
+        ctime: (valid & fattr::CTIME != 0).then(|| time_from_wire(arg.ctime as i64, arg.ctimensec)),
+        handle: (valid & fattr::FH != 0).then_some(FileHandle(arg.fh)),
+        kill_suid_sgid: valid & fattr::KILL_SUIDGID != 0,
+    }
+}
+
 /// The `SETATTR` body asking for `changes`: the inverse of what the file-system side reads.
 pub fn setattr_in(changes: &SetVattr) -> abi::SetattrIn {
     use abi::fattr;
     let mut arg = abi::SetattrIn::default();
     if let Some(mode) = changes.mode {
         arg.valid |= fattr::MODE;
-        arg.mode = mode & crate::MODE_PERMISSION_BITS;
+        arg.mode = mode & MODE_PERMISSION_BITS;
     }
     if let Some(uid) = changes.uid {
         arg.valid |= fattr::UID;
@@ -549,12 +655,12 @@ impl Operation<'_> {
             Operation::Unlink { .. } => opcode::UNLINK,
             Operation::Rmdir { .. } => opcode::RMDIR,
             // Plain RENAME unless flags need RENAME2, as the kernel does.
-            Operation::Rename { flags: 0, .. } => opcode::RENAME,
+            Operation::Rename { flags, .. } if flags.is_empty() => opcode::RENAME,
             Operation::Rename { .. } => opcode::RENAME2,
             Operation::Link { .. } => opcode::LINK,
             Operation::Open { dir: false, .. } => opcode::OPEN,
             Operation::Open { dir: true, .. } => opcode::OPENDIR,
-            Operation::Read(_) => opcode::READ,
+            Operation::Read { .. } => opcode::READ,
             Operation::Write { .. } => opcode::WRITE,
             Operation::Statfs => opcode::STATFS,
             Operation::Release { dir: false, .. } => opcode::RELEASE,
@@ -565,8 +671,8 @@ impl Operation<'_> {
             Operation::Getxattr { .. } => opcode::GETXATTR,
             Operation::Listxattr { .. } => opcode::LISTXATTR,
             Operation::Removexattr { .. } => opcode::REMOVEXATTR,
-            Operation::Flush(_) => opcode::FLUSH,
-            Operation::Readdir(_) => opcode::READDIR,
+            Operation::Flush { .. } => opcode::FLUSH,
+            Operation::Readdir { .. } => opcode::READDIR,
             Operation::Access { .. } => opcode::ACCESS,
             Operation::Create { .. } => opcode::CREATE,
             Operation::Interrupt { .. } => opcode::INTERRUPT,
@@ -599,8 +705,8 @@ impl Operation<'_> {
             Operation::Statfs => ReplyKind::Statfs,
             Operation::Getxattr { size: 0, .. } | Operation::Listxattr { size: 0 } => ReplyKind::XattrSize,
             Operation::Readlink
-            | Operation::Read(_)
-            | Operation::Readdir(_)
+            | Operation::Read { .. }
+            | Operation::Readdir { .. }
             | Operation::Getxattr { .. }
             | Operation::Listxattr { .. } => ReplyKind::Data,
             Operation::Destroy
@@ -611,7 +717,7 @@ impl Operation<'_> {
             | Operation::Fsync { .. }
             | Operation::Setxattr { .. }
             | Operation::Removexattr { .. }
-            | Operation::Flush(_)
+            | Operation::Flush { .. }
             | Operation::Access { .. }
             | Operation::Syncfs
             | Operation::PuffsUnmount { .. }
@@ -654,24 +760,25 @@ impl Operation<'_> {
                 fh: fh.unwrap_or(0),
             }
             .encode(out),
-            Operation::Setattr(arg) => arg.encode(out),
+            Operation::Setattr(changes) => setattr_in(changes).encode(out),
             Operation::Symlink { name, target } => {
                 push_string(out, name);
                 push_string(out, target);
             }
-            Operation::Mknod { arg, name } => {
-                arg.encode(out);
+            Operation::Mknod { name, vtype, mode, rdev, umask } => {
+                abi::MknodIn { mode: vtype.to_mode_bits() | mode, rdev: encode_dev(*rdev), umask: *umask, padding: 0 }
+                    .encode(out);
                 push_string(out, name);
             }
-            Operation::Mkdir { arg, name } => {
-                arg.encode(out);
+            Operation::Mkdir { name, mode, umask } => {
+                abi::MkdirIn { mode: *mode, umask: *umask }.encode(out);
                 push_string(out, name);
             }
             Operation::Rename { newdir, flags, name, newname } => {
-                if *flags == 0 {
+                if flags.is_empty() {
                     abi::RenameIn { newdir: *newdir }.encode(out);
                 } else {
-                    abi::Rename2In { newdir: *newdir, flags: *flags, padding: 0 }.encode(out);
+                    abi::Rename2In { newdir: *newdir, flags: flags.bits(), padding: 0 }.encode(out);
                 }
                 push_string(out, name);
                 push_string(out, newname);
@@ -680,16 +787,23 @@ impl Operation<'_> {
                 abi::LinkIn { oldnodeid: *oldnodeid }.encode(out);
                 push_string(out, name);
             }
-            Operation::Open { arg, .. } => arg.encode(out),
-            Operation::Read(arg) | Operation::Readdir(arg) => arg.encode(out),
-            Operation::Write { arg, data } => {
-                abi::WriteIn { size: data.len() as u32, ..*arg }.encode(out);
+            Operation::Open { flags, .. } => abi::OpenIn { flags: flags.bits() as u32, open_flags: 0 }.encode(out),
+            Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size } => {
+                abi::ReadIn { fh: fh.0, offset: *offset, size: *size, ..Default::default() }.encode(out)
+            }
+            Operation::Write { fh, offset, data } => {
+                abi::WriteIn { fh: fh.0, offset: *offset, size: data.len() as u32, ..Default::default() }.encode(out);
                 out.extend_from_slice(data);
             }
-            Operation::Release { arg, .. } => arg.encode(out),
-            Operation::Fsync { arg, .. } => arg.encode(out),
+            Operation::Release { fh, flags, .. } => {
+                abi::ReleaseIn { fh: fh.0, flags: flags.bits() as u32, ..Default::default() }.encode(out)
+            }
+            Operation::Fsync { fh, datasync, .. } => {
+                let fsync_flags = if *datasync { abi::FSYNC_FDATASYNC } else { 0 };
+                abi::FsyncIn { fh: fh.0, fsync_flags, padding: 0 }.encode(out)
+            }
             Operation::Setxattr { name, value, flags } => {
-                abi::SetxattrIn { size: value.len() as u32, flags: *flags }.encode(out);
+                abi::SetxattrIn { size: value.len() as u32, flags: flags.bits() }.encode(out);
                 push_string(out, name);
                 out.extend_from_slice(value);
             }
@@ -698,10 +812,16 @@ impl Operation<'_> {
                 push_string(out, name);
             }
             Operation::Listxattr { size } => abi::GetxattrIn { size: *size, padding: 0 }.encode(out),
-            Operation::Flush(arg) => arg.encode(out),
-            Operation::Access { mask } => abi::AccessIn { mask: *mask, padding: 0 }.encode(out),
-            Operation::Create { arg, name } => {
-                arg.encode(out);
+            Operation::Flush { fh } => abi::FlushIn { fh: fh.0, ..Default::default() }.encode(out),
+            Operation::Access { mode } => abi::AccessIn { mask: mode.bits() as u32, padding: 0 }.encode(out),
+            Operation::Create { name, mode, umask, flags } => {
+                abi::CreateIn {
+                    flags: flags.bits() as u32,
+                    mode: libc_mode::S_IFREG | mode,
+                    umask: *umask,
+                    open_flags: 0,
+                }
+                .encode(out);
                 push_string(out, name);
             }
             Operation::Interrupt { unique } => abi::InterruptIn { unique: *unique }.encode(out),
@@ -753,7 +873,6 @@ mod tests {
     fn every_operation_round_trips() {
         let name = OsStr::new("name");
         let other = OsStr::new("other");
-        let read = abi::ReadIn { fh: 3, offset: 4096, size: 512, flags: 2, ..Default::default() };
         let ops = vec![
             Operation::Init(abi::InitIn { major: 7, minor: 38, max_readahead: 1 << 16, flags: 5, flags2: 1 }),
             Operation::Destroy,
@@ -764,39 +883,42 @@ mod tests {
             },
             Operation::Getattr { fh: None },
             Operation::Getattr { fh: Some(77) },
-            Operation::Setattr(setattr_in(&SetVattr {
+            Operation::Setattr(SetVattr {
                 mode: Some(0o600),
                 size: Some(10),
                 atime: Some(TimeSet::Now),
+                handle: Some(FileHandle(4)),
                 ..SetVattr::default()
-            })),
+            }),
             Operation::Readlink,
             Operation::Symlink { name, target: OsStr::new("../somewhere/else") },
-            Operation::Mknod { arg: abi::MknodIn { mode: 0o10644, rdev: 0, umask: 0o22, padding: 0 }, name },
-            Operation::Mkdir { arg: abi::MkdirIn { mode: 0o755, umask: 0o22 }, name },
+            Operation::Mknod { name, vtype: Vtype::Fifo, mode: 0o644, rdev: 0, umask: 0o22 },
+            Operation::Mknod { name, vtype: Vtype::Chr, mode: 0o600, rdev: (259 << 8) | 7, umask: 0 },
+            Operation::Mkdir { name, mode: 0o1755, umask: 0o22 },
             Operation::Unlink { name },
             Operation::Rmdir { name },
-            Operation::Rename { newdir: 12, flags: 0, name, newname: other },
-            Operation::Rename { newdir: 12, flags: 1, name, newname: other },
+            Operation::Rename { newdir: 12, flags: RenameFlags::empty(), name, newname: other },
+            Operation::Rename { newdir: 12, flags: RenameFlags::NOREPLACE, name, newname: other },
             Operation::Link { oldnodeid: 8, name },
-            Operation::Open { arg: abi::OpenIn { flags: 2, open_flags: 0 }, dir: false },
-            Operation::Open { arg: abi::OpenIn { flags: 0, open_flags: 0 }, dir: true },
-            Operation::Read(read),
-            Operation::Write { arg: abi::WriteIn { fh: 3, offset: 8, size: 5, ..Default::default() }, data: b"hello" },
+            Operation::Open { flags: OFlag::O_RDWR, dir: false },
+            Operation::Open { flags: OFlag::O_RDONLY | OFlag::O_DIRECTORY, dir: true },
+            Operation::Read { fh: FileHandle(3), offset: 4096, size: 512 },
+            Operation::Write { fh: FileHandle(3), offset: 8, data: b"hello" },
             Operation::Statfs,
-            Operation::Release { arg: abi::ReleaseIn { fh: 3, flags: 2, ..Default::default() }, dir: false },
-            Operation::Release { arg: abi::ReleaseIn { fh: 4, ..Default::default() }, dir: true },
-            Operation::Fsync { arg: abi::FsyncIn { fh: 3, fsync_flags: 1, padding: 0 }, dir: false },
-            Operation::Fsync { arg: abi::FsyncIn::default(), dir: true },
-            Operation::Setxattr { name: OsStr::new("user.a"), value: b"v\0lue", flags: 1 },
+            Operation::Release { fh: FileHandle(3), flags: OFlag::O_RDWR, dir: false },
+            Operation::Release { fh: FileHandle(4), flags: OFlag::empty(), dir: true },
+            Operation::Fsync { fh: FileHandle(3), datasync: true, dir: false },
+            Operation::Fsync { fh: FileHandle(0), datasync: false, dir: true },
+            Operation::Setxattr { name: OsStr::new("user.a"), value: b"v\0lue", flags: XattrFlags::CREATE },
             Operation::Getxattr { name: OsStr::new("user.a"), size: 0 },
             Operation::Getxattr { name: OsStr::new("user.a"), size: 64 },
             Operation::Listxattr { size: 128 },
             Operation::Removexattr { name: OsStr::new("user.a") },
-            Operation::Flush(abi::FlushIn { fh: 3, ..Default::default() }),
-            Operation::Readdir(read),
-            Operation::Access { mask: 4 },
-            Operation::Create { arg: abi::CreateIn { flags: 0o101, mode: 0o644, umask: 0, open_flags: 0 }, name },
+            Operation::Flush { fh: FileHandle(3) },
+            Operation::Readdir { fh: FileHandle(3), offset: 4096, size: 512 },
+            Operation::Access { mode: AccessFlags::R_OK },
+            Operation::Access { mode: AccessFlags::F_OK },
+            Operation::Create { name, mode: 0o644, umask: 0o22, flags: OFlag::O_WRONLY | OFlag::O_CREAT },
             Operation::Interrupt { unique: 40 },
             Operation::Syncfs,
             Operation::PuffsUnmount { flags: UnmountFlags::FORCE },
@@ -819,6 +941,25 @@ mod tests {
         assert_eq!(Request::decode(&frame).unwrap().op, Operation::Unsupported);
         let header = InHeader { opcode: 9999, unique: 2, ..Default::default() };
         assert_eq!(Request::decode(&Operation::Unknown.encode(header)).unwrap().op, Operation::Unknown);
+    }
+
+    /// Bits no system call defines are refused when the request is decoded, so no operation
+    /// sees them.
+    #[test]
+    fn undefined_flag_bits_are_refused_at_decoding() {
+        let name = OsStr::new("a");
+        let refused = |op: Operation<'_>, at: usize, bits: u32| {
+            let mut frame = op.encode(InHeader::default());
+            frame[InHeader::SIZE + at..InHeader::SIZE + at + 4].copy_from_slice(&bits.to_le_bytes());
+            Request::decode(&frame).unwrap_err().errno
+        };
+        let rename = Operation::Rename { newdir: 1, flags: RenameFlags::NOREPLACE, name, newname: name };
+        assert_eq!(refused(rename, 8, 8), Errno::EINVAL);
+        let setxattr = Operation::Setxattr { name, value: b"", flags: XattrFlags::empty() };
+        assert_eq!(refused(setxattr, 4, 4), Errno::EINVAL);
+        assert_eq!(refused(Operation::Access { mode: AccessFlags::R_OK }, 0, 8), Errno::EINVAL);
+        let mknod = Operation::Mknod { name, vtype: Vtype::Reg, mode: 0o644, rdev: 0, umask: 0 };
+        assert_eq!(refused(mknod, 0, 0o644), Errno::EINVAL, "no node type");
     }
 
     #[test]

@@ -1,4 +1,5 @@
-// Implementing the derived masks by hand beside the macro: they would disagree with the methods.
+// Implementing the derived masks and dispatch by hand beside the macro: they would disagree with
+// the methods.
 use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, Vattr, VfsopMask, VnopMask, Vtype};
 
 struct Fs;
@@ -10,9 +11,13 @@ impl FileSystem for Fs {
     }
 }
 
-impl puffs::__private::DerivedOps for Fs {
+impl puffs::__private::Dispatch for Fs {
     const VNOPS: VnopMask = VnopMask::all();
     const VFSOPS: VfsopMask = VfsopMask::all();
+
+    fn dispatch(&self, op: puffs::__private::Op<'_>, _cred: &Cred) -> puffs::__private::Outcome {
+        op.absent()
+    }
 }
 
 fn main() {}

@@ -1,0 +1,203 @@
+//! Dispatch: the typed request of every operation ([`Op`], generated from the table of
+//! operations), what the file system answered ([`Outcome`]), and the framework's answer for the
+//! operations a file system does not implement ([`Op::absent`], the one place that decides it).
+//!
+//! `#[puffs_fs]` implements [`Dispatch`] for a file system: its masks, and a `match` with one
+//! arm per method the `impl` block defines, each calling that method with the request's fields.
+//! Every other request falls to [`Op::absent`] and never reaches the file system.
+
+use std::ffi::OsString;
+
+use crate::cred::Cred;
+use crate::fs::answer::{NewNode, Opened, StatVfs};
+use crate::fs::mask::{VfsopMask, VnopMask};
+use crate::fs::Result;
+use crate::vattr::Vattr;
+use crate::Errno;
+
+puffs_macros::__operation_requests! {
+    /// A request for one operation, decoded, checked and typed: each variant holds the
+    /// arguments of its method of [`FileSystem`](crate::FileSystem) but the caller's
+    /// credentials, with the method's argument names.
+    #[derive(Debug)]
+    pub enum Op<'a>;
+}
+
+/// The operations `#[puffs_fs]` found in a file system's `impl` block, and the dispatch to them.
+/// Implemented only by the macro: not public API.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no derived vnop mask or dispatch: its `impl FileSystem` block needs `#[puffs_fs]`",
+    label = "the `impl FileSystem for {Self}` block lacks `#[puffs_fs]`",
+    note = "write `#[puffs::puffs_fs]` on the line above `impl FileSystem for {Self}`"
+)]
+pub trait Dispatch {
+    /// The vnode operations the `impl` block defines.
+    const VNOPS: VnopMask;
+    /// The file-system operations the `impl` block defines.
+    const VFSOPS: VfsopMask;
+
+    /// Runs `op` for the caller `cred`: its method if the block defines it, else
+    /// [`Op::absent`].
+    fn dispatch(&self, op: Op<'_>, cred: &Cred) -> Outcome;
+}
+
+/// What an operation answered, by the type its method returns.
+#[derive(Debug)]
+#[allow(missing_docs)]
+pub enum Outcome {
+    Node(Result<NewNode>),
+    Vattr(Result<Vattr>),
+    Opened(Result<Opened>),
+    Size(Result<usize>),
+    Target(Result<OsString>),
+    Value(Result<Vec<u8>>),
+    Names(Result<Vec<OsString>>),
+    StatVfs(Result<StatVfs>),
+    Done(Result<()>),
+}
+
+/// `From` each method's return type, and the accessor that takes it back out: a mismatch is a
+/// bug of the framework, answered `EIO`.
+macro_rules! outcomes {
+    ($($variant:ident($ty:ty) => $get:ident;)*) => {
+        $(
+            impl From<Result<$ty>> for Outcome {
+                fn from(result: Result<$ty>) -> Outcome {
+                    Outcome::$variant(result)
+                }
+            }
+        )*
+
+        impl Outcome {
+            $(
+                #[doc = concat!("The `", stringify!($ty), "` answered.")]
+                pub fn $get(self) -> Result<$ty> {
+                    match self {
+                        Outcome::$variant(result) => result,
+                        other => mismatch(other),
+                    }
+                }
+            )*
+        }
+    };
+}
+
+outcomes! {
+    Node(NewNode) => node;
+    Vattr(Vattr) => vattr;
+    Opened(Opened) => opened;
+    Size(usize) => size;
+    Target(OsString) => target;
+    Value(Vec<u8>) => value;
+    Names(Vec<OsString>) => names;
+    StatVfs(StatVfs) => statvfs;
+    Done(()) => done;
+}
+
+/// Operations the kernel only tells of (`node_inactive`, `node_reclaim`, `fs_mounted`,
+/// `fs_suspend`) answer nothing.
+impl From<()> for Outcome {
+    fn from((): ()) -> Outcome {
+        Outcome::Done(Ok(()))
+    }
+}
+
+fn mismatch<T>(outcome: Outcome) -> Result<T> {
+    debug_assert!(false, "an operation answered {outcome:?}, of another type than its request's");
+    log::error!("an operation answered {outcome:?}, of another type than its request's");
+    Err(Errno::EIO)
+}
+
+impl Op<'_> {
+    /// The framework's answer to an operation the file system does not implement.
+    ///
+    /// | operation | answer |
+    /// |---|---|
+    /// | `node_open` | success, handle 0: the kernel is told opens need not reach the file system (`FUSE_NO_OPEN_SUPPORT`) unless close or inactive do |
+    /// | `node_close`, `node_inactive`, `node_reclaim`, `fs_mounted`, `fs_suspend` | nothing to do |
+    /// | `fs_statvfs` | [`StatVfs::default`]: no blocks, no nodes, names up to 255 bytes |
+    /// | `fs_unmount` | consent |
+    /// | every other | `ENOSYS`, which tells the kernel to stop asking where the protocol allows (the mount is read-only without any operation that changes it) |
+    pub fn absent(self) -> Outcome {
+        match self {
+            Op::Open { .. } => Outcome::Opened(Ok(Opened::default())),
+            Op::Close { .. } | Op::Inactive { .. } | Op::Reclaim { .. } | Op::Mounted { .. } | Op::Suspend { .. } => {
+                Outcome::Done(Ok(()))
+            }
+            Op::Statvfs {} => Outcome::StatVfs(Ok(StatVfs::default())),
+            Op::Unmount { .. } => Outcome::Done(Ok(())),
+            Op::Lookup { .. } | Op::Create { .. } | Op::Mknod { .. } | Op::Symlink { .. } | Op::Mkdir { .. } => {
+                Outcome::Node(Err(Errno::ENOSYS))
+            }
+            Op::Getattr { .. } | Op::Setattr { .. } | Op::Link { .. } => Outcome::Vattr(Err(Errno::ENOSYS)),
+            Op::Read { .. } | Op::Write { .. } => Outcome::Size(Err(Errno::ENOSYS)),
+            Op::Readlink { .. } => Outcome::Target(Err(Errno::ENOSYS)),
+            Op::Getextattr { .. } => Outcome::Value(Err(Errno::ENOSYS)),
+            Op::Listextattr { .. } => Outcome::Names(Err(Errno::ENOSYS)),
+            Op::Access { .. }
+            | Op::Readdir { .. }
+            | Op::Rmdir { .. }
+            | Op::Remove { .. }
+            | Op::Rename { .. }
+            | Op::Fsync { .. }
+            | Op::Setextattr { .. }
+            | Op::Deleteextattr { .. }
+            | Op::Sync { .. } => Outcome::Done(Err(Errno::ENOSYS)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::OsStr;
+    use std::sync::Mutex;
+
+    use super::{Dispatch, Op, Outcome};
+    use crate::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, StatVfs, Vattr, Vtype};
+
+    #[derive(Default)]
+    struct Fs {
+        calls: Mutex<Vec<String>>,
+    }
+
+    #[puffs_fs]
+    impl FileSystem for Fs {
+        fn node_lookup(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<NewNode> {
+            self.calls.lock().unwrap().push(format!("lookup {} {name:?} by {}", dir.0, cred.uid));
+            Ok(NewNode::new(Cookie(7), Vattr::new(Vtype::Reg, 0o644, 7)))
+        }
+
+        #[cfg(any())]
+        fn node_getattr(&self, _node: Cookie, _cred: &Cred) -> Result<Vattr> {
+            unreachable!("compiled out")
+        }
+
+        fn node_reclaim(&self, node: Cookie) {
+            self.calls.lock().unwrap().push(format!("reclaim {}", node.0));
+        }
+    }
+
+    const CRED: Cred = Cred { uid: 1000, gid: 100, pid: 9 };
+
+    #[test]
+    fn an_implemented_operation_reaches_its_method_with_the_requests_fields() {
+        let fs = Fs::default();
+        let found = fs.dispatch(Op::Lookup { dir: Cookie(1), name: OsStr::new("a") }, &CRED).node();
+        assert_eq!(found.map(|n| n.cookie), Ok(Cookie(7)));
+        fs.dispatch(Op::Reclaim { node: Cookie(7) }, &CRED).done().unwrap();
+        assert_eq!(*fs.calls.lock().unwrap(), ["lookup 1 \"a\" by 1000", "reclaim 7"]);
+    }
+
+    #[test]
+    fn an_absent_operation_gets_the_frameworks_answer_and_never_reaches_the_file_system() {
+        let fs = Fs::default();
+        assert_eq!(fs.dispatch(Op::Getattr { node: Cookie(1) }, &CRED).vattr(), Err(Errno::ENOSYS), "cfg'd out");
+        assert_eq!(fs.dispatch(Op::Statvfs {}, &CRED).statvfs(), Ok(StatVfs::default()));
+        assert_eq!(
+            fs.dispatch(Op::Open { node: Cookie(1), flags: crate::OFlag::O_RDONLY }, &CRED).opened(),
+            Ok(Default::default())
+        );
+        assert!(matches!(fs.dispatch(Op::Inactive { node: Cookie(1) }, &CRED), Outcome::Done(Ok(()))));
+        assert!(fs.calls.lock().unwrap().is_empty());
+    }
+}

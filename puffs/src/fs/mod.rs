@@ -1,0 +1,224 @@
+//! The operations a file system implements: the [`FileSystem`] trait, in puffs vocabulary.
+
+pub(crate) mod answer;
+pub(crate) mod cookie;
+pub(crate) mod dispatch;
+pub(crate) mod flags;
+pub(crate) mod mask;
+
+use std::ffi::{OsStr, OsString};
+
+use nix::fcntl::OFlag;
+use nix::unistd::AccessFlags;
+
+use crate::cred::Cred;
+use crate::dirent::DirBuf;
+use crate::fs::answer::{MountInfo, NewNode, Opened, StatVfs};
+use crate::fs::cookie::{Cookie, FileHandle};
+use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
+use crate::vattr::{SetVattr, Vattr, Vtype};
+use crate::Errno;
+
+/// The result of a file-system operation: a value or an errno that goes back to the caller.
+pub type Result<T, E = Errno> = core::result::Result<T, E>;
+
+/// A file system: the operations the kernel can ask of it, in puffs vocabulary.
+///
+/// Implement only what the file system supports and put [`#[puffs_fs]`](crate::puffs_fs) on the
+/// `impl` block; every operation has a default body that answers `ENOSYS`, but the attribute
+/// leaves operations without a method out of the derived [`VnopMask`](crate::VnopMask) and [`VfsopMask`](crate::VfsopMask), and the
+/// framework then never calls them: it answers the kernel itself (for FUSE with the protocol's
+/// shortcut where there is one, such as "no open needed" for `node_open`).
+///
+/// Names handed to operations are never empty, never longer than 255 bytes and never contain
+/// `/` or NUL (the framework answers `EINVAL` or `ENAMETOOLONG` before dispatch). `.` and `..`
+/// reach only `node_lookup`: as the name of an entry to make (mkdir, create, mknod, symlink,
+/// link) the framework answers `EEXIST`, to rename `EINVAL`, to rmdir `EINVAL` (`.`) or
+/// `ENOTEMPTY` (`..`), to remove `EISDIR`.
+/// All methods take `&self`: with several worker threads they run concurrently, so state lives
+/// behind locks or atomics.
+#[allow(unused_variables)]
+pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
+    /// Whether the file system keeps POSIX ACLs (`setfacl`, `cp -a`). Off by default: then
+    /// `system.posix_acl_access` and `system.posix_acl_default` answer `EOPNOTSUPP` without
+    /// reaching the file system, and tools fall back to `chmod`.
+    ///
+    /// On, the file system only stores those two extended attributes like any other; the
+    /// framework does the rest ([`crate::acl`] has the rules): it asks the kernel for
+    /// `FUSE_POSIX_ACL`, so that the kernel enforces ACLs (which turns `default_permissions`
+    /// on), checks and normalizes every ACL set, sets the mode an access ACL implies (storing
+    /// no ACL where the mode says it all), keeps a stored ACL in step with `chmod`, and makes
+    /// new nodes inherit their directory's default ACL (applying the caller's umask only where
+    /// there is none). `#[puffs_fs]` checks that the impl has the operations this needs:
+    /// `node_getattr`, `node_setattr`, `node_getextattr`, `node_setextattr` and
+    /// `node_deleteextattr`.
+    const POSIX_ACL: bool = false;
+
+    /// The kernel accepted the mount; `info` tells what it granted.
+    fn fs_mounted(&self, info: &MountInfo) {}
+
+    /// Statistics of the whole file system (`statvfs(2)`).
+    fn fs_statvfs(&self, cred: &Cred) -> Result<StatVfs> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Write everything to stable storage (`sync(2)`, `syncfs(2)`).
+    fn fs_sync(&self, waitfor: WaitFor, cred: &Cred) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// The file system is being unmounted. An error refuses a non-forced unmount on the loopback
+    /// kernel; a forced unmount, and every unmount of a real FUSE mount, happens regardless.
+    fn fs_unmount(&self, flags: UnmountFlags) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// The file system enters or leaves suspension.
+    fn fs_suspend(&self, phase: SuspendPhase) {}
+
+    /// Find `name` in directory `dir`. `ENOENT` if there is no such entry.
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<NewNode> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// The attributes of `node`.
+    fn node_getattr(&self, node: Cookie, cred: &Cred) -> Result<Vattr> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Change attributes of `node`; answers the attributes after the change.
+    fn node_setattr(&self, node: Cookie, changes: &SetVattr, cred: &Cred) -> Result<Vattr> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Create a regular file `name` in `dir` with permissions `mode` (the umask already applied).
+    fn node_create(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Create a node of type `vtype` (file, device, FIFO or socket) named `name` in `dir`.
+    fn node_mknod(
+        &self,
+        dir: Cookie,
+        name: &OsStr,
+        vtype: Vtype,
+        mode: u32,
+        rdev: u64,
+        cred: &Cred,
+    ) -> Result<NewNode> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Open `node` (a file or a directory) with `open(2)` flags.
+    fn node_open(&self, node: Cookie, flags: OFlag, cred: &Cred) -> Result<Opened> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// The open file `handle` of `node` was closed for the last time.
+    fn node_close(&self, node: Cookie, handle: FileHandle, flags: OFlag) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// May `cred` access `node` as `mode` asks (`access(2)`)? `EACCES` if not.
+    fn node_access(&self, node: Cookie, mode: AccessFlags, cred: &Cred) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Read from `node` at `offset` into `buf`; answers how many bytes were read (0 at the end).
+    fn node_read(&self, node: Cookie, handle: FileHandle, offset: u64, buf: &mut [u8], cred: &Cred) -> Result<usize> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Write `data` to `node` at `offset`; answers how many bytes were written.
+    fn node_write(&self, node: Cookie, handle: FileHandle, offset: u64, data: &[u8], cred: &Cred) -> Result<usize> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// List directory `dir` from position `offset` (0 is the start) into `buf` until it is full or
+    /// the directory ends. Each entry carries the position of the entry after it.
+    fn node_readdir(
+        &self,
+        dir: Cookie,
+        handle: FileHandle,
+        offset: u64,
+        buf: &mut DirBuf<'_>,
+        cred: &Cred,
+    ) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// The target of symbolic link `node`.
+    fn node_readlink(&self, node: Cookie, cred: &Cred) -> Result<OsString> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Create a symbolic link `name` in `dir` pointing at `target`.
+    fn node_symlink(&self, dir: Cookie, name: &OsStr, target: &OsStr, cred: &Cred) -> Result<NewNode> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Create directory `name` in `dir` with permissions `mode`.
+    fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Remove the empty directory `name` from `dir`.
+    fn node_rmdir(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Remove the non-directory `name` from `dir` (`unlink(2)`).
+    fn node_remove(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Make `name` in `dir` a new hard link to `node`; answers the node's attributes after.
+    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, cred: &Cred) -> Result<Vattr> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Move `name` in `dir` to `new_name` in `new_dir`.
+    fn node_rename(
+        &self,
+        dir: Cookie,
+        name: &OsStr,
+        new_dir: Cookie,
+        new_name: &OsStr,
+        flags: RenameFlags,
+        cred: &Cred,
+    ) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Flush `node` to stable storage; only its data when `datasync`.
+    fn node_fsync(&self, node: Cookie, handle: FileHandle, datasync: bool, cred: &Cred) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// No open file refers to `node` any more (puffs `inactive`); it may still be looked up.
+    fn node_inactive(&self, node: Cookie) {}
+
+    /// The kernel forgot `node` (puffs `reclaim`; FUSE lookup count dropped to zero): the cookie
+    /// will not be used again unless lookup returns it anew.
+    fn node_reclaim(&self, node: Cookie) {}
+
+    /// The value of extended attribute `name` of `node`; `ENODATA` if it has none.
+    fn node_getextattr(&self, node: Cookie, name: &OsStr, cred: &Cred) -> Result<Vec<u8>> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Set extended attribute `name` of `node` to `value`.
+    fn node_setextattr(&self, node: Cookie, name: &OsStr, value: &[u8], flags: XattrFlags, cred: &Cred) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// The names of the extended attributes of `node`.
+    fn node_listextattr(&self, node: Cookie, cred: &Cred) -> Result<Vec<OsString>> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Remove extended attribute `name` of `node`; `ENODATA` if it has none.
+    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, cred: &Cred) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+}
