@@ -1,0 +1,317 @@
+//! Open files of a loopback mount: open, create, read, write, fsync, close, and directory
+//! listing (the kernel's `struct file`).
+
+use std::ffi::OsStr;
+use std::path::Path;
+
+use super::client::*;
+use super::kernel::*;
+use super::namei::*;
+use crate::dirent::parse_dirents;
+use crate::fuse::reply::{attr_from_wire, decode_body, ReplyBody, ReplyKind};
+use crate::fuse::request::Operation;
+use crate::{Dirent, Errno, FileHandle, OFlag, SetVattr, Vattr, Vtype, REQUEST_LEN_MAX};
+
+/// Bytes asked for in one `READDIR`.
+pub(super) const READDIR_CHUNK: u32 = 4096;
+
+/// An open file or directory of a loopback mount (the kernel's `struct file`): pass it to
+/// [`Client::read`], [`Client::write`] and [`Client::fsync`], and give it back to
+/// [`Client::close`], which releases it and forgets its node.
+#[derive(Debug)]
+pub struct OpenFile {
+    pub(super) nodeid: u64,
+    pub(super) fh: u64,
+    pub(super) flags: OFlag,
+    pub(super) vtype: Vtype,
+    /// Opened without asking the file system (no `OPEN` support): no `RELEASE` at close.
+    pub(super) unasked: bool,
+}
+
+impl OpenFile {
+    /// The handle the file system chose ([`FileHandle::NONE`] without `node_open`).
+    pub fn handle(&self) -> FileHandle {
+        FileHandle(self.fh)
+    }
+
+    /// The flags it was opened with.
+    pub fn flags(&self) -> OFlag {
+        self.flags
+    }
+
+    /// The type of the node.
+    pub fn vtype(&self) -> Vtype {
+        self.vtype
+    }
+
+    fn access_mode(&self) -> OFlag {
+        self.flags & OFlag::O_ACCMODE
+    }
+}
+
+impl Client {
+    /// The attributes of an open file (`fstat(2)`: `GETATTR` with its handle).
+    pub fn fstat(&self, file: &OpenFile) -> Result<Vattr, Errno> {
+        let _op = self.enter()?;
+        attr_of(&self.call(file.nodeid, &Operation::Getattr { fh: Some(file.fh) }, Flavor::Client)?)
+    }
+
+    /// Opens `path` (`open(2)`): with `O_CREAT` a missing file is created with permissions
+    /// `mode` (`CREATE`, or `MKNOD` and `OPEN` if the file system has no create), `O_EXCL`
+    /// refuses an existing one with `EEXIST`, `O_TRUNC` truncates (`SETATTR`). Directories open
+    /// read-only (`OPENDIR`). The returned file holds its node until [`close`](Client::close).
+    pub fn open(&self, path: impl AsRef<Path>, flags: OFlag, mode: u32) -> Result<OpenFile, Errno> {
+        let path = path.as_ref();
+        let mut op = self.enter()?;
+        let wire_flags = flags & !(OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOCTTY | OFlag::O_TRUNC);
+        let mut created = None;
+        let node = if flags.contains(OFlag::O_CREAT) {
+            let (dir, name) = self.parent(&mut op, path, Errno::EISDIR)?;
+            match self.lookup(&mut op, &dir, &name) {
+                Ok(_) if flags.contains(OFlag::O_EXCL) => return Err(Errno::EEXIST),
+                Ok(node) if node.vattr.vtype == Vtype::Lnk => self.resolve(&mut op, path, true)?,
+                Ok(node) => node,
+                Err(Errno::ENOENT) => {
+                    let (node, fh) = self.create_node(&mut op, &dir, &name, flags, mode)?;
+                    created = fh;
+                    node
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            self.resolve(&mut op, path, true)?
+        };
+        let access = flags & OFlag::O_ACCMODE;
+        match node.vattr.vtype {
+            Vtype::Dir if access != OFlag::O_RDONLY => return Err(Errno::EISDIR),
+            Vtype::Dir => {}
+            _ if flags.contains(OFlag::O_DIRECTORY) => return Err(Errno::ENOTDIR),
+            Vtype::Lnk => return Err(Errno::ELOOP),
+            _ => {}
+        }
+        let dir = node.vattr.vtype == Vtype::Dir;
+        let (fh, unasked) = match created {
+            Some(fh) => (fh, false),
+            None => self.open_node(&node, wire_flags, dir)?,
+        };
+        let file = OpenFile { nodeid: node.nodeid, fh, flags, vtype: node.vattr.vtype, unasked };
+        if created.is_none() && flags.contains(OFlag::O_TRUNC) && !dir && access != OFlag::O_RDONLY {
+            let changes = SetVattr { size: Some(0), handle: Some(FileHandle(fh)), ..SetVattr::default() };
+            if let Err(e) = self.call(node.nodeid, &Operation::Setattr(changes), Flavor::Client) {
+                self.release(&file);
+                return Err(e);
+            }
+        }
+        op.keep(node.nodeid);
+        Ok(file)
+    }
+}
+
+impl Client {
+    /// Creates `name` in `dir` and opens it: the node and, if the file system opened it, its
+    /// handle.
+    pub(super) fn create_node(
+        &self,
+        op: &mut Op<'_>,
+        dir: &Node,
+        name: &OsStr,
+        flags: OFlag,
+        mode: u32,
+    ) -> Result<(Node, Option<u64>), Errno> {
+        let mode = mode & crate::MODE_PERMISSION_BITS;
+        let create = Operation::Create { name, mode, umask: 0, flags: flags & !OFlag::O_NOCTTY };
+        match self.call(dir.nodeid, &create, Flavor::Client) {
+            Ok(body) => match decode_body(ReplyKind::Create, &body) {
+                Some(ReplyBody::Create { entry, attr, open }) if entry.nodeid != 0 => {
+                    op.held.push(entry.nodeid);
+                    let vattr = attr_from_wire(&attr).ok_or(Errno::EIO)?;
+                    Ok((Node { nodeid: entry.nodeid, vattr }, Some(open.fh)))
+                }
+                _ => Err(Errno::EIO),
+            },
+            Err(Errno::ENOSYS) => {
+                // No create: make the node, then open it like any other.
+                let mknod = Operation::Mknod { name, vtype: Vtype::Reg, mode, rdev: 0, umask: 0 };
+                let body = self.call(dir.nodeid, &mknod, Flavor::Client)?;
+                let (nodeid, vattr) = entry_of(&body)?;
+                if nodeid == 0 {
+                    return Err(Errno::EIO);
+                }
+                op.held.push(nodeid);
+                Ok((Node { nodeid, vattr }, None))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `OPEN`/`OPENDIR` of `node`: the handle, and whether the open went unasked.
+    pub(super) fn open_node(&self, node: &Node, flags: OFlag, dir: bool) -> Result<(u64, bool), Errno> {
+        let unasked = {
+            let state = self.shared.lock();
+            if dir {
+                state.no_opendir
+            } else {
+                state.no_open
+            }
+        };
+        if unasked {
+            return Ok((0, true));
+        }
+        match self.call(node.nodeid, &Operation::Open { flags, dir }, Flavor::Client) {
+            Ok(body) => match decode_body(ReplyKind::Open, &body) {
+                Some(ReplyBody::Open(out)) => Ok((out.fh, false)),
+                _ => Err(Errno::EIO),
+            },
+            Err(Errno::ENOSYS) => {
+                // FUSE_NO_OPEN(DIR)_SUPPORT: opens succeed without the file system from now on.
+                let mut state = self.shared.lock();
+                if dir {
+                    state.no_opendir = true;
+                } else {
+                    state.no_open = true;
+                }
+                Ok((0, true))
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// `RELEASE`/`RELEASEDIR` of an open file, unless it was opened unasked.
+    pub(super) fn release(&self, file: &OpenFile) {
+        if file.unasked {
+            return;
+        }
+        let release = Operation::Release { fh: FileHandle(file.fh), flags: file.flags, dir: file.vtype == Vtype::Dir };
+        let _ = self.call(file.nodeid, &release, Flavor::Client);
+    }
+}
+
+impl Client {
+    /// Creates `path` with permissions `mode`, or truncates it if it exists, and opens it for
+    /// reading and writing (`open(path, O_CREAT | O_RDWR | O_TRUNC, mode)`).
+    pub fn create(&self, path: impl AsRef<Path>, mode: u32) -> Result<OpenFile, Errno> {
+        self.open(path, OFlag::O_CREAT | OFlag::O_RDWR | OFlag::O_TRUNC, mode)
+    }
+
+    /// Reads at most `len` bytes at `offset` (`pread(2)`), in `READ`s of at most
+    /// [`max_write`](Client::max_write) bytes; fewer at the end of the file.
+    pub fn read(&self, file: &OpenFile, offset: u64, len: usize) -> Result<Vec<u8>, Errno> {
+        let _op = self.enter()?;
+        if file.vtype == Vtype::Dir {
+            return Err(Errno::EISDIR);
+        }
+        if file.access_mode() == OFlag::O_WRONLY {
+            return Err(Errno::EBADF);
+        }
+        let chunk = (self.max_write().max(4096) as usize).min(REQUEST_LEN_MAX);
+        let mut data = Vec::new();
+        while data.len() < len {
+            let size = (len - data.len()).min(chunk);
+            let read = Operation::Read {
+                fh: FileHandle(file.fh),
+                offset: offset.saturating_add(data.len() as u64),
+                size: size as u32,
+            };
+            let body = self.call(file.nodeid, &read, Flavor::Client)?;
+            if body.len() > size {
+                return Err(Errno::EIO);
+            }
+            let short = body.len() < size;
+            data.extend_from_slice(&body);
+            if short {
+                break;
+            }
+        }
+        Ok(data)
+    }
+
+    /// Writes `data` at `offset` (`pwrite(2)`), in `WRITE`s of at most
+    /// [`max_write`](Client::max_write) bytes; answers how many bytes were written.
+    pub fn write(&self, file: &OpenFile, offset: u64, data: &[u8]) -> Result<usize, Errno> {
+        let _op = self.enter()?;
+        if file.vtype == Vtype::Dir {
+            return Err(Errno::EISDIR);
+        }
+        if file.access_mode() == OFlag::O_RDONLY {
+            return Err(Errno::EBADF);
+        }
+        let chunk = self.max_write().max(1) as usize;
+        let mut written = 0;
+        for piece in data.chunks(chunk) {
+            let write = Operation::Write {
+                fh: FileHandle(file.fh),
+                offset: offset.saturating_add(written as u64),
+                data: piece,
+            };
+            let body = self.call(file.nodeid, &write, Flavor::Client)?;
+            let n = match decode_body(ReplyKind::Write, &body) {
+                Some(ReplyBody::Write(out)) if out.size as usize <= piece.len() => out.size as usize,
+                _ => return Err(Errno::EIO),
+            };
+            written += n;
+            if n < piece.len() {
+                break;
+            }
+        }
+        Ok(written)
+    }
+
+    /// Flushes an open file to stable storage (`fsync(2)`, `fdatasync(2)` if `datasync`).
+    /// A file system without `node_fsync` has nothing to flush.
+    pub fn fsync(&self, file: &OpenFile, datasync: bool) -> Result<(), Errno> {
+        let _op = self.enter()?;
+        let fsync = Operation::Fsync { fh: FileHandle(file.fh), datasync, dir: file.vtype == Vtype::Dir };
+        match self.call(file.nodeid, &fsync, Flavor::Client) {
+            Ok(body) => empty_of(&body),
+            Err(Errno::ENOSYS) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Closes an open file: `RELEASE` (unless it was opened without asking), then its node is
+    /// forgotten.
+    pub fn close(&self, file: OpenFile) -> Result<(), Errno> {
+        let mut op = self.enter()?;
+        self.release(&file);
+        op.held.push(file.nodeid);
+        Ok(())
+    }
+
+    /// The entries of directory `path` as the file system lists them (`.` and `..` included if
+    /// it gives them): `OPENDIR`, `READDIR` until an empty reply, `RELEASEDIR`.
+    pub fn readdir(&self, path: impl AsRef<Path>) -> Result<Vec<Dirent>, Errno> {
+        let mut op = self.enter()?;
+        let node = self.resolve(&mut op, path.as_ref(), true)?;
+        if node.vattr.vtype != Vtype::Dir {
+            return Err(Errno::ENOTDIR);
+        }
+        let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
+        let (fh, unasked) = self.open_node(&node, flags, true)?;
+        let file = OpenFile { nodeid: node.nodeid, fh, flags, vtype: Vtype::Dir, unasked };
+        let listed = self.read_entries(&file);
+        self.release(&file);
+        listed
+    }
+}
+
+impl Client {
+    pub(super) fn read_entries(&self, dir: &OpenFile) -> Result<Vec<Dirent>, Errno> {
+        let mut entries: Vec<Dirent> = Vec::new();
+        let mut offset = 0;
+        loop {
+            let readdir = Operation::Readdir { fh: FileHandle(dir.fh), offset, size: READDIR_CHUNK };
+            let body = self.call(dir.nodeid, &readdir, Flavor::Client)?;
+            if body.len() > READDIR_CHUNK as usize {
+                return Err(Errno::EIO);
+            }
+            let batch = parse_dirents(&body).ok_or(Errno::EIO)?;
+            let Some(last) = batch.last() else { return Ok(entries) };
+            // An offset that does not move would list forever.
+            if last.next_offset == offset || entries.len() + batch.len() > 1 << 20 {
+                return Err(Errno::EIO);
+            }
+            offset = last.next_offset;
+            entries.extend(batch);
+        }
+    }
+}
