@@ -80,19 +80,16 @@
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
 pub mod acl;
-mod auto_unmount;
 mod cred;
 mod dirent;
 mod error;
 mod fs;
 pub mod fuse;
-mod fusermount;
 pub mod loopback;
-mod mount;
-#[doc(hidden)]
-pub mod mount_table;
 mod node;
+mod os;
 mod posix_acl;
+mod server;
 mod session;
 mod usermount;
 mod vattr;
@@ -108,6 +105,10 @@ pub use fs::{FileSystem, Result};
 pub use nix::errno::Errno;
 pub use nix::fcntl::OFlag;
 pub use nix::unistd::AccessFlags;
+/// The mount table as `/proc/self/mountinfo` tells it, for the project's own tests. Not public
+/// API: no stability promise.
+#[doc(hidden)]
+pub use os::mount_table;
 pub use puffs_macros::puffs_fs;
 pub use usermount::{
     BeforeMount, BlockingMode, MountFlags, MountOptions, Mounted, MountedState, Notifier, Progress, Running,

@@ -9,7 +9,7 @@
 //!
 //! The helper's own `auto_unmount` is not used: before libfuse 3.15 it works only for mounts
 //! with `allow_other` (its check runs as root, whom the kernel keeps out of other mounts);
-//! puffs's [`crate::auto_unmount`] watchdog does that job with any helper version.
+//! puffs's [`crate::os::auto_unmount`] watchdog does that job with any helper version.
 
 use std::io::Read;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -138,12 +138,13 @@ pub(crate) fn mount(dir: &Path, options: &str) -> Result<OwnedFd, Error> {
             } else {
                 reason
             };
-            let reason = match nix::unistd::access(crate::mount::FUSE_DEVICE, AccessFlags::R_OK | AccessFlags::W_OK) {
+            let reason = match nix::unistd::access(crate::os::mount::FUSE_DEVICE, AccessFlags::R_OK | AccessFlags::W_OK)
+            {
                 // The helper opens the device as the user: udev's default rule makes it 0666.
                 Err(_) => format!(
                     "{reason} ({device} must be readable and writable by every user, mode 0666, \
                      as udev's default rule makes it: `chmod 0666 {device}` as root)",
-                    device = crate::mount::FUSE_DEVICE
+                    device = crate::os::mount::FUSE_DEVICE
                 ),
                 Ok(()) => reason,
             };

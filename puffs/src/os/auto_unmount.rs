@@ -21,7 +21,8 @@ use std::time::{Duration, Instant};
 
 use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 
-use crate::{fusermount, Errno, Error};
+use crate::os::fusermount;
+use crate::{Errno, Error};
 
 /// The watchdog's program, shell built-ins only: `$1` the mount id, `$2` the FUSE device as
 /// `major:minor`, then the unmount command with its arguments.

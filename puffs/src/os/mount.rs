@@ -1,5 +1,5 @@
 //! Mounting and unmounting a FUSE file system on Linux: with `mount(2)` and `umount2(2)` where
-//! the process may, through the helper `fusermount3` otherwise (see [`crate::fusermount`]).
+//! the process may, through the helper `fusermount3` otherwise (see [`crate::os::fusermount`]).
 
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -11,9 +11,9 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{getegid, geteuid};
 
-use crate::auto_unmount::Watchdog;
-use crate::fusermount;
-use crate::mount_table;
+use crate::os::auto_unmount::Watchdog;
+use crate::os::fusermount;
+use crate::os::mount_table;
 use crate::{Errno, Error, MountFlags, Vtype};
 
 /// The FUSE device.

@@ -1,0 +1,101 @@
+//! The request loop: worker threads reading requests from the channel and handing each to the
+//! session, until the kernel is gone or a forced stop.
+
+use std::os::fd::{AsFd, BorrowedFd};
+
+use std::sync::Arc;
+
+use crate::session::{Handled, Session};
+use crate::Error;
+use crate::{Errno, FileSystem};
+
+/// Handles requests on a non-blocking channel until the kernel is gone or `stop` is told.
+pub(crate) fn serve<F: FileSystem>(session: &Session<F>, stop: &Stop) -> Result<(), Errno> {
+    let mut buf = Vec::new();
+    loop {
+        if stop.is_stopped() || session.is_destroyed() {
+            return Ok(());
+        }
+        match session.channel.receive(&mut buf, session.config.max_request_len) {
+            Ok(()) => {
+                if session.handle(&buf) == Handled::Destroyed {
+                    return Ok(());
+                }
+            }
+            Err(Errno::ENODEV) | Err(Errno::ECONNABORTED) => return Ok(()),
+            // Nothing pending: wait for a request or for the stop, whichever comes first.
+            Err(Errno::EAGAIN) => stop.wait_with(session.channel.as_fd())?,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// Tells the worker threads to leave the request loop at once (a forced stop): each waits for
+/// its next request together with this pipe, which stays readable once written.
+#[derive(Debug)]
+pub(crate) struct Stop {
+    stopped: std::sync::atomic::AtomicBool,
+    wake_read: std::os::fd::OwnedFd,
+    wake_write: std::os::fd::OwnedFd,
+}
+
+impl Stop {
+    pub(crate) fn new() -> Result<Stop, Errno> {
+        let (wake_read, wake_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+        Ok(Stop { stopped: std::sync::atomic::AtomicBool::new(false), wake_read, wake_write })
+    }
+
+    pub(crate) fn is_stopped(&self) -> bool {
+        self.stopped.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn stop(&self) {
+        self.stopped.store(true, std::sync::atomic::Ordering::Release);
+        let _ = nix::unistd::write(&self.wake_write, &[1]);
+    }
+
+    /// Waits until `channel` has a request or the stop was told.
+    pub(crate) fn wait_with(&self, channel: BorrowedFd<'_>) -> Result<(), Errno> {
+        use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+        let mut fds = [PollFd::new(channel, PollFlags::POLLIN), PollFd::new(self.wake_read.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::NONE) {
+            Ok(_) | Err(Errno::EINTR) => Ok(()),
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Serves `session` on `threads` threads (this one and `threads - 1` workers of `stack_size`)
+/// until the kernel is gone or `stop` is told; answers the first error a thread met.
+pub(crate) fn run<F: FileSystem>(
+    session: &Arc<Session<F>>,
+    stop: &Arc<Stop>,
+    threads: usize,
+    stack_size: Option<usize>,
+) -> Result<(), Error> {
+    if let Err(e) = session.channel.set_nonblocking(true) {
+        return Err(Error::new("make the request channel non-blocking", e));
+    }
+    let mut workers = Vec::new();
+    for index in 1..threads {
+        let session = session.clone();
+        let mut builder = std::thread::Builder::new().name(format!("puffs-worker-{index}"));
+        if let Some(size) = stack_size {
+            builder = builder.stack_size(size);
+        }
+        let stop = stop.clone();
+        match builder.spawn(move || serve(&session, &stop)) {
+            Ok(handle) => workers.push(handle),
+            Err(e) => {
+                let errno = Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32));
+                return Err(Error::new("start a worker thread", errno));
+            }
+        }
+    }
+    let mut result = serve(session, stop);
+    for worker in workers {
+        let outcome = worker.join().unwrap_or(Err(Errno::EIO));
+        result = result.and(outcome);
+    }
+    result.map_err(|e| Error::new("read a request", e))
+}

@@ -1,0 +1,570 @@
+//! The usermount: a file system on its way from `init` through `mount` to running, as a typestate.
+
+mod notifier;
+mod options;
+mod state;
+
+pub use notifier::Notifier;
+pub(crate) use options::clamp_request_len;
+pub use options::{BlockingMode, MountFlags, MountOptions, Progress, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
+pub use state::{BeforeMount, Mounted, MountedState, Running, RunningState, Unmounted, UsermountState};
+
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::fuse::abi::{self};
+use crate::fuse::Channel;
+use crate::os::mount::{fuse_mount, resolve_mount_point, FuseMountArgs, MountGuard};
+use crate::os::{daemon, signal};
+use crate::server::Stop;
+use crate::session::{Handled, Session, SessionConfig};
+use crate::{Cookie, Errno, Error, FileSystem, UnmountFlags, VnopMask, Vtype};
+use options::{round_stack_size, Config};
+use state::{LiveBody, UnmountedBody};
+
+/// A file system and its mount (puffs `struct puffs_usermount`), in state `S`: on its way from
+/// `init` through `mount` to running, as a typestate.
+///
+/// ```text
+///   Usermount::init(fs, name)
+///            │
+///            ▼
+///   ┌──────────────┐  mount(dir, flags, root)   ┌─────────────┐  start()   ┌─────────────┐
+///   │  Unmounted   │ ─────────────────────────▶ │   Mounted   │ ─────────▶ │   Running   │
+///   │ (setters)    │ ◀──── Err((error, self)) ── │             │            │ (notify,    │
+///   └──────────────┘                            └─────────────┘            │  blocking)  │
+///                                                  │ mainloop() = start().run()  └─────────────┘
+///                                                  ▼                           │ run()
+///                                           runs until unmount ◀───────────────┘
+/// ```
+///
+/// Which call exists in which state, and which run-time check of NetBSD's `puffs.c` the type
+/// replaces:
+///
+/// | call | state | `puffs.c` check it replaces |
+/// |---|---|---|
+/// | [`root_info`](Usermount::root_info) | Unmounted | `puffs_setrootinfo`: state `!= BEFOREMOUNT` → warning, ignored |
+/// | [`max_request_len`](Usermount::max_request_len) | Unmounted | `puffs_setmaxreqlen`: warning "call has effect only before mount" |
+/// | [`fh_size`](Usermount::fh_size) | Unmounted | `puffs_setfhsize`: same warning |
+/// | [`cookie_hash_buckets`](Usermount::cookie_hash_buckets) | Unmounted | `puffs_setncookiehash`: same warning |
+/// | [`stack_size`](Usermount::stack_size) | Unmounted | `puffs_setstacksize`: `assert(state == BEFOREMOUNT)` |
+/// | [`threads`](Usermount::threads), [`daemonize`](Usermount::daemonize), [`opdump`](Usermount::opdump), [`mount_options`](Usermount::mount_options) | Unmounted | `puffs_daemon` and flags fixed at `puffs_init` |
+/// | [`mount`](Usermount::mount) | Unmounted, consumed | `puffs_mount` sets `RUNNING`; calling it twice is undefined in C |
+/// | [`mainloop`](Usermount::mainloop), [`start`](Usermount::start) | Mounted, consumed | `puffs_mainloop`: `assert(state >= RUNNING)` |
+/// | [`set_blocking_mode`](Usermount::set_blocking_mode), [`process_request`](Usermount::process_request), [`notifier`](Usermount::notifier), [`invalidate_node`](Usermount::invalidate_node), [`invalidate_entry`](Usermount::invalidate_entry), [`run`](Usermount::run) | Running | `puffs_setblockingmode`: `assert(state == RUNNING)` |
+///
+/// Every check is a compile error here: a setter called on a mounted usermount, `mount` called
+/// twice, or `mainloop` before `mount` does not build.
+pub struct Usermount<F: FileSystem, S: UsermountState = Unmounted> {
+    body: S::Body<F>,
+}
+
+impl<F: FileSystem, S: UsermountState> std::fmt::Debug for Usermount<F, S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let state = std::any::type_name::<S>().rsplit("::").next().unwrap_or("?");
+        f.debug_struct("Usermount").field("fs", &std::any::type_name::<F>()).field("state", &state).finish()
+    }
+}
+
+impl<F: FileSystem> Usermount<F, Unmounted> {
+    /// Starts a usermount of `fs` under file-system type `name` (puffs `puffs_init`). The name
+    /// shows in the mount table as `fuse.NAME`.
+    pub fn init(fs: F, name: &str) -> Usermount<F, Unmounted> {
+        Usermount {
+            body: UnmountedBody {
+                fs,
+                config: Config {
+                    name: name.to_string(),
+                    root_vtype: Vtype::Dir,
+                    max_request_len: 0,
+                    fh_size: 0,
+                    cookie_hash_buckets: 0,
+                    stack_size: None,
+                    threads: 1,
+                    daemonize: false,
+                    opdump: false,
+                    handle_signals: true,
+                    options: MountOptions::default(),
+                },
+            },
+        }
+    }
+}
+
+impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
+    fn config_mut(&mut self) -> &mut Config
+    where
+        S: BeforeMount,
+    {
+        &mut S::body_mut(&mut self.body).config
+    }
+
+    /// Sets the type of the root node (puffs `puffs_setrootinfo`); a directory unless set.
+    pub fn root_info(mut self, vtype: Vtype) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().root_vtype = vtype;
+        self
+    }
+
+    /// Asks for requests of at most `len` bytes (puffs `puffs_setmaxreqlen`). The value is
+    /// clamped into [`REQUEST_LEN_MIN`]`..=`[`REQUEST_LEN_MAX`], 0 meaning the maximum; the
+    /// mounted usermount tells what was granted.
+    pub fn max_request_len(mut self, len: usize) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().max_request_len = len;
+        self
+    }
+
+    /// Sets the size of NFS file handles (puffs `puffs_setfhsize`). A non-zero size offers the
+    /// kernel export support (FUSE `EXPORT_SUPPORT`): the file system must then answer lookups
+    /// of `.` and `..` in any directory.
+    pub fn fh_size(mut self, size: usize) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().fh_size = size;
+        self
+    }
+
+    /// Sets the number of buckets of the cookie hash, the table of nodes the kernel holds (puffs
+    /// `puffs_setncookiehash`); clamped into 1..=65536, 256 unless set.
+    pub fn cookie_hash_buckets(mut self, buckets: usize) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().cookie_hash_buckets = buckets;
+        self
+    }
+
+    /// Sets the stack size of worker threads (puffs `puffs_setstacksize`): at least four pages,
+    /// rounded up to a power of two.
+    pub fn stack_size(mut self, bytes: usize) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().stack_size = Some(round_stack_size(bytes));
+        self
+    }
+
+    /// Sets how many threads process requests (at least 1, the default).
+    pub fn threads(mut self, threads: usize) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().threads = threads.max(1);
+        self
+    }
+
+    /// Detaches from the terminal at mount (puffs `puffs_daemon`): the process forks, the
+    /// parent exits once the child's mount succeeded (status 0) or failed (status 1, with the
+    /// error on standard error), and the child goes on in a new session with standard streams
+    /// on `/dev/null`. Forking is safe only while the process runs one thread: with more, the
+    /// mount is refused (`EBUSY`) and says so.
+    pub fn daemonize(mut self, daemonize: bool) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().daemonize = daemonize;
+        self
+    }
+
+    /// Dumps every request and reply to standard error (puffs `PUFFS_FLAG_OPDUMP`).
+    pub fn opdump(mut self, opdump: bool) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().opdump = opdump;
+        self
+    }
+
+    /// Whether SIGINT and SIGTERM unmount the file system while its main loop runs (default on).
+    ///
+    /// The first signal asks `fs_unmount` and, if the file system agrees, detaches the mount:
+    /// new clients no longer see it, and the server goes on serving clients still inside (a
+    /// working directory, an open file) until they let go, then the main loop ends. A second
+    /// signal forces: the FUSE connection is ended at once, clients get `ENOTCONN` for every
+    /// call (nothing they write is accepted and then lost) and the main loop ends.
+    pub fn handle_signals(mut self, handle: bool) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().handle_signals = handle;
+        self
+    }
+
+    /// Sets mount options, as parsed by [`MountOptions::parse`].
+    pub fn mount_options(mut self, options: MountOptions) -> Self
+    where
+        S: BeforeMount,
+    {
+        self.config_mut().options = options;
+        self
+    }
+
+    /// Mounts the file system on directory `dir` with `flags`, naming its root `root` (puffs
+    /// `puffs_mount`), and completes the protocol handshake with the kernel.
+    ///
+    /// On failure the caller gets the error and the unmounted usermount back.
+    ///
+    /// Root (or `CAP_SYS_ADMIN`) mounts with `mount(2)`. Any other user mounts through libfuse's
+    /// setuid helper `fusermount3` (package `fuse3`), found in `PATH`: it needs write access to
+    /// `dir`, and `allow_other` needs `user_allow_other` in `/etc/fuse.conf`. As in puffs, a
+    /// mount by a user who is not root is always `nosuid,nodev`. The `auto_unmount` option
+    /// mounts through the helper even as root. The mount is undone the way it was made.
+    #[allow(clippy::type_complexity)]
+    pub fn mount(
+        self,
+        dir: impl AsRef<Path>,
+        flags: MountFlags,
+        root: Cookie,
+    ) -> Result<Usermount<F, Mounted>, (Error, Usermount<F, Unmounted>)>
+    where
+        S: BeforeMount,
+    {
+        let mut body = S::into_body(self.body);
+        let dir = match resolve_mount_point(dir.as_ref()) {
+            Ok(dir) => dir,
+            Err(error) => return Err((error, Usermount { body })),
+        };
+        let daemon = if body.config.daemonize {
+            match daemon::fork(&body.config.name) {
+                Ok(d) => Some(d),
+                Err(error) => return Err((error, Usermount { body })),
+            }
+        } else {
+            None
+        };
+        body.config.max_request_len = clamp_request_len(body.config.max_request_len);
+        let mut flags = flags | body.config.options.flags;
+        if !crate::fs::mask::vnop_mask::<F>().intersects(VnopMask::CHANGES) {
+            // Nothing could change the file system: writes get EROFS from the kernel, not
+            // ENOSYS from the framework.
+            flags |= MountFlags::RDONLY;
+        }
+        if !nix::unistd::geteuid().is_root() {
+            flags |= MountFlags::NOSUID | MountFlags::NODEV;
+        }
+        let fs_name = body.config.options.fs_name.clone().unwrap_or_else(|| body.config.name.clone());
+        let args = FuseMountArgs {
+            source: &fs_name,
+            subtype: &body.config.name,
+            flags,
+            root_vtype: body.config.root_vtype,
+            allow_other: body.config.options.allow_other,
+            default_permissions: body.config.options.default_permissions,
+            max_read: None,
+        };
+        let result = match fuse_mount(&dir, &args) {
+            Ok((fd, unmounter)) => {
+                let kernel_name = format!("fuse.{}", body.config.name);
+                let guard = Arc::new(MountGuard::identify(dir.clone(), &kernel_name, unmounter));
+                let armed = if body.config.options.auto_unmount { guard.arm_auto_unmount() } else { Ok(()) };
+                match armed {
+                    Ok(()) => {
+                        Usermount::start_session(body, Arc::new(Channel::new(fd)), root, Some(guard), kernel_name)
+                    }
+                    // Dropping the guard undoes the mount.
+                    Err(error) => Err((error, Usermount { body })),
+                }
+            }
+            Err(error) => Err((error, Usermount { body })),
+        };
+        if let Some(daemon) = daemon {
+            daemon.report(result.as_ref().map(drop).map_err(|(e, _)| e));
+        }
+        result
+    }
+}
+
+impl<F: FileSystem> Usermount<F, Unmounted> {
+    /// Builds the session on `channel` and answers the kernel's `INIT`.
+    #[allow(clippy::type_complexity)]
+    fn start_session(
+        body: UnmountedBody<F>,
+        channel: Arc<Channel>,
+        root: Cookie,
+        guard: Option<Arc<MountGuard>>,
+        kernel_name: String,
+    ) -> Result<Usermount<F, Mounted>, (Error, Usermount<F, Unmounted>)> {
+        let UnmountedBody { fs, config } = body;
+        let session_config = SessionConfig {
+            max_request_len: config.max_request_len,
+            attr_ttl: config.options.attr_timeout.unwrap_or(Duration::from_secs(1)),
+            entry_ttl: config.options.entry_timeout.unwrap_or(Duration::from_secs(1)),
+            export_support: config.fh_size > 0,
+            opdump: config.opdump,
+            fs_name: kernel_name,
+        };
+        let session = Arc::new(Session::new(fs, channel, root, config.cookie_hash_buckets, session_config));
+        let mut buf = Vec::new();
+        let outcome = loop {
+            if let Err(e) = session.channel.receive(&mut buf, config.max_request_len) {
+                break Err(Error::new("read INIT from the kernel", e));
+            }
+            match session.handle_init(&buf) {
+                Ok(negotiated) => break Ok((abi::KERNEL_VERSION, negotiated.minor)),
+                // The kernel speaks a newer major version: it retries with ours.
+                Err(Errno::EAGAIN) => continue,
+                Err(e) => break Err(Error::new("protocol handshake (INIT)", e)),
+            }
+        };
+        match outcome {
+            Ok(protocol) => match Stop::new() {
+                Ok(stop) => Ok(Usermount { body: LiveBody { session, stop: Arc::new(stop), guard, config, protocol } }),
+                Err(e) => Err((Error::new("make the stop pipe", e), Usermount::recover(session, config))),
+            },
+            Err(error) => Err((error, Usermount::recover(session, config))),
+        }
+    }
+
+    /// The unmounted usermount again, after a mount that failed once its session existed.
+    fn recover(session: Arc<Session<F>>, config: Config) -> Usermount<F, Unmounted> {
+        let fs = match Arc::try_unwrap(session) {
+            Ok(session) => session.fs,
+            Err(_) => unreachable!("the session is not shared before mount completes"),
+        };
+        Usermount { body: UnmountedBody { fs, config } }
+    }
+}
+
+/// What an unmounted usermount asks of the kernel: the loopback kernel builds its mount
+/// arguments from it, as `puffs_init` fills `puffs_kargs`.
+#[derive(Debug, Clone)]
+pub(crate) struct Requested {
+    pub(crate) name: String,
+    pub(crate) max_request_len: usize,
+    pub(crate) cookie_hash_buckets: usize,
+    pub(crate) root_vtype: Vtype,
+}
+
+impl<F: FileSystem> Usermount<F, Unmounted> {
+    /// The settings the kernel is asked for, before any clamping.
+    pub(crate) fn requested(&self) -> Requested {
+        let config = &self.body.config;
+        Requested {
+            name: config.name.clone(),
+            max_request_len: config.max_request_len,
+            cookie_hash_buckets: config.cookie_hash_buckets,
+            root_vtype: config.root_vtype,
+        }
+    }
+
+    /// Mounts on a descriptor instead of the FUSE device: the peer at the other end plays the
+    /// kernel (puffs's `PUFFS_COMFD`). The peer must send `INIT` first, as the kernel does.
+    #[allow(clippy::type_complexity)]
+    pub fn mount_on_channel(
+        mut self,
+        channel: Channel,
+        root: Cookie,
+        kernel_name: &str,
+    ) -> Result<Usermount<F, Mounted>, (Error, Usermount<F, Unmounted>)> {
+        self.body.config.max_request_len = clamp_request_len(self.body.config.max_request_len);
+        self.body.config.handle_signals = false;
+        Usermount::start_session(self.body, Arc::new(channel), root, None, kernel_name.to_string())
+    }
+}
+
+impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
+    /// Runs the main loop until the file system is unmounted (puffs `puffs_mainloop`): starts
+    /// [`threads`](Usermount::threads) workers, answers every request, and answers the file
+    /// system back once the kernel is gone. Equivalent to `start()` then `run()`.
+    pub fn mainloop(self) -> Result<F, Error>
+    where
+        S: MountedState,
+    {
+        self.start().run()
+    }
+
+    /// Starts processing: answers a [`Running`] usermount, whose requests are handled by
+    /// [`run`](Usermount::run) or one at a time by [`process_request`](Usermount::process_request).
+    pub fn start(self) -> Usermount<F, Running>
+    where
+        S: MountedState,
+    {
+        Usermount { body: S::into_live(self.body) }
+    }
+
+    fn live(&self) -> &LiveBody<F>
+    where
+        S: RunningState,
+    {
+        S::live(&self.body)
+    }
+
+    /// Sets whether [`process_request`](Usermount::process_request) waits for a request
+    /// (puffs `puffs_setblockingmode`).
+    pub fn set_blocking_mode(&self, mode: BlockingMode) -> Result<(), Error>
+    where
+        S: RunningState,
+    {
+        self.live()
+            .session
+            .channel
+            .set_nonblocking(mode == BlockingMode::NonBlock)
+            .map_err(|e| Error::new("set blocking mode", e))
+    }
+
+    /// Handles one request: for file systems that run their own event loop around
+    /// [`as_fd`](Usermount::as_fd) (puffs `puffs_getselectable`).
+    pub fn process_request(&self) -> Result<Progress, Error>
+    where
+        S: RunningState,
+    {
+        let live = self.live();
+        let mut buf = Vec::new();
+        match live.session.channel.receive(&mut buf, live.config.max_request_len) {
+            Ok(()) => Ok(match live.session.handle(&buf) {
+                Handled::Continue => Progress::Handled,
+                Handled::Destroyed => Progress::Unmounted,
+            }),
+            Err(Errno::EAGAIN) => Ok(Progress::Idle),
+            Err(Errno::ENODEV) => Ok(Progress::Unmounted),
+            Err(e) => Err(Error::new("read a request", e)),
+        }
+    }
+
+    /// The descriptor requests arrive on, to wait for with `poll(2)` (puffs
+    /// `puffs_getselectable`).
+    pub fn as_fd(&self) -> BorrowedFd<'_>
+    where
+        S: RunningState,
+    {
+        self.live().session.channel.as_fd()
+    }
+
+    /// A handle for sending notifications from other threads while [`run`](Usermount::run) runs.
+    pub fn notifier(&self) -> Notifier
+    where
+        S: RunningState,
+    {
+        let live = self.live();
+        Notifier {
+            channel: Arc::downgrade(&live.session.channel),
+            root: live.session.nodes.root(),
+            mount: live.guard.clone(),
+        }
+    }
+
+    /// Tells the kernel to drop cached data and attributes of `node` (FUSE
+    /// `NOTIFY_INVAL_INODE`).
+    pub fn invalidate_node(&self, node: Cookie) -> Result<(), Error>
+    where
+        S: RunningState,
+    {
+        self.notifier().invalidate_node(node)
+    }
+
+    /// Tells the kernel to forget the name `name` in directory `dir` (FUSE
+    /// `NOTIFY_INVAL_ENTRY`).
+    pub fn invalidate_entry(&self, dir: Cookie, name: &std::ffi::OsStr) -> Result<(), Error>
+    where
+        S: RunningState,
+    {
+        self.notifier().invalidate_entry(dir, name)
+    }
+
+    /// Processes requests with the configured worker threads until the file system is
+    /// unmounted, then tells the file system (`fs_unmount`, forced: the kernel is gone) and
+    /// answers it back.
+    pub fn run(self) -> Result<F, Error>
+    where
+        S: RunningState,
+    {
+        let live = S::into_live(self.body);
+        let LiveBody { session, stop, guard, config, .. } = live;
+        let _signals = match (&guard, config.handle_signals) {
+            (Some(g), true) => Some(signal::watch(g.clone(), {
+                // Weak: the file system is handed back once the loop ends, which needs the
+                // only strong reference.
+                let session = Arc::downgrade(&session);
+                let stop = stop.clone();
+                let mount = g.clone();
+                move |force| {
+                    let flags = if force { UnmountFlags::FORCE } else { UnmountFlags::empty() };
+                    let verdict = session.upgrade().map_or(Ok(()), |session| session.tell_unmount(flags));
+                    if force {
+                        // Clients still inside (a working directory, an open file) would keep
+                        // a detached mount alive: end the connection instead, so that they get
+                        // errors rather than writes that are accepted and then lost.
+                        mount.abort_connection();
+                        stop.stop();
+                    }
+                    verdict
+                }
+            })),
+            _ => None,
+        };
+        let result = crate::server::run(&session, &stop, config.threads, config.stack_size);
+        let _ = session.tell_unmount(UnmountFlags::FORCE);
+        drop(_signals);
+        // Notifiers may still hold the guard: unmount now (if the mount is still ours), not
+        // when the last of them goes.
+        if let Some(guard) = &guard {
+            if let Err(e) = guard.unmount() {
+                log::warn!("{e}");
+            }
+        }
+        result?;
+        match Arc::try_unwrap(session) {
+            Ok(session) => Ok(session.fs),
+            Err(_) => Err(Error::new("recover the file system after unmount", Errno::EBUSY)),
+        }
+    }
+}
+
+impl<F: FileSystem> Usermount<F, Mounted> {
+    fn live_body(&self) -> &LiveBody<F> {
+        &self.body
+    }
+}
+
+impl<F: FileSystem> Usermount<F, Running> {
+    fn live_body(&self) -> &LiveBody<F> {
+        &self.body
+    }
+}
+
+macro_rules! live_getters {
+    ($state:ty) => {
+        impl<F: FileSystem> Usermount<F, $state> {
+            /// The file system.
+            pub fn fs(&self) -> &F {
+                &self.live_body().session.fs
+            }
+
+            /// The request length the kernel granted, after clamping (puffs
+            /// `puffs_getmaxreqlen`).
+            pub fn granted_request_len(&self) -> usize {
+                self.live_body().config.max_request_len
+            }
+
+            /// The largest write the kernel will send.
+            pub fn max_write(&self) -> u32 {
+                self.live_body().session.max_write()
+            }
+
+            /// The negotiated protocol version, `(major, minor)`.
+            pub fn protocol(&self) -> (u32, u32) {
+                self.live_body().protocol
+            }
+
+            /// How many buckets the cookie hash has, after clamping.
+            pub fn cookie_hash_buckets_granted(&self) -> usize {
+                self.live_body().session.nodes.bucket_count()
+            }
+
+            /// Where the file system is mounted; `None` on a channel mount.
+            pub fn mount_point(&self) -> Option<&Path> {
+                self.live_body().guard.as_ref().map(|g| g.dir())
+            }
+        }
+    };
+}
+live_getters!(Mounted);
+live_getters!(Running);
