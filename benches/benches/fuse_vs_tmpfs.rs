@@ -142,7 +142,7 @@ fn main() {
             .handle_signals(false)
             .mount_options(options)
             .mount(&fuse.dir, MountFlags::empty(), Cookie(1))
-            .map_err(|(e, _)| e)
+            .map_err(puffs::Error::from)
             .expect("mount dtfs");
         let (done_tx, done_rx) = mpsc::channel();
         let server = std::thread::spawn(move || {

@@ -233,7 +233,7 @@ pub fn mount_and_serve<F: FileSystem>(
         .opdump(command.debug)
         .daemonize(!command.foreground)
         .mount_options(command.options.clone());
-    let mounted = usermount.mount(&command.mount_point, MountFlags::empty(), root).map_err(|(error, _)| error)?;
+    let mounted = usermount.mount(&command.mount_point, MountFlags::empty(), root)?;
     mounted.mainloop()
 }
 

@@ -25,8 +25,7 @@
 //! let options = MountOptions::parse("default_permissions,allow_other")?;
 //! let mounted = Usermount::init(Dtfs::new(), "dtfs")
 //!     .mount_options(options)
-//!     .mount("/mnt", MountFlags::empty(), Dtfs::ROOT)
-//!     .map_err(|(e, _)| e)?;
+//!     .mount("/mnt", MountFlags::empty(), Dtfs::ROOT)?;
 //! mounted.mainloop()?;
 //! # Ok::<(), puffs::Error>(())
 //! ```
@@ -41,7 +40,7 @@
 //! let dtfs = Dtfs::new();
 //! let usermount = Usermount::init(dtfs.clone(), "dtfs");
 //! let args = MountArgs::of(&usermount, Dtfs::ROOT);
-//! let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e)?;
+//! let mounted = loopback::mount(usermount, args)?;
 //! mounted.mkdir("docs", 0o755).unwrap();
 //! let file = mounted.create("docs/note", 0o644).unwrap();
 //! mounted.write(&file, 0, b"kept in memory").unwrap();

@@ -8,7 +8,7 @@
 //! use puffs::{MountFlags, Usermount};
 //! use puffs_examples::hello::Hello;
 //!
-//! let mounted = Usermount::init(Hello, "hello").mount("/mnt", MountFlags::RDONLY, Hello::ROOT).map_err(|(e, _)| e)?;
+//! let mounted = Usermount::init(Hello, "hello").mount("/mnt", MountFlags::RDONLY, Hello::ROOT)?;
 //! mounted.mainloop()?;
 //! # Ok::<(), puffs::Error>(())
 //! ```
@@ -22,7 +22,7 @@
 //!
 //! let usermount = Usermount::init(Hello, "hello");
 //! let args = MountArgs::of(&usermount, Hello::ROOT);
-//! let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e)?;
+//! let mounted = loopback::mount(usermount, args)?;
 //! let file = mounted.open("hello", OFlag::O_RDONLY, 0).unwrap();
 //! assert_eq!(mounted.read(&file, 0, 100).unwrap(), Hello::CONTENT);
 //! mounted.close(file).unwrap();

@@ -102,7 +102,7 @@ fn serve(
         .handle_signals(false)
         .mount_options(options)
         .mount(&dir.0, MountFlags::empty(), ROOT)
-        .map_err(|(e, _)| e)
+        .map_err(puffs::Error::from)
         .unwrap()
         .start();
     (running.notifier(), std::thread::spawn(move || running.run()))
@@ -117,8 +117,10 @@ fn pointing_at(target: u64) -> Pointer {
 fn dropping_a_mounted_usermount_unmounts() {
     common::require_mount();
     let dir = Dir::new("drop");
-    let mounted =
-        Usermount::init(pointing_at(7), "ptr").mount(&dir.0, MountFlags::empty(), ROOT).map_err(|(e, _)| e).unwrap();
+    let mounted = Usermount::init(pointing_at(7), "ptr")
+        .mount(&dir.0, MountFlags::empty(), ROOT)
+        .map_err(puffs::Error::from)
+        .unwrap();
     assert!(is_mounted(&dir.0));
     assert_eq!(mounted.mount_point(), Some(dir.0.as_path()));
     drop(mounted);
@@ -131,12 +133,12 @@ fn a_failed_mount_gives_the_usermount_back() {
     common::require_mount();
     let missing = std::env::temp_dir().join("puffs-no-such-dir/below");
     let (error, unmounted) =
-        Usermount::init(pointing_at(7), "ptr").mount(&missing, MountFlags::empty(), ROOT).unwrap_err();
+        Usermount::init(pointing_at(7), "ptr").mount(&missing, MountFlags::empty(), ROOT).unwrap_err().into_parts();
     assert_eq!(error.errno(), Errno::ENOENT);
     assert!(error.to_string().contains("puffs-no-such-dir"), "{error}");
     // The same value, with its settings, mounts elsewhere.
     let dir = Dir::new("retry");
-    let mounted = unmounted.mount(&dir.0, MountFlags::empty(), ROOT).map_err(|(e, _)| e).unwrap();
+    let mounted = unmounted.mount(&dir.0, MountFlags::empty(), ROOT).map_err(puffs::Error::from).unwrap();
     assert!(is_mounted(&dir.0));
     drop(mounted);
 }
@@ -151,7 +153,7 @@ fn the_request_length_is_clamped_and_the_grant_reported() {
         let mounted = Usermount::init(pointing_at(7), "ptr")
             .max_request_len(asked)
             .mount(&dir.0, MountFlags::empty(), ROOT)
-            .map_err(|(e, _)| e)
+            .map_err(puffs::Error::from)
             .unwrap();
         assert_eq!(mounted.granted_request_len(), granted, "asked {asked}");
         assert!(mounted.max_write() as usize <= granted && mounted.max_write() >= 4096);

@@ -41,3 +41,12 @@ impl From<Error> for std::io::Error {
         std::io::Error::new(std::io::Error::from_raw_os_error(e.errno as i32).kind(), e)
     }
 }
+
+/// An I/O error becomes an `Error` with its errno (`EIO` when it has none), its text as the
+/// context.
+impl From<std::io::Error> for Error {
+    fn from(e: std::io::Error) -> Error {
+        let errno = e.raw_os_error().map_or(Errno::EIO, Errno::from_raw);
+        Error::new(e.to_string(), errno)
+    }
+}

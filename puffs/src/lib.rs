@@ -58,8 +58,7 @@
 //!
 //! fn main() -> std::result::Result<(), puffs::Error> {
 //!     let mounted = Usermount::init(Hello, "hello")
-//!         .mount("/mnt/hello", puffs::MountFlags::RDONLY, ROOT)
-//!         .map_err(|(error, _unmounted)| error)?;
+//!         .mount("/mnt/hello", puffs::MountFlags::RDONLY, ROOT)?;
 //!     mounted.mainloop()?;
 //!     Ok(())
 //! }
@@ -111,8 +110,8 @@ pub use nix::unistd::AccessFlags;
 pub use os::mount_table;
 pub use puffs_macros::puffs_fs;
 pub use usermount::{
-    BeforeMount, BlockingMode, MountFlags, MountOptions, Mounted, MountedState, Notifier, Progress, Running,
-    RunningState, Unmounted, Usermount, UsermountState, REQUEST_LEN_MAX, REQUEST_LEN_MIN,
+    BeforeMount, BlockingMode, MountError, MountFlags, MountOptions, Mounted, MountedState, Notifier, Progress,
+    Running, RunningState, Unmounted, Usermount, UsermountState, REQUEST_LEN_MAX, REQUEST_LEN_MIN,
 };
 pub use vattr::{SetVattr, TimeSet, Vattr, Vtype, MODE_PERMISSION_BITS};
 

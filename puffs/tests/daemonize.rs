@@ -16,7 +16,8 @@ fn daemonizing_a_process_with_threads_is_refused_with_the_reason() {
     let (error, _unmounted) = Usermount::init(Nothing, "nothing")
         .daemonize(true)
         .mount(&dir, MountFlags::empty(), Cookie(1))
-        .expect_err("a process with threads must not fork");
+        .expect_err("a process with threads must not fork")
+        .into_parts();
     assert_eq!(error.errno(), Errno::EBUSY);
     assert!(error.context().contains("threads") && error.context().contains("foreground"), "{error}");
 }

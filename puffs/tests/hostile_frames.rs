@@ -109,7 +109,7 @@ fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
     let mounted = Usermount::init(Yes::default(), "hostile")
         .max_request_len(GRANTED)
         .mount_on_channel(channel, Cookie(1), "hostile")
-        .map_err(|(e, _)| e)
+        .map_err(puffs::Error::from)
         .expect("mount on channel");
     assert_eq!(kernel.reply().0.error, 0, "INIT answered");
     let server = std::thread::spawn(move || mounted.mainloop());

@@ -16,11 +16,11 @@ fn unmount<F: puffs::FileSystem>(mounted: loopback::Loopback<F>) -> F {
 fn a_version_mismatch_is_einval_and_the_usermount_comes_back() {
     let (usermount, log) = recorder(Cookie(1));
     let args = MountArgs { version: PUFFS_VERSION + 1, ..MountArgs::of(&usermount, Cookie(1)) };
-    let (error, usermount) = loopback::mount(usermount, args).expect_err("another version is refused");
+    let (error, usermount) = loopback::mount(usermount, args).expect_err("another version is refused").into_parts();
     assert_eq!(error.errno(), Errno::EINVAL);
     assert!(log.events().is_empty(), "the file system was not involved: {:?}", log.events());
     let args = MountArgs::of(&usermount, Cookie(1));
-    let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e).expect("the usermount is still good");
+    let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("the usermount is still good");
     unmount(mounted);
 }
 
@@ -28,7 +28,7 @@ fn a_version_mismatch_is_einval_and_the_usermount_comes_back() {
 fn an_update_mount_is_eopnotsupp() {
     let (usermount, _log) = recorder(Cookie(1));
     let args = MountArgs { update: true, ..MountArgs::of(&usermount, Cookie(1)) };
-    let (error, _usermount) = loopback::mount(usermount, args).expect_err("updates are refused");
+    let (error, _usermount) = loopback::mount(usermount, args).expect_err("updates are refused").into_parts();
     assert_eq!(error.errno(), Errno::EOPNOTSUPP);
 }
 
@@ -39,7 +39,7 @@ fn unknown_flag_bits_are_stripped() {
         KernelFlags::from_bits_retain(KernelFlags::NOCACHE_NAME.bits() | KernelFlags::ALLOPS.bits() | 0x8000_0100);
     let args = MountArgs { flags: asked, ..MountArgs::of(&usermount, Cookie(1)) };
     assert_eq!(args.granted().unwrap().flags, KernelFlags::NOCACHE_NAME | KernelFlags::ALLOPS);
-    let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e).expect("mount");
+    let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
     assert_eq!(mounted.args().flags, KernelFlags::NOCACHE_NAME | KernelFlags::ALLOPS);
     assert_eq!(mounted.args().flags.bits(), 0x05, "only known bits survive");
     unmount(mounted);
@@ -50,7 +50,7 @@ fn the_name_gets_its_prefix_and_the_file_system_is_told() {
     let (usermount, log) = recorder(Cookie(1));
     let args = MountArgs::of(&usermount, Cookie(1));
     assert_eq!(args.fs_name, "rec");
-    let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e).expect("mount");
+    let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
     assert_eq!(mounted.args().fs_name, "puffs|rec");
     assert_eq!(log.mounted.lock().unwrap().as_ref().unwrap().fs_name, "puffs|rec");
     assert_eq!(log.events()[0], "mounted puffs|rec");
@@ -72,7 +72,7 @@ fn the_request_length_is_clamped_and_the_file_system_told() {
     for (asked, granted) in cases {
         let (usermount, log) = recorder(Cookie(1));
         let args = MountArgs { max_request_len: asked, ..MountArgs::of(&usermount, Cookie(1)) };
-        let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e).expect("mount");
+        let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
         // Without CAP_NET_ADMIN the socket pair may carry less than the maximum: the grant is
         // clamped to it as well (root, as in CI, always gets the full length).
         let granted =
@@ -91,7 +91,7 @@ fn the_usermounts_own_request_length_is_the_one_asked_for() {
     let (usermount, log) = recorder(Cookie(1));
     let usermount = usermount.max_request_len(3);
     let mounted = loopback::mount(usermount.max_request_len(3), MountArgs::new("rec", Cookie(1)).clone())
-        .map_err(|(e, _)| e)
+        .map_err(puffs::Error::from)
         .expect("mount");
     // Arguments built by hand ask for 0, which wins over the usermount's setting: the maximum.
     assert_eq!(log.mounted.lock().unwrap().as_ref().unwrap().max_request_len, REQUEST_LEN_MAX);
@@ -99,7 +99,7 @@ fn the_usermounts_own_request_length_is_the_one_asked_for() {
     let (usermount, log) = recorder(Cookie(1));
     let usermount = usermount.max_request_len(3);
     let args = MountArgs::of(&usermount, Cookie(1));
-    let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e).expect("mount");
+    let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
     assert_eq!(log.mounted.lock().unwrap().as_ref().unwrap().max_request_len, REQUEST_LEN_MIN);
     unmount(mounted);
 }
@@ -111,7 +111,7 @@ fn cookie_hash_buckets_are_clamped() {
         let usermount = usermount.cookie_hash_buckets(asked);
         let args = MountArgs::of(&usermount, Cookie(1));
         assert_eq!(args.cookie_hash_buckets, asked);
-        let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e).expect("mount");
+        let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
         assert_eq!(mounted.args().cookie_hash_buckets, granted, "kernel's view of {asked}");
         assert_eq!(mounted.server_info().cookie_hash_buckets, granted, "session's table for {asked}");
         unmount(mounted);
@@ -124,7 +124,7 @@ fn statvfs_while_mounting_is_einprogress_then_the_file_systems_answer() {
     // The main loop's first request is the root GETATTR: holding it holds the mount in MOUNTING.
     log.root_gate.close();
     let args = MountArgs::of(&usermount, Cookie(1));
-    let mounted = loopback::mount_nowait(usermount, args).map_err(|(e, _)| e).expect("mount");
+    let mounted = loopback::mount_nowait(usermount, args).map_err(puffs::Error::from).expect("mount");
     log.root_gate.wait_for_waiter();
     assert_eq!(mounted.status(), Status::Mounting);
     assert_eq!(mounted.root_vattr(), None);
@@ -143,7 +143,7 @@ fn the_root_cookie_given_is_the_one_used_and_the_root_is_cached() {
     for root in [Cookie(0xdead), Cookie(0), Cookie(1)] {
         let (usermount, log) = recorder(root);
         let args = MountArgs::of(&usermount, root);
-        let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e).expect("mount");
+        let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
         // The GETATTR at mount, before any call, fetched the root's attributes: they are cached.
         assert_eq!(log.events(), vec!["mounted puffs|rec".to_string(), format!("getattr {}", root.0)]);
         let cached = mounted.root_vattr().expect("root cached");

@@ -126,7 +126,7 @@ fn a_suspension_that_cannot_drain_tells_error_and_goes_back_to_normal() {
     let (usermount, log) = loopback_support::recorder(Cookie(1));
     let usermount: Usermount<_> = usermount.threads(2);
     let args = MountArgs { timeout: std::time::Duration::from_millis(300), ..MountArgs::of(&usermount, Cookie(1)) };
-    let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e).expect("mount");
+    let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
     log.read_gate.close();
     let client = mounted.client();
     let reader = std::thread::spawn(move || {

@@ -71,7 +71,7 @@ fn a_lookup_racing_the_forget_of_the_last_lookup_keeps_the_node() {
     let mounted = Usermount::init(SharedTracker(tracker.clone()), "race")
         .threads(2)
         .mount_on_channel(channel, Cookie(1), "race")
-        .map_err(|(e, _)| e)
+        .map_err(puffs::Error::from)
         .expect("mount on channel");
     assert_eq!(kernel.reply().0.error, 0, "INIT answered");
     let server = std::thread::spawn(move || mounted.mainloop());

@@ -60,7 +60,7 @@ fn running() -> (FakeKernel, std::thread::JoinHandle<std::result::Result<Recorde
     let mounted = Usermount::init(Recorder::default(), "rec")
         .max_request_len(64 * 1024)
         .mount_on_channel(channel, Cookie(1), "rec")
-        .map_err(|(e, _)| e)
+        .map_err(puffs::Error::from)
         .expect("mount on channel");
     let (header, body) = kernel.reply();
     assert_eq!(header.error, 0);
@@ -86,7 +86,8 @@ fn handshake_refuses_kernels_older_than_7_31() {
     kernel.init(7, 30);
     let (error, unmounted) = Usermount::init(Recorder::default(), "rec")
         .mount_on_channel(channel, Cookie(1), "rec")
-        .expect_err("an old kernel is refused");
+        .expect_err("an old kernel is refused")
+        .into_parts();
     assert_eq!(error.errno(), Errno::EPROTO);
     let (header, _) = kernel.reply();
     assert_eq!(-header.error, Errno::EPROTO as i32);
@@ -189,7 +190,7 @@ fn requests_carry_the_callers_credentials_and_the_root_cookie() {
     kernel.init(7, 31);
     let mounted = Usermount::init(Recorder::default(), "rec")
         .mount_on_channel(channel, Cookie(0xdead), "rec")
-        .map_err(|(e, _)| e)
+        .map_err(puffs::Error::from)
         .expect("mount on channel");
     let (_, body) = kernel.reply();
     assert_eq!(abi::InitOut::decode(&body).unwrap().minor, 31, "an older kernel's version is kept");

@@ -301,7 +301,7 @@ impl<F: FileSystem> RealMount<F> {
             .threads(threads)
             .mount_options(options)
             .mount(&dir, flags, root)
-            .map_err(|(e, _)| e)
+            .map_err(puffs::Error::from)
             .unwrap_or_else(|e| panic!("mount {name} on {}: {e}", dir.display()));
         let server = std::thread::Builder::new()
             .name(format!("{name}-server"))
@@ -559,7 +559,7 @@ impl<F: FileSystem> LoopbackMount<F> {
         let usermount = Usermount::init(fs, name);
         let args = puffs::loopback::MountArgs::of(&usermount, root);
         let mount = puffs::loopback::mount(usermount, args)
-            .map_err(|(e, _)| e)
+            .map_err(puffs::Error::from)
             .unwrap_or_else(|e| panic!("loopback mount of {name}: {e}"));
         LoopbackMount { mount: Some(mount) }
     }

@@ -15,6 +15,7 @@ use crate::fuse::abi::{self, init_flag, ROOT_ID};
 use crate::fuse::reply::{decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::fuse::Channel;
+use crate::usermount::MountError;
 use crate::{Cred, Errno, Error, FileSystem, Notifier, UnmountFlags, Unmounted, Usermount, REQUEST_LEN_MAX};
 
 /// The file system's main-loop thread and how to know it ended.
@@ -104,11 +105,7 @@ impl<F: FileSystem> std::error::Error for UnmountError<F> {}
 
 /// Mounts `usermount` on a new loopback kernel with `args` and waits until its main loop has
 /// started ([`Status::Running`]). See [`mount_nowait`] for the steps and errors.
-#[allow(clippy::type_complexity)]
-pub fn mount<F: FileSystem>(
-    usermount: Usermount<F, Unmounted>,
-    args: MountArgs,
-) -> Result<Loopback<F>, (Error, Usermount<F, Unmounted>)> {
+pub fn mount<F: FileSystem>(usermount: Usermount<F, Unmounted>, args: MountArgs) -> Result<Loopback<F>, MountError<F>> {
     let loopback = mount_nowait(usermount, args)?;
     // A file system that never starts shows in every call (`ETIMEDOUT`, `ENXIO`); the mount
     // itself stands, so that unmount can hand the file system back.
@@ -126,21 +123,20 @@ pub fn mount<F: FileSystem>(
 /// [`fs_mounted`](FileSystem::fs_mounted)). Then the kernel sends the `GETATTR` of the root it
 /// caches, and the main loop starts on its own thread: the mount is [`Status::Running`] once it
 /// has answered. On failure the usermount comes back with the error.
-#[allow(clippy::type_complexity)]
 pub fn mount_nowait<F: FileSystem>(
     usermount: Usermount<F, Unmounted>,
     args: MountArgs,
-) -> Result<Loopback<F>, (Error, Usermount<F, Unmounted>)> {
+) -> Result<Loopback<F>, MountError<F>> {
     use nix::sys::socket::{setsockopt, socketpair, sockopt, AddressFamily, SockFlag, SockType};
 
     let mut granted = match args.granted() {
         Ok(granted) => granted,
-        Err(errno) => return Err((Error::new("loopback mount arguments", errno), usermount)),
+        Err(errno) => return Err(MountError::new(Error::new("loopback mount arguments", errno), usermount)),
     };
     let (kernel_end, fs_end) = match socketpair(AddressFamily::Unix, SockType::SeqPacket, None, SockFlag::SOCK_CLOEXEC)
     {
         Ok(pair) => pair,
-        Err(errno) => return Err((Error::new("loopback socket pair", errno), usermount)),
+        Err(errno) => return Err(MountError::new(Error::new("loopback socket pair", errno), usermount)),
     };
     // Every message must fit the socket pair in one piece: a write request one way, a read
     // reply the other. Where the buffers cannot grow that far (`net.core.wmem_max`, for a
@@ -154,7 +150,7 @@ pub fn mount_nowait<F: FileSystem>(
         i64::from(granted.timeout.subsec_micros()),
     );
     if let Err(errno) = setsockopt(&kernel_end, sockopt::SendTimeout, &send_timeout) {
-        return Err((Error::new("loopback socket timeout", errno), usermount));
+        return Err(MountError::new(Error::new("loopback socket timeout", errno), usermount));
     }
     let shared = Arc::new(Shared {
         channel: Channel::new(kernel_end),
@@ -179,7 +175,7 @@ pub fn mount_nowait<F: FileSystem>(
     };
     let reader = match reader {
         Ok(reader) => reader,
-        Err(e) => return Err((spawn_error(&e), usermount)),
+        Err(e) => return Err(MountError::new(spawn_error(&e), usermount)),
     };
     let abandon = |reader: JoinHandle<()>| close_kernel(&shared, Some(reader));
     let (start, started) = mpsc::channel::<Usermount<F, crate::Running>>();
@@ -194,7 +190,7 @@ pub fn mount_nowait<F: FileSystem>(
         Ok(handle) => handle,
         Err(e) => {
             abandon(reader);
-            return Err((spawn_error(&e), usermount));
+            return Err(MountError::new(spawn_error(&e), usermount));
         }
     };
 
@@ -221,16 +217,16 @@ pub fn mount_nowait<F: FileSystem>(
         Err(errno) => {
             abandon(reader);
             let _ = fs_thread.join();
-            return Err((Error::new("send INIT", errno), usermount));
+            return Err(MountError::new(Error::new("send INIT", errno), usermount));
         }
     };
     let usermount = usermount.max_request_len(granted.max_request_len).cookie_hash_buckets(granted.cookie_hash_buckets);
     let mounted = match usermount.mount_on_channel(Channel::new(fs_end), granted.root_cookie, &granted.fs_name) {
         Ok(mounted) => mounted,
-        Err((error, usermount)) => {
+        Err(error) => {
             abandon(reader);
             let _ = fs_thread.join();
-            return Err((error, usermount));
+            return Err(error);
         }
     };
     let running = mounted.start();

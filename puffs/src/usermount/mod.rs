@@ -1,9 +1,11 @@
 //! The usermount: a file system on its way from `init` through `mount` to running, as a typestate.
 
+mod mount_error;
 mod notifier;
 mod options;
 mod state;
 
+pub use mount_error::MountError;
 pub use notifier::Notifier;
 pub(crate) use options::clamp_request_len;
 pub use options::{BlockingMode, MountFlags, MountOptions, Progress, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
@@ -33,7 +35,7 @@ use state::{LiveBody, UnmountedBody};
 ///            ▼
 ///   ┌──────────────┐  mount(dir, flags, root)   ┌─────────────┐  start()   ┌─────────────┐
 ///   │  Unmounted   │ ─────────────────────────▶ │   Mounted   │ ─────────▶ │   Running   │
-///   │ (setters)    │ ◀──── Err((error, self)) ── │             │            │ (notify,    │
+///   │ (setters)    │ ◀──── Err(MountError) ───── │             │            │ (notify,    │
 ///   └──────────────┘                            └─────────────┘            │  blocking)  │
 ///                                                  │ mainloop() = start().run()  └─────────────┘
 ///                                                  ▼                           │ run()
@@ -210,32 +212,31 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     /// Mounts the file system on directory `dir` with `flags`, naming its root `root` (puffs
     /// `puffs_mount`), and completes the protocol handshake with the kernel.
     ///
-    /// On failure the caller gets the error and the unmounted usermount back.
+    /// On failure the caller gets a [`MountError`], which holds the unmounted usermount.
     ///
     /// Root (or `CAP_SYS_ADMIN`) mounts with `mount(2)`. Any other user mounts through libfuse's
     /// setuid helper `fusermount3` (package `fuse3`), found in `PATH`: it needs write access to
     /// `dir`, and `allow_other` needs `user_allow_other` in `/etc/fuse.conf`. As in puffs, a
     /// mount by a user who is not root is always `nosuid,nodev`. The `auto_unmount` option
     /// mounts through the helper even as root. The mount is undone the way it was made.
-    #[allow(clippy::type_complexity)]
     pub fn mount(
         self,
         dir: impl AsRef<Path>,
         flags: MountFlags,
         root: Cookie,
-    ) -> Result<Usermount<F, Mounted>, (Error, Usermount<F, Unmounted>)>
+    ) -> Result<Usermount<F, Mounted>, MountError<F>>
     where
         S: BeforeMount,
     {
         let mut body = S::into_body(self.body);
         let dir = match resolve_mount_point(dir.as_ref()) {
             Ok(dir) => dir,
-            Err(error) => return Err((error, Usermount { body })),
+            Err(error) => return Err(MountError::new(error, Usermount { body })),
         };
         let daemon = if body.config.daemonize {
             match daemon::fork(&body.config.name) {
                 Ok(d) => Some(d),
-                Err(error) => return Err((error, Usermount { body })),
+                Err(error) => return Err(MountError::new(error, Usermount { body })),
             }
         } else {
             None
@@ -270,13 +271,13 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
                         Usermount::start_session(body, Arc::new(Channel::new(fd)), root, Some(guard), kernel_name)
                     }
                     // Dropping the guard undoes the mount.
-                    Err(error) => Err((error, Usermount { body })),
+                    Err(error) => Err(MountError::new(error, Usermount { body })),
                 }
             }
-            Err(error) => Err((error, Usermount { body })),
+            Err(error) => Err(MountError::new(error, Usermount { body })),
         };
         if let Some(daemon) = daemon {
-            daemon.report(result.as_ref().map(drop).map_err(|(e, _)| e));
+            daemon.report(result.as_ref().map(drop).map_err(MountError::error));
         }
         result
     }
@@ -284,14 +285,13 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
 
 impl<F: FileSystem> Usermount<F, Unmounted> {
     /// Builds the session on `channel` and answers the kernel's `INIT`.
-    #[allow(clippy::type_complexity)]
     fn start_session(
         body: UnmountedBody<F>,
         channel: Arc<Channel>,
         root: Cookie,
         guard: Option<Arc<MountGuard>>,
         kernel_name: String,
-    ) -> Result<Usermount<F, Mounted>, (Error, Usermount<F, Unmounted>)> {
+    ) -> Result<Usermount<F, Mounted>, MountError<F>> {
         let UnmountedBody { fs, config } = body;
         let session_config = SessionConfig {
             max_request_len: config.max_request_len,
@@ -317,9 +317,11 @@ impl<F: FileSystem> Usermount<F, Unmounted> {
         match outcome {
             Ok(protocol) => match Stop::new() {
                 Ok(stop) => Ok(Usermount { body: LiveBody { session, stop: Arc::new(stop), guard, config, protocol } }),
-                Err(e) => Err((Error::new("make the stop pipe", e), Usermount::recover(session, config))),
+                Err(e) => {
+                    Err(MountError::new(Error::new("make the stop pipe", e), Usermount::recover(session, config)))
+                }
             },
-            Err(error) => Err((error, Usermount::recover(session, config))),
+            Err(error) => Err(MountError::new(error, Usermount::recover(session, config))),
         }
     }
 
@@ -357,13 +359,12 @@ impl<F: FileSystem> Usermount<F, Unmounted> {
 
     /// Mounts on a descriptor instead of the FUSE device: the peer at the other end plays the
     /// kernel (puffs's `PUFFS_COMFD`). The peer must send `INIT` first, as the kernel does.
-    #[allow(clippy::type_complexity)]
     pub fn mount_on_channel(
         mut self,
         channel: Channel,
         root: Cookie,
         kernel_name: &str,
-    ) -> Result<Usermount<F, Mounted>, (Error, Usermount<F, Unmounted>)> {
+    ) -> Result<Usermount<F, Mounted>, MountError<F>> {
         self.body.config.max_request_len = clamp_request_len(self.body.config.max_request_len);
         self.body.config.handle_signals = false;
         Usermount::start_session(self.body, Arc::new(channel), root, None, kernel_name.to_string())

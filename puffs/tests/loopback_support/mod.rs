@@ -184,7 +184,7 @@ pub fn mounted_recorder(threads: usize) -> (Loopback<Recorder>, Arc<Log>) {
     let (usermount, log) = recorder(Cookie(1));
     let usermount = usermount.threads(threads);
     let args = MountArgs::of(&usermount, Cookie(1));
-    let mounted = loopback::mount(usermount, args).map_err(|(e, _)| e).expect("loopback mount");
+    let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("loopback mount");
     (mounted, log)
 }
 
@@ -462,5 +462,5 @@ pub fn mounted_memfs(threads: usize, max_request_len: usize) -> (Loopback<Memfs>
     let reclaimed = fs.reclaimed.clone();
     let usermount = Usermount::init(fs, "memfs").threads(threads).max_request_len(max_request_len);
     let args = MountArgs::of(&usermount, Cookie(1));
-    (loopback::mount(usermount, args).map_err(|(e, _)| e).expect("loopback mount"), reclaimed)
+    (loopback::mount(usermount, args).map_err(puffs::Error::from).expect("loopback mount"), reclaimed)
 }

@@ -13,7 +13,7 @@ impl FileSystem for Tiny {
 fn main() {
     let mounted = puffs::Usermount::init(Tiny, "tiny")
         .mount("/mnt", puffs::MountFlags::empty(), Cookie(1))
-        .map_err(|(e, _)| e)
+        .map_err(puffs::Error::from)
         .unwrap();
     let _ = mounted.set_blocking_mode(puffs::BlockingMode::NonBlock);
 }

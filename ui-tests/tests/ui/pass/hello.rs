@@ -57,7 +57,7 @@ fn every_state() -> std::result::Result<(), puffs::Error> {
         .stack_size(1 << 16)
         .threads(2)
         .daemonize(false);
-    let mounted = unmounted.mount("/mnt/hello", puffs::MountFlags::RDONLY, ROOT).map_err(|(e, _)| e)?;
+    let mounted = unmounted.mount("/mnt/hello", puffs::MountFlags::RDONLY, ROOT).map_err(puffs::Error::from)?;
     let running = mounted.start();
     running.set_blocking_mode(puffs::BlockingMode::Block)?;
     running.invalidate_node(FILE)?;
