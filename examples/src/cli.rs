@@ -228,6 +228,7 @@ pub fn mount_and_serve<F: FileSystem>(
         })?;
     }
     let usermount = Usermount::init(fs, name)
+        .handle_signals(true)
         .root_info(root_vtype)
         .threads(command.threads)
         .opdump(command.debug)

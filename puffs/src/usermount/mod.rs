@@ -87,7 +87,7 @@ impl<F: FileSystem> Usermount<F, Unmounted> {
                     threads: 1,
                     daemonize: false,
                     opdump: false,
-                    handle_signals: true,
+                    handle_signals: false,
                     options: MountOptions::default(),
                 },
             },
@@ -185,7 +185,10 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         self
     }
 
-    /// Whether SIGINT and SIGTERM unmount the file system while its main loop runs (default on).
+    /// Whether SIGINT and SIGTERM unmount the file system while its main loop runs. Off by
+    /// default: a library does not take over the process's signals unless asked. A program
+    /// that owns its process asks (the example programs' command line does); the handlers are
+    /// installed when the main loop starts and the earlier ones restored when it ends.
     ///
     /// The first signal asks `fs_unmount` and, if the file system agrees, detaches the mount:
     /// new clients no longer see it, and the server goes on serving clients still inside (a
