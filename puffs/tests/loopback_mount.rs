@@ -132,7 +132,7 @@ fn statvfs_while_mounting_is_einprogress_then_the_file_systems_answer() {
     assert_eq!(mounted.requests_sent(opcode::STATFS), 0, "the file system was not asked");
     log.root_gate.release();
     mounted.wait_started().expect("the mount starts");
-    assert_eq!(mounted.status(), Status::Running);
+    assert_eq!(mounted.status(), Status::Serving);
     assert_eq!(mounted.statvfs().expect("statvfs once running").blocks, 1234);
     assert!(log.events().contains(&"statvfs".to_string()));
     unmount(mounted);

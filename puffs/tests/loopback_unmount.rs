@@ -20,7 +20,7 @@ fn an_agreed_unmount_sends_destroy_and_hands_the_file_system_back() {
     assert_eq!(unmounts, vec!["unmount 0"], "asked once, without force; DESTROY does not ask again");
     assert_eq!(client.requests_sent(opcode::PUFFS_UNMOUNT), 1);
     assert_eq!(client.requests_sent(opcode::DESTROY), 1);
-    assert_eq!(client.status(), Status::Unmounted);
+    assert_eq!(client.status(), Status::Finished);
     assert_eq!(client.stat("file"), Err(Errno::ENXIO), "later calls are released with ENXIO");
     assert!(std::sync::Arc::ptr_eq(&fs.log, &log), "the same file system came back");
 }
@@ -37,7 +37,7 @@ fn a_refused_unmount_keeps_the_mount_unless_forced() {
         Err(other) => panic!("the refusal was not honoured: {other:?}"),
         Ok(_) => panic!("unmounted despite the refusal"),
     };
-    assert_eq!(mounted.status(), Status::Running);
+    assert_eq!(mounted.status(), Status::Serving);
     assert_eq!(mounted.stat("file").expect("still usable").size, 4);
     assert_eq!(mounted.requests_sent(opcode::DESTROY), 0);
     let client = mounted.client();

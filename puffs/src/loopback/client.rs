@@ -117,14 +117,14 @@ impl Client {
         self.shared.lock().unroutable
     }
 
-    /// Waits until the mount has started ([`Status::Running`]), within the timeout.
+    /// Waits until the mount has started ([`Status::Serving`]), within the timeout.
     pub fn wait_started(&self) -> Result<(), Errno> {
         let deadline = Instant::now() + self.shared.args.timeout;
         let mut state = self.shared.lock();
         loop {
             match state.status {
-                Status::Running => return Ok(()),
-                Status::Dying | Status::Unmounted => return Err(Errno::ENXIO),
+                Status::Serving => return Ok(()),
+                Status::Dying | Status::Finished => return Err(Errno::ENXIO),
                 Status::Mounting => {}
             }
             let (guard, in_time) = self.shared.wait_until(state, deadline);
@@ -141,7 +141,7 @@ impl Client {
     pub fn abort(&self) {
         {
             let mut state = self.shared.lock();
-            if matches!(state.status, Status::Dying | Status::Unmounted) {
+            if matches!(state.status, Status::Dying | Status::Finished) {
                 return;
             }
             self.shared.release_waiters(&mut state, Status::Dying, Errno::ENXIO);
@@ -157,8 +157,8 @@ impl Client {
         let mut state = self.shared.lock();
         loop {
             match (state.status, state.suspension) {
-                (Status::Dying | Status::Unmounted, _) => return Err(Errno::ENXIO),
-                (Status::Running, Suspension::Normal) => {
+                (Status::Dying | Status::Finished, _) => return Err(Errno::ENXIO),
+                (Status::Serving, Suspension::Normal) => {
                     state.active += 1;
                     return Ok(Op { client: self, held: Vec::new() });
                 }

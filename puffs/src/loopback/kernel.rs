@@ -22,12 +22,12 @@ pub enum Status {
     /// `statvfs` answers `EINPROGRESS`, other calls wait.
     Mounting,
     /// Serving (`PUFFSTAT_RUNNING`).
-    Running,
+    Serving,
     /// The file system's side is gone, or an unmount was decided (`PUFFSTAT_DYING`): calls fail
     /// with `ENXIO`, and an unmount no longer asks the file system.
     Dying,
-    /// Unmounted: calls fail with `ENXIO`.
-    Unmounted,
+    /// Unmounted, the file system's side gone: calls fail with `ENXIO`.
+    Finished,
 }
 
 /// How far a suspension got (NetBSD `fstrans` states).
@@ -129,7 +129,7 @@ impl Shared {
     /// The file system's side closed its end (or ours was shut down).
     pub(super) fn peer_gone(&self) {
         let mut state = self.lock();
-        let status = if state.status == Status::Unmounted { Status::Unmounted } else { Status::Dying };
+        let status = if state.status == Status::Finished { Status::Finished } else { Status::Dying };
         self.release_waiters(&mut state, status, Errno::ENXIO);
     }
 
@@ -163,7 +163,7 @@ impl Shared {
             });
             state.root_vattr = Some(fetched.unwrap_or_else(|| synthesized_root(&self.args)));
             if state.status == Status::Mounting {
-                state.status = Status::Running;
+                state.status = Status::Serving;
             }
         } else if pending.abandoned {
             state.pending.remove(&unique);
@@ -205,7 +205,7 @@ impl Client {
             let mut state = self.shared.lock();
             let open = match flavor {
                 Flavor::Final => state.status == Status::Dying,
-                _ => matches!(state.status, Status::Mounting | Status::Running),
+                _ => matches!(state.status, Status::Mounting | Status::Serving),
             };
             if !open {
                 return Err(Errno::ENXIO);
@@ -277,7 +277,7 @@ impl Client {
         let unique = self.shared.next_unique.fetch_add(1, Ordering::Relaxed);
         {
             let mut state = self.shared.lock();
-            if !matches!(state.status, Status::Running | Status::Mounting) {
+            if !matches!(state.status, Status::Serving | Status::Mounting) {
                 return;
             }
             *state.sent.entry(op.opcode().unwrap_or(0)).or_default() += 1;

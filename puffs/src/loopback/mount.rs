@@ -104,7 +104,7 @@ impl<F: FileSystem> std::fmt::Display for UnmountError<F> {
 impl<F: FileSystem> std::error::Error for UnmountError<F> {}
 
 /// Mounts `usermount` on a new loopback kernel with `args` and waits until its main loop has
-/// started ([`Status::Running`]). See [`mount_nowait`] for the steps and errors.
+/// started ([`Status::Serving`]). See [`mount_nowait`] for the steps and errors.
 pub fn mount<F: FileSystem>(usermount: Usermount<F, Unmounted>, args: MountArgs) -> Result<Loopback<F>, MountError<F>> {
     let loopback = mount_nowait(usermount, args)?;
     // A file system that never starts shows in every call (`ETIMEDOUT`, `ENXIO`); the mount
@@ -121,7 +121,7 @@ pub fn mount<F: FileSystem>(usermount: Usermount<F, Unmounted>, args: MountArgs)
 /// `INIT`, and the usermount mounts on the socket with the granted request length, bucket count
 /// and prefixed name, on the calling thread ([`Usermount::mount_on_channel`], which calls
 /// [`fs_mounted`](FileSystem::fs_mounted)). Then the kernel sends the `GETATTR` of the root it
-/// caches, and the main loop starts on its own thread: the mount is [`Status::Running`] once it
+/// caches, and the main loop starts on its own thread: the mount is [`Status::Serving`] once it
 /// has answered. On failure the usermount comes back with the error.
 pub fn mount_nowait<F: FileSystem>(
     usermount: Usermount<F, Unmounted>,
@@ -362,7 +362,7 @@ impl<F: FileSystem> Loopback<F> {
 fn close_kernel(shared: &Shared, reader: Option<JoinHandle<()>>) {
     {
         let mut state = shared.lock();
-        shared.release_waiters(&mut state, Status::Unmounted, Errno::ENXIO);
+        shared.release_waiters(&mut state, Status::Finished, Errno::ENXIO);
     }
     let _ = nix::sys::socket::shutdown(shared.channel.as_raw_fd(), nix::sys::socket::Shutdown::Both);
     if let Some(reader) = reader {

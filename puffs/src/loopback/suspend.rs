@@ -41,7 +41,7 @@ impl Client {
                     state.suspension = Suspension::Suspended;
                     return Ok(());
                 }
-                if matches!(state.status, Status::Dying | Status::Unmounted) {
+                if matches!(state.status, Status::Dying | Status::Finished) {
                     return Err(Errno::ENXIO);
                 }
                 let (guard, in_time) = self.shared.wait_until(state, deadline);

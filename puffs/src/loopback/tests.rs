@@ -34,7 +34,7 @@ fn kernel() -> (Client, OwnedFd) {
         next_unique: AtomicU64::new(2),
         args,
     });
-    shared.lock().status = Status::Running;
+    shared.lock().status = Status::Serving;
     (Client { shared, cred: Cred::ROOT }, theirs)
 }
 

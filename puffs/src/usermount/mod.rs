@@ -425,10 +425,10 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         match live.session.channel.receive(&mut buf, live.config.max_request_len) {
             Ok(()) => Ok(match live.session.handle(&buf) {
                 Handled::Continue => Progress::Handled,
-                Handled::Destroyed => Progress::Unmounted,
+                Handled::Destroyed => Progress::Finished,
             }),
             Err(Errno::EAGAIN) => Ok(Progress::Idle),
-            Err(Errno::ENODEV) => Ok(Progress::Unmounted),
+            Err(Errno::ENODEV) => Ok(Progress::Finished),
             Err(e) => Err(Error::new("read a request", e)),
         }
     }

@@ -138,7 +138,7 @@ pub enum Progress {
     /// Non-blocking mode and nothing was pending.
     Idle,
     /// The file system was unmounted; no request will come again.
-    Unmounted,
+    Finished,
 }
 
 /// Everything fixed before mount.
