@@ -40,8 +40,8 @@ fn unknown_flag_bits_are_stripped() {
     let args = MountArgs { flags: asked, ..MountArgs::of(&usermount, Cookie(1)) };
     assert_eq!(args.granted().unwrap().flags, KernelFlags::NOCACHE_NAME | KernelFlags::ALLOPS);
     let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
-    assert_eq!(mounted.args().flags, KernelFlags::NOCACHE_NAME | KernelFlags::ALLOPS);
-    assert_eq!(mounted.args().flags.bits(), 0x05, "only known bits survive");
+    assert_eq!(mounted.client().args().flags, KernelFlags::NOCACHE_NAME | KernelFlags::ALLOPS);
+    assert_eq!(mounted.client().args().flags.bits(), 0x05, "only known bits survive");
     unmount(mounted);
 }
 
@@ -51,7 +51,7 @@ fn the_name_gets_its_prefix_and_the_file_system_is_told() {
     let args = MountArgs::of(&usermount, Cookie(1));
     assert_eq!(args.fs_name, "rec");
     let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
-    assert_eq!(mounted.args().fs_name, "puffs|rec");
+    assert_eq!(mounted.client().args().fs_name, "puffs|rec");
     assert_eq!(log.mounted.lock().unwrap().as_ref().unwrap().fs_name, "puffs|rec");
     assert_eq!(log.events()[0], "mounted puffs|rec");
     unmount(mounted);
@@ -75,13 +75,16 @@ fn the_request_length_is_clamped_and_the_file_system_told() {
         let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
         // Without CAP_NET_ADMIN the socket pair may carry less than the maximum: the grant is
         // clamped to it as well (root, as in CI, always gets the full length).
-        let granted =
-            if nix::unistd::geteuid().is_root() { granted } else { granted.min(mounted.args().max_request_len) };
-        assert_eq!(mounted.args().max_request_len, granted, "kernel's view of {asked}");
+        let granted = if nix::unistd::geteuid().is_root() {
+            granted
+        } else {
+            granted.min(mounted.client().args().max_request_len)
+        };
+        assert_eq!(mounted.client().args().max_request_len, granted, "kernel's view of {asked}");
         assert_eq!(mounted.server_info().granted_request_len, granted, "usermount's view of {asked}");
         let told = log.mounted.lock().unwrap().clone().expect("fs_mounted was called");
         assert_eq!(told.max_request_len, granted, "fs_mounted of {asked}");
-        assert_eq!(mounted.max_write(), told.max_write, "the kernel writes what the file system accepts");
+        assert_eq!(mounted.client().max_write(), told.max_write, "the kernel writes what the file system accepts");
         unmount(mounted);
     }
 }
@@ -112,7 +115,7 @@ fn cookie_hash_buckets_are_clamped() {
         let args = MountArgs::of(&usermount, Cookie(1));
         assert_eq!(args.cookie_hash_buckets, asked);
         let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
-        assert_eq!(mounted.args().cookie_hash_buckets, granted, "kernel's view of {asked}");
+        assert_eq!(mounted.client().args().cookie_hash_buckets, granted, "kernel's view of {asked}");
         assert_eq!(mounted.server_info().cookie_hash_buckets, granted, "session's table for {asked}");
         unmount(mounted);
     }
@@ -126,14 +129,14 @@ fn statvfs_while_mounting_is_einprogress_then_the_file_systems_answer() {
     let args = MountArgs::of(&usermount, Cookie(1));
     let mounted = loopback::mount_nowait(usermount, args).map_err(puffs::Error::from).expect("mount");
     log.root_gate.wait_for_waiter();
-    assert_eq!(mounted.status(), Status::Mounting);
-    assert_eq!(mounted.root_vattr(), None);
-    assert_eq!(mounted.statvfs(), Err(Errno::EINPROGRESS));
-    assert_eq!(mounted.requests_sent(opcode::STATFS), 0, "the file system was not asked");
+    assert_eq!(mounted.client().status(), Status::Mounting);
+    assert_eq!(mounted.client().root_vattr(), None);
+    assert_eq!(mounted.client().statvfs(), Err(Errno::EINPROGRESS));
+    assert_eq!(mounted.client().requests_sent(opcode::STATFS), 0, "the file system was not asked");
     log.root_gate.release();
-    mounted.wait_started().expect("the mount starts");
-    assert_eq!(mounted.status(), Status::Serving);
-    assert_eq!(mounted.statvfs().expect("statvfs once running").blocks, 1234);
+    mounted.client().wait_started().expect("the mount starts");
+    assert_eq!(mounted.client().status(), Status::Serving);
+    assert_eq!(mounted.client().statvfs().expect("statvfs once running").blocks, 1234);
     assert!(log.events().contains(&"statvfs".to_string()));
     unmount(mounted);
 }
@@ -146,15 +149,15 @@ fn the_root_cookie_given_is_the_one_used_and_the_root_is_cached() {
         let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
         // The GETATTR at mount, before any call, fetched the root's attributes: they are cached.
         assert_eq!(log.events(), vec!["mounted puffs|rec".to_string(), format!("getattr {}", root.0)]);
-        let cached = mounted.root_vattr().expect("root cached");
+        let cached = mounted.client().root_vattr().expect("root cached");
         assert_eq!((cached.fileid, cached.mode, cached.nlink, cached.vtype), (4242, 0o711, 3, Vtype::Dir));
-        assert_eq!(mounted.stat("").unwrap().fileid, 4242);
-        assert_eq!(mounted.stat("/").unwrap().fileid, 4242);
-        assert_eq!(mounted.stat("file").unwrap().fileid, FILE.0);
-        assert_eq!(mounted.stat("dir/file").unwrap().size, 4);
-        assert_eq!(mounted.stat("dir/../dir/./file").unwrap().size, 4);
-        assert_eq!(mounted.stat("dir/nothing"), Err(Errno::ENOENT));
-        assert_eq!(mounted.stat("file/x"), Err(Errno::ENOTDIR));
+        assert_eq!(mounted.client().stat("").unwrap().fileid, 4242);
+        assert_eq!(mounted.client().stat("/").unwrap().fileid, 4242);
+        assert_eq!(mounted.client().stat("file").unwrap().fileid, FILE.0);
+        assert_eq!(mounted.client().stat("dir/file").unwrap().size, 4);
+        assert_eq!(mounted.client().stat("dir/../dir/./file").unwrap().size, 4);
+        assert_eq!(mounted.client().stat("dir/nothing"), Err(Errno::ENOENT));
+        assert_eq!(mounted.client().stat("file/x"), Err(Errno::ENOTDIR));
         let events = log.events();
         for event in &events[2..] {
             let dir = event.strip_prefix("lookup ").map(|rest| rest.split(' ').next().unwrap().to_string());
@@ -166,7 +169,7 @@ fn the_root_cookie_given_is_the_one_used_and_the_root_is_cached() {
                 assert_eq!(node, root.0.to_string(), "the root's getattr uses its cookie: {events:?}");
             }
         }
-        assert_eq!(mounted.requests_sent(opcode::GETATTR), 3, "one at mount, two for stat of the root");
+        assert_eq!(mounted.client().requests_sent(opcode::GETATTR), 3, "one at mount, two for stat of the root");
         unmount(mounted);
     }
 }

@@ -565,7 +565,7 @@ impl<F: FileSystem> LoopbackMount<F> {
     }
 
     fn client(&self) -> &puffs::loopback::Client {
-        self.mount.as_ref().expect("mounted until unmount")
+        self.mount.as_ref().expect("mounted until unmount").client()
     }
 
     /// Unmounts (asking the file system, as an unforced unmount does) and gives it back.

@@ -16,16 +16,29 @@ use crate::{Dirent, Errno, FileHandle, OFlag, SetVattr, Vattr, Vtype, REQUEST_LE
 pub(super) const READDIR_CHUNK: u32 = 4096;
 
 /// An open file or directory of a loopback mount (the kernel's `struct file`): pass it to
-/// [`Client::read`], [`Client::write`] and [`Client::fsync`], and give it back to
-/// [`Client::close`], which releases it and forgets its node.
+/// [`Client::read`], [`Client::write`] and [`Client::fsync`]. It holds its node until it is
+/// closed: by [`Client::close`], which answers errors, or when it is dropped, as a process's
+/// descriptors close when it exits (`RELEASE`, then its node is forgotten).
 #[derive(Debug)]
 pub struct OpenFile {
+    /// The client that closes it on drop; `None` once closed, or for a file a call opens and
+    /// closes itself.
+    pub(super) owner: Option<Client>,
     pub(super) nodeid: u64,
     pub(super) fh: u64,
     pub(super) flags: OFlag,
     pub(super) vtype: Vtype,
     /// Opened without asking the file system (no `OPEN` support): no `RELEASE` at close.
     pub(super) unasked: bool,
+}
+
+impl Drop for OpenFile {
+    fn drop(&mut self) {
+        if let Some(client) = self.owner.take() {
+            client.release(self);
+            client.forget(&[self.nodeid]);
+        }
+    }
 }
 
 impl OpenFile {
@@ -94,7 +107,7 @@ impl Client {
             Some(fh) => (fh, false),
             None => self.open_node(&node, wire_flags, dir)?,
         };
-        let file = OpenFile { nodeid: node.nodeid, fh, flags, vtype: node.vattr.vtype, unasked };
+        let mut file = OpenFile { owner: None, nodeid: node.nodeid, fh, flags, vtype: node.vattr.vtype, unasked };
         if created.is_none() && flags.contains(OFlag::O_TRUNC) && !dir && access != OFlag::O_RDONLY {
             let changes = SetVattr { size: Some(0), handle: Some(FileHandle(fh)), ..SetVattr::default() };
             if let Err(e) = self.call(node.nodeid, &Operation::Setattr(changes), Flavor::Client) {
@@ -103,6 +116,7 @@ impl Client {
             }
         }
         op.keep(node.nodeid);
+        file.owner = Some(self.clone());
         Ok(file)
     }
 }
@@ -270,7 +284,9 @@ impl Client {
 
     /// Closes an open file: `RELEASE` (unless it was opened without asking), then its node is
     /// forgotten.
-    pub fn close(&self, file: OpenFile) -> Result<(), Errno> {
+    pub fn close(&self, mut file: OpenFile) -> Result<(), Errno> {
+        // Closed here, whatever happens: not again on drop.
+        file.owner = None;
         let mut op = self.enter()?;
         self.release(&file);
         op.held.push(file.nodeid);
@@ -287,7 +303,7 @@ impl Client {
         }
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
         let (fh, unasked) = self.open_node(&node, flags, true)?;
-        let file = OpenFile { nodeid: node.nodeid, fh, flags, vtype: Vtype::Dir, unasked };
+        let file = OpenFile { owner: None, nodeid: node.nodeid, fh, flags, vtype: Vtype::Dir, unasked };
         let listed = self.read_entries(&file);
         self.release(&file);
         listed

@@ -50,14 +50,6 @@ impl<F: FileSystem> std::fmt::Debug for Loopback<F> {
     }
 }
 
-impl<F: FileSystem> std::ops::Deref for Loopback<F> {
-    type Target = Client;
-
-    fn deref(&self) -> &Client {
-        &self.client
-    }
-}
-
 /// Why [`Loopback::unmount`] did not hand the file system back.
 pub enum UnmountError<F: FileSystem> {
     /// The file system refused a non-forced unmount with `errno` (or did not answer within the
@@ -109,7 +101,7 @@ pub fn mount<F: FileSystem>(usermount: Usermount<F, Unmounted>, args: MountArgs)
     let loopback = mount_nowait(usermount, args)?;
     // A file system that never starts shows in every call (`ETIMEDOUT`, `ENXIO`); the mount
     // itself stands, so that unmount can hand the file system back.
-    let _ = loopback.wait_started();
+    let _ = loopback.client.wait_started();
     Ok(loopback)
 }
 
@@ -253,21 +245,21 @@ pub fn mount_nowait<F: FileSystem>(
         _ => Err(Errno::EPROTO),
     });
     match init_reply {
-        Ok(out) => loopback.shared.lock().max_write = out.max_write,
+        Ok(out) => loopback.client.shared.lock().max_write = out.max_write,
         Err(_) => {
             loopback.client.abort();
             return Ok(loopback);
         }
     }
     // The root node, cached for the life of the mount (puffs_root); its answer starts the mount.
-    let root_unique = loopback.shared.next_unique.fetch_add(1, Ordering::Relaxed);
+    let root_unique = loopback.client.shared.next_unique.fetch_add(1, Ordering::Relaxed);
     {
-        let mut state = loopback.shared.lock();
+        let mut state = loopback.client.shared.lock();
         state.pending.insert(root_unique, Pending { outcome: None, client: false, abandoned: false, root: true });
         *state.sent.entry(abi::opcode::GETATTR).or_default() += 1;
     }
     let getattr = Operation::Getattr { fh: None }.encode(loopback.client.header(ROOT_ID, root_unique));
-    if loopback.shared.channel.send(&[&getattr]).is_err() {
+    if loopback.client.shared.channel.send(&[&getattr]).is_err() {
         loopback.client.abort();
     }
     Ok(loopback)
@@ -292,10 +284,10 @@ fn spawn_error(e: &std::io::Error) -> Error {
 }
 
 impl<F: FileSystem> Loopback<F> {
-    /// Another client of this mount, for other threads; it outlives the mount (its calls then
-    /// fail with `ENXIO`).
-    pub fn client(&self) -> Client {
-        self.client.clone()
+    /// The client of this mount, to make calls by path. Clone it for other threads; a clone
+    /// outlives the mount (its calls then fail with `ENXIO`).
+    pub fn client(&self) -> &Client {
+        &self.client
     }
 
     /// The file system's own notifier (as [`Usermount::notifier`] gives it): its
