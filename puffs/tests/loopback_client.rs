@@ -7,7 +7,7 @@ mod loopback_support;
 use std::ffi::OsString;
 
 use loopback_support::{eventually, mounted_memfs};
-use puffs::fuse::abi::opcode;
+use puffs::loopback::Request;
 use puffs::{Cred, Errno, OFlag, SetVattr, UnmountFlags, Vtype, XattrFlags, REQUEST_LEN_MIN};
 
 fn names(entries: &[puffs::Dirent]) -> Vec<String> {
@@ -25,22 +25,22 @@ fn written_bytes_read_back_the_same() {
     let file = mounted.client().create("f", 0o644).expect("create");
     assert_eq!(file.handle(), puffs::FileHandle::NONE, "no node_open: opened without asking");
     assert_eq!(mounted.client().write(&file, 0, &data).expect("write"), data.len());
-    assert!(mounted.client().requests_sent(opcode::WRITE) >= 5, "cut at max_write");
+    assert!(mounted.client().requests_sent(Request::Write) >= 5, "cut at max_write");
     assert_eq!(mounted.client().read(&file, 0, data.len() + 100).expect("read"), data);
     assert_eq!(mounted.client().read(&file, 19_990, 100).expect("read the tail"), &data[19_990..]);
     assert_eq!(mounted.client().fstat(&file).expect("fstat").size, data.len() as u64);
     mounted.client().close(file).expect("close");
     // CREATE opens in the same request, and that open is released, as FUSE does.
-    assert_eq!(mounted.client().requests_sent(opcode::RELEASE), 1);
+    assert_eq!(mounted.client().requests_sent(Request::Close), 1);
     let again = mounted.client().open("f", OFlag::O_RDONLY, 0).expect("open");
     assert_eq!(mounted.client().read(&again, 5, 3).expect("read"), &data[5..8]);
     assert_eq!(mounted.client().write(&again, 0, b"x"), Err(Errno::EBADF), "opened read-only");
     mounted.client().close(again).expect("close");
-    assert_eq!(mounted.client().requests_sent(opcode::OPEN), 1, "asked once: ENOSYS means opens always succeed");
+    assert_eq!(mounted.client().requests_sent(Request::Open), 1, "asked once: ENOSYS means opens always succeed");
     let third = mounted.client().open("f", OFlag::O_RDONLY, 0).expect("open");
     mounted.client().close(third).expect("close");
-    assert_eq!(mounted.client().requests_sent(opcode::OPEN), 1, "not asked again");
-    assert_eq!(mounted.client().requests_sent(opcode::RELEASE), 1, "no release for an open never asked");
+    assert_eq!(mounted.client().requests_sent(Request::Open), 1, "not asked again");
+    assert_eq!(mounted.client().requests_sent(Request::Close), 1, "no release for an open never asked");
     let trunc = mounted.client().open("f", OFlag::O_WRONLY | OFlag::O_TRUNC, 0).expect("open with O_TRUNC");
     mounted.client().close(trunc).expect("close");
     assert_eq!(mounted.client().stat("f").expect("stat").size, 0);
@@ -60,7 +60,7 @@ fn directories_list_their_entries() {
     expected.sort();
     let entries = mounted.client().readdir("d").expect("readdir");
     assert_eq!(names(&entries), expected);
-    assert!(mounted.client().requests_sent(opcode::READDIR) > 2, "listed in several READDIRs until an empty one");
+    assert!(mounted.client().requests_sent(Request::Readdir) > 2, "listed in several READDIRs until an empty one");
     assert!(entries.iter().filter(|e| !e.name.to_string_lossy().starts_with('.')).all(|e| e.vtype == Some(Vtype::Reg)));
     assert_eq!(mounted.client().readdir("d/a-rather-long-file-name-0000"), Err(Errno::ENOTDIR));
     assert_eq!(names(&mounted.client().readdir("").expect("root")), vec![".", "..", "d"]);
@@ -162,7 +162,7 @@ fn a_node_is_reclaimed_once_unlinked_and_forgotten() {
     mounted.client().close(file).expect("close");
     mounted.client().stat("").expect("stat");
     assert_eq!(*reclaimed.lock().unwrap(), vec![cookie], "reclaimed once, after the last forget");
-    assert!(mounted.client().requests_sent(opcode::FORGET) + mounted.client().requests_sent(opcode::BATCH_FORGET) > 0);
+    assert!(mounted.client().requests_sent(Request::Forget) + mounted.client().requests_sent(Request::BatchForget) > 0);
     mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).expect("unmount");
 }
 
@@ -173,9 +173,9 @@ fn a_dropped_open_file_is_released_and_its_node_forgotten() {
     let file = client.create("f", 0o644).expect("create");
     let cookie = client.fstat(&file).expect("fstat").fileid;
     client.unlink("f").expect("unlink");
-    let released = client.requests_sent(opcode::RELEASE);
+    let released = client.requests_sent(Request::Close);
     drop(file);
-    assert_eq!(client.requests_sent(opcode::RELEASE), released + 1, "released on drop");
+    assert_eq!(client.requests_sent(Request::Close), released + 1, "released on drop");
     client.stat("").expect("stat");
     assert_eq!(*reclaimed.lock().unwrap(), vec![cookie], "its node forgotten, so reclaimed");
     mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).expect("unmount");
@@ -184,7 +184,7 @@ fn a_dropped_open_file_is_released_and_its_node_forgotten() {
 #[test]
 fn bad_names_are_refused_before_anything_is_sent() {
     let (mounted, _) = mounted_memfs(1, 0);
-    let sent = |m: &puffs::loopback::Client| m.requests_sent(opcode::LOOKUP) + m.requests_sent(opcode::MKDIR);
+    let sent = |m: &puffs::loopback::Client| m.requests_sent(Request::Lookup) + m.requests_sent(Request::Mkdir);
     let before = sent(mounted.client());
     assert_eq!(mounted.client().mkdir("a\0b", 0o755), Err(Errno::EINVAL));
     assert_eq!(mounted.client().stat("x/a\0b"), Err(Errno::EINVAL));

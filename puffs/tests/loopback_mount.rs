@@ -4,7 +4,7 @@
 mod loopback_support;
 
 use loopback_support::{recorder, DIR, FILE};
-use puffs::fuse::abi::opcode;
+use puffs::loopback::Request;
 use puffs::loopback::{self, KernelFlags, MountArgs, Status, PUFFS_VERSION};
 use puffs::{Cookie, Errno, UnmountFlags, Vtype, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
 
@@ -132,7 +132,7 @@ fn statvfs_while_mounting_is_einprogress_then_the_file_systems_answer() {
     assert_eq!(mounted.client().status(), Status::Mounting);
     assert_eq!(mounted.client().root_vattr(), None);
     assert_eq!(mounted.client().statvfs(), Err(Errno::EINPROGRESS));
-    assert_eq!(mounted.client().requests_sent(opcode::STATFS), 0, "the file system was not asked");
+    assert_eq!(mounted.client().requests_sent(Request::Statvfs), 0, "the file system was not asked");
     log.root_gate.release();
     mounted.client().wait_started().expect("the mount starts");
     assert_eq!(mounted.client().status(), Status::Serving);
@@ -169,7 +169,7 @@ fn the_root_cookie_given_is_the_one_used_and_the_root_is_cached() {
                 assert_eq!(node, root.0.to_string(), "the root's getattr uses its cookie: {events:?}");
             }
         }
-        assert_eq!(mounted.client().requests_sent(opcode::GETATTR), 3, "one at mount, two for stat of the root");
+        assert_eq!(mounted.client().requests_sent(Request::Getattr), 3, "one at mount, two for stat of the root");
         unmount(mounted);
     }
 }

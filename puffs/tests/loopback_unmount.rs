@@ -7,7 +7,7 @@ mod loopback_support;
 use std::sync::atomic::Ordering;
 
 use loopback_support::{eventually, mounted_recorder};
-use puffs::fuse::abi::opcode;
+use puffs::loopback::Request;
 use puffs::loopback::{self, MountArgs, Status, UnmountError};
 use puffs::{Cookie, Errno, OFlag, UnmountFlags, Usermount};
 
@@ -18,8 +18,8 @@ fn an_agreed_unmount_sends_destroy_and_hands_the_file_system_back() {
     let fs = mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).expect("unmount");
     let unmounts: Vec<_> = log.events().into_iter().filter(|e| e.starts_with("unmount")).collect();
     assert_eq!(unmounts, vec!["unmount 0"], "asked once, without force; DESTROY does not ask again");
-    assert_eq!(client.requests_sent(opcode::PUFFS_UNMOUNT), 1);
-    assert_eq!(client.requests_sent(opcode::DESTROY), 1);
+    assert_eq!(client.requests_sent(Request::Unmount), 1);
+    assert_eq!(client.requests_sent(Request::Destroy), 1);
     assert_eq!(client.status(), Status::Finished);
     assert_eq!(client.stat("file"), Err(Errno::ENXIO), "later calls are released with ENXIO");
     assert!(std::sync::Arc::ptr_eq(&fs.log, &log), "the same file system came back");
@@ -39,13 +39,13 @@ fn a_refused_unmount_keeps_the_mount_unless_forced() {
     };
     assert_eq!(mounted.client().status(), Status::Serving);
     assert_eq!(mounted.client().stat("file").expect("still usable").size, 4);
-    assert_eq!(mounted.client().requests_sent(opcode::DESTROY), 0);
+    assert_eq!(mounted.client().requests_sent(Request::Destroy), 0);
     let client = mounted.client().clone();
     // Force always wins, even over a second refusal.
     let fs = mounted.unmount(UnmountFlags::FORCE).map_err(|e| e.errno()).expect("forced unmount");
     let unmounts: Vec<_> = log.events().into_iter().filter(|e| e.starts_with("unmount")).collect();
     assert_eq!(unmounts, vec!["unmount 0", "unmount 1"], "asked without, then with force");
-    assert_eq!(client.requests_sent(opcode::DESTROY), 1);
+    assert_eq!(client.requests_sent(Request::Destroy), 1);
     assert_eq!(client.stat(""), Err(Errno::ENXIO));
     drop(fs);
 }
@@ -62,8 +62,8 @@ fn a_dying_mount_is_not_asked() {
     let unmounts: Vec<_> = log.events().into_iter().filter(|e| e.starts_with("unmount")).collect();
     // Only the usermount's own goodbye at the end of its main loop, which is always forced.
     assert_eq!(unmounts, vec!["unmount 1"], "the kernel did not ask");
-    assert_eq!(client.requests_sent(opcode::PUFFS_UNMOUNT), 0);
-    assert_eq!(client.requests_sent(opcode::DESTROY), 0, "no DESTROY to a closed connection");
+    assert_eq!(client.requests_sent(Request::Unmount), 0);
+    assert_eq!(client.requests_sent(Request::Destroy), 0, "no DESTROY to a closed connection");
     drop(fs);
 }
 
@@ -97,7 +97,7 @@ fn sync_asks_the_file_system() {
     let (mounted, log) = mounted_recorder(1);
     mounted.client().sync().expect("sync");
     assert!(log.events().contains(&"sync Wait".to_string()));
-    assert_eq!(mounted.client().requests_sent(opcode::SYNCFS), 1);
+    assert_eq!(mounted.client().requests_sent(Request::Sync), 1);
     mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).expect("unmount");
 }
 

@@ -10,6 +10,7 @@ use std::time::Instant;
 
 use super::args::*;
 use super::kernel::*;
+use super::request::Request;
 use crate::fuse::abi::ROOT_ID;
 use crate::fuse::reply::{attr_from_wire, decode_body, statfs_from_wire, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
@@ -106,9 +107,10 @@ impl Client {
         self.shared.lock().max_write
     }
 
-    /// How many requests with `opcode` ([`abi::opcode`](crate::fuse::abi::opcode)) this mount has sent.
-    pub fn requests_sent(&self, opcode: u32) -> u64 {
-        self.shared.lock().sent.get(&opcode).copied().unwrap_or(0)
+    /// How many requests of a kind this mount has sent: a testing facility, to check how often
+    /// a file system was asked (`client.requests_sent(Request::Open)`).
+    pub fn requests_sent(&self, request: Request) -> u64 {
+        self.shared.lock().sent.get(&request.opcode()).copied().unwrap_or(0)
     }
 
     /// How many frames from the file system's side answered no waiting request (unreadable

@@ -80,6 +80,7 @@ mod file;
 mod kernel;
 mod mount;
 mod namei;
+mod request;
 mod suspend;
 #[cfg(test)]
 mod tests;
@@ -92,3 +93,4 @@ pub use client::Client;
 pub use file::OpenFile;
 pub use kernel::Status;
 pub use mount::{mount, mount_nowait, Loopback, UnmountError};
+pub use request::Request;

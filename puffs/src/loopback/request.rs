@@ -1,0 +1,100 @@
+//! What a test of a file system counts: the kinds of request the loopback kernel sends, by the
+//! operation each asks for (see [`Client::requests_sent`](super::Client::requests_sent)).
+
+use crate::fuse::abi::opcode;
+
+macro_rules! requests {
+    ($($(#[doc = $doc:literal])* $name:ident = $opcode:ident,)*) => {
+        /// A kind of request the loopback kernel sends, named after what it asks of the file
+        /// system: the key of [`Client::requests_sent`](super::Client::requests_sent), for
+        /// tests that check how often a file system was asked ("was `OPEN` asked again after
+        /// `ENOSYS`?").
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum Request {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl Request {
+            /// The FUSE opcode it travels under.
+            pub(super) fn opcode(self) -> u32 {
+                match self {
+                    $(Request::$name => opcode::$opcode,)*
+                }
+            }
+        }
+    };
+}
+
+requests! {
+    /// The handshake (`INIT`).
+    Init = INIT,
+    /// The last request of a mount (`DESTROY`; the file system's `fs_unmount`, forced).
+    Destroy = DESTROY,
+    /// `node_lookup` (`LOOKUP`).
+    Lookup = LOOKUP,
+    /// One node's lookups forgotten (`FORGET`; `node_reclaim` at zero).
+    Forget = FORGET,
+    /// Several nodes' lookups forgotten (`BATCH_FORGET`).
+    BatchForget = BATCH_FORGET,
+    /// `node_getattr` (`GETATTR`).
+    Getattr = GETATTR,
+    /// `node_setattr` (`SETATTR`).
+    Setattr = SETATTR,
+    /// `node_readlink` (`READLINK`).
+    Readlink = READLINK,
+    /// `node_symlink` (`SYMLINK`).
+    Symlink = SYMLINK,
+    /// `node_mknod` (`MKNOD`).
+    Mknod = MKNOD,
+    /// `node_mkdir` (`MKDIR`).
+    Mkdir = MKDIR,
+    /// `node_remove` (`UNLINK`).
+    Remove = UNLINK,
+    /// `node_rmdir` (`RMDIR`).
+    Rmdir = RMDIR,
+    /// `node_rename` without flags (`RENAME`).
+    Rename = RENAME,
+    /// `node_rename` with `renameat2(2)` flags (`RENAME2`).
+    Rename2 = RENAME2,
+    /// `node_link` (`LINK`).
+    Link = LINK,
+    /// `node_open` of a file (`OPEN`).
+    Open = OPEN,
+    /// `node_open` of a directory (`OPENDIR`).
+    OpenDir = OPENDIR,
+    /// `node_read` (`READ`).
+    Read = READ,
+    /// `node_write` (`WRITE`).
+    Write = WRITE,
+    /// `node_readdir` (`READDIR`).
+    Readdir = READDIR,
+    /// `node_close` of a file (`RELEASE`).
+    Close = RELEASE,
+    /// `node_close` of a directory (`RELEASEDIR`).
+    CloseDir = RELEASEDIR,
+    /// `node_fsync` of a file (`FSYNC`).
+    Fsync = FSYNC,
+    /// `node_fsync` of a directory (`FSYNCDIR`).
+    FsyncDir = FSYNCDIR,
+    /// `node_access` (`ACCESS`).
+    Access = ACCESS,
+    /// `node_create` (`CREATE`).
+    Create = CREATE,
+    /// `node_getextattr` (`GETXATTR`).
+    Getextattr = GETXATTR,
+    /// `node_setextattr` (`SETXATTR`).
+    Setextattr = SETXATTR,
+    /// `node_listextattr` (`LISTXATTR`).
+    Listextattr = LISTXATTR,
+    /// `node_deleteextattr` (`REMOVEXATTR`).
+    Deleteextattr = REMOVEXATTR,
+    /// `fs_statvfs` (`STATFS`).
+    Statvfs = STATFS,
+    /// `fs_sync` (`SYNCFS`).
+    Sync = SYNCFS,
+    /// `fs_unmount`, asked before an unmount (puffs-specific `PUFFS_UNMOUNT`).
+    Unmount = PUFFS_UNMOUNT,
+    /// `fs_suspend`, one phase (puffs-specific `PUFFS_SUSPEND`).
+    Suspend = PUFFS_SUSPEND,
+}
