@@ -75,6 +75,10 @@
 //!   a call that makes no sense in a state does not exist there, so misuse is a compile error.
 //! - The kernel is either Linux through `/dev/fuse` or the in-process [`loopback`] kernel, which
 //!   speaks the same protocol over a socket so file systems can be tested without mounting.
+//! - [`Errno`], [`OFlag`] and [`AccessFlags`] are `nix`'s own types, re-exported: a file
+//!   system answers errnos and reads flags in the vocabulary of the system-call crate it most
+//!   likely uses already, with no conversion. The price is that a major version of `nix`
+//!   changes these signatures; puffs re-exports the types so that users need not name `nix`.
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 

@@ -1,0 +1,425 @@
+//! Encoding a [`Request`] into a frame, as the [loopback
+//! kernel](crate::loopback) sends it, and what its reply carries: the inverse of the decoder in
+//! [`request`](super::request), beside which it is tested.
+
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
+use super::abi::{self, opcode, InHeader};
+use super::reply::{encode_dev, ReplyKind};
+use super::request::{suspend_phase_to_wire, Operation, Request};
+use crate::vattr::{libc_mode, time_to_wire, SetVattr, TimeSet, MODE_PERMISSION_BITS};
+
+/// The `SETATTR` body asking for `changes`: the inverse of what the file-system side reads.
+pub fn setattr_in(changes: &SetVattr) -> abi::SetattrIn {
+    use abi::fattr;
+    let mut arg = abi::SetattrIn::default();
+    if let Some(mode) = changes.mode {
+        arg.valid |= fattr::MODE;
+        arg.mode = mode & MODE_PERMISSION_BITS;
+    }
+    if let Some(uid) = changes.uid {
+        arg.valid |= fattr::UID;
+        arg.uid = uid;
+    }
+    if let Some(gid) = changes.gid {
+        arg.valid |= fattr::GID;
+        arg.gid = gid;
+    }
+    if let Some(size) = changes.size {
+        arg.valid |= fattr::SIZE;
+        arg.size = size;
+    }
+    match changes.atime {
+        Some(TimeSet::Now) => arg.valid |= fattr::ATIME | fattr::ATIME_NOW,
+        Some(TimeSet::At(t)) => {
+            arg.valid |= fattr::ATIME;
+            let (secs, nsecs) = time_to_wire(t);
+            (arg.atime, arg.atimensec) = (secs as u64, nsecs);
+        }
+        None => {}
+    }
+    match changes.mtime {
+        Some(TimeSet::Now) => arg.valid |= fattr::MTIME | fattr::MTIME_NOW,
+        Some(TimeSet::At(t)) => {
+            arg.valid |= fattr::MTIME;
+            let (secs, nsecs) = time_to_wire(t);
+            (arg.mtime, arg.mtimensec) = (secs as u64, nsecs);
+        }
+        None => {}
+    }
+    if let Some(t) = changes.ctime {
+        arg.valid |= fattr::CTIME;
+        let (secs, nsecs) = time_to_wire(t);
+        (arg.ctime, arg.ctimensec) = (secs as u64, nsecs);
+    }
+    if let Some(handle) = changes.handle {
+        arg.valid |= fattr::FH;
+        arg.fh = handle.0;
+    }
+    if changes.kill_suid_sgid {
+        arg.valid |= fattr::KILL_SUIDGID;
+    }
+    arg
+}
+
+/// Appends `name` and its terminating NUL.
+fn push_string(out: &mut Vec<u8>, name: &OsStr) {
+    out.extend_from_slice(name.as_bytes());
+    out.push(0);
+}
+
+impl Operation<'_> {
+    /// Whether a successful reply hands a node to the kernel, which then holds a lookup of it.
+    pub fn hands_out_node(&self) -> bool {
+        matches!(
+            self,
+            Operation::Lookup { .. }
+                | Operation::Create { .. }
+                | Operation::Mknod { .. }
+                | Operation::Mkdir { .. }
+                | Operation::Symlink { .. }
+                | Operation::Link { .. }
+        )
+    }
+
+    /// The opcode the operation travels under; `None` for [`Operation::Unsupported`] and
+    /// [`Operation::Unknown`], which name no single opcode.
+    pub fn opcode(&self) -> Option<u32> {
+        Some(match self {
+            Operation::Init(_) => opcode::INIT,
+            Operation::Destroy => opcode::DESTROY,
+            Operation::Lookup { .. } => opcode::LOOKUP,
+            Operation::Forget { .. } => opcode::FORGET,
+            Operation::BatchForget { .. } => opcode::BATCH_FORGET,
+            Operation::Getattr { .. } => opcode::GETATTR,
+            Operation::Setattr(_) => opcode::SETATTR,
+            Operation::Readlink => opcode::READLINK,
+            Operation::Symlink { .. } => opcode::SYMLINK,
+            Operation::Mknod { .. } => opcode::MKNOD,
+            Operation::Mkdir { .. } => opcode::MKDIR,
+            Operation::Unlink { .. } => opcode::UNLINK,
+            Operation::Rmdir { .. } => opcode::RMDIR,
+            // Plain RENAME unless flags need RENAME2, as the kernel does.
+            Operation::Rename { flags, .. } if flags.is_empty() => opcode::RENAME,
+            Operation::Rename { .. } => opcode::RENAME2,
+            Operation::Link { .. } => opcode::LINK,
+            Operation::Open { dir: false, .. } => opcode::OPEN,
+            Operation::Open { dir: true, .. } => opcode::OPENDIR,
+            Operation::Read { .. } => opcode::READ,
+            Operation::Write { .. } => opcode::WRITE,
+            Operation::Statfs => opcode::STATFS,
+            Operation::Release { dir: false, .. } => opcode::RELEASE,
+            Operation::Release { dir: true, .. } => opcode::RELEASEDIR,
+            Operation::Fsync { dir: false, .. } => opcode::FSYNC,
+            Operation::Fsync { dir: true, .. } => opcode::FSYNCDIR,
+            Operation::Setxattr { .. } => opcode::SETXATTR,
+            Operation::Getxattr { .. } => opcode::GETXATTR,
+            Operation::Listxattr { .. } => opcode::LISTXATTR,
+            Operation::Removexattr { .. } => opcode::REMOVEXATTR,
+            Operation::Flush { .. } => opcode::FLUSH,
+            Operation::Readdir { .. } => opcode::READDIR,
+            Operation::Access { .. } => opcode::ACCESS,
+            Operation::Create { .. } => opcode::CREATE,
+            Operation::Interrupt { .. } => opcode::INTERRUPT,
+            Operation::Syncfs => opcode::SYNCFS,
+            Operation::PuffsUnmount { .. } => opcode::PUFFS_UNMOUNT,
+            Operation::PuffsSuspend { .. } => opcode::PUFFS_SUSPEND,
+            Operation::NotifyReply => opcode::NOTIFY_REPLY,
+            Operation::Unsupported | Operation::Unknown => return None,
+        })
+    }
+
+    /// What the reply to this operation carries; `None` when no reply comes (forgets,
+    /// interrupts, notification replies).
+    pub fn reply_kind(&self) -> Option<ReplyKind> {
+        Some(match self {
+            Operation::Forget { .. }
+            | Operation::BatchForget { .. }
+            | Operation::Interrupt { .. }
+            | Operation::NotifyReply => return None,
+            Operation::Init(_) => ReplyKind::Init,
+            Operation::Lookup { .. }
+            | Operation::Symlink { .. }
+            | Operation::Mknod { .. }
+            | Operation::Mkdir { .. }
+            | Operation::Link { .. } => ReplyKind::Entry,
+            Operation::Getattr { .. } | Operation::Setattr(_) => ReplyKind::Attr,
+            Operation::Open { .. } => ReplyKind::Open,
+            Operation::Create { .. } => ReplyKind::Create,
+            Operation::Write { .. } => ReplyKind::Write,
+            Operation::Statfs => ReplyKind::Statfs,
+            Operation::Getxattr { size: 0, .. } | Operation::Listxattr { size: 0 } => ReplyKind::XattrSize,
+            Operation::Readlink
+            | Operation::Read { .. }
+            | Operation::Readdir { .. }
+            | Operation::Getxattr { .. }
+            | Operation::Listxattr { .. } => ReplyKind::Data,
+            Operation::Destroy
+            | Operation::Unlink { .. }
+            | Operation::Rmdir { .. }
+            | Operation::Rename { .. }
+            | Operation::Release { .. }
+            | Operation::Fsync { .. }
+            | Operation::Setxattr { .. }
+            | Operation::Removexattr { .. }
+            | Operation::Flush { .. }
+            | Operation::Access { .. }
+            | Operation::Syncfs
+            | Operation::PuffsUnmount { .. }
+            | Operation::PuffsSuspend { .. }
+            | Operation::Unsupported
+            | Operation::Unknown => ReplyKind::Empty,
+        })
+    }
+
+    /// Appends the body of the operation to `out`, as the kernel lays it out. Lengths the body
+    /// implies (a write's `size`, a set attribute's size) are taken from the data, not from the
+    /// argument records. Names are written as given: validating them is the sender's business
+    /// (the decoder rejects bad ones).
+    pub fn encode_body(&self, out: &mut Vec<u8>) {
+        match self {
+            Operation::Init(arg) => {
+                arg.encode(out);
+                // `struct fuse_init_in` of 7.36 and later: 64 bytes, the rest unused.
+                out.resize(out.len() + 64 - abi::InitIn::SIZE, 0);
+            }
+            Operation::Destroy
+            | Operation::Readlink
+            | Operation::Statfs
+            | Operation::Syncfs
+            | Operation::NotifyReply
+            | Operation::Unsupported
+            | Operation::Unknown => {}
+            Operation::Lookup { name } | Operation::Unlink { name } | Operation::Rmdir { name } => {
+                push_string(out, name)
+            }
+            Operation::Removexattr { name } => push_string(out, name),
+            Operation::Forget { nlookup } => abi::ForgetIn { nlookup: *nlookup }.encode(out),
+            Operation::BatchForget { nodes } => {
+                abi::BatchForgetIn { count: nodes.len() as u32, dummy: 0 }.encode(out);
+                nodes.iter().for_each(|one| one.encode(out));
+            }
+            Operation::Getattr { fh } => abi::GetattrIn {
+                getattr_flags: if fh.is_some() { abi::GETATTR_FH } else { 0 },
+                dummy: 0,
+                fh: fh.unwrap_or(0),
+            }
+            .encode(out),
+            Operation::Setattr(changes) => setattr_in(changes).encode(out),
+            Operation::Symlink { name, target } => {
+                push_string(out, name);
+                push_string(out, target);
+            }
+            Operation::Mknod { name, vtype, mode, rdev, umask } => {
+                abi::MknodIn { mode: vtype.to_mode_bits() | mode, rdev: encode_dev(*rdev), umask: *umask, padding: 0 }
+                    .encode(out);
+                push_string(out, name);
+            }
+            Operation::Mkdir { name, mode, umask } => {
+                abi::MkdirIn { mode: *mode, umask: *umask }.encode(out);
+                push_string(out, name);
+            }
+            Operation::Rename { newdir, flags, name, newname } => {
+                if flags.is_empty() {
+                    abi::RenameIn { newdir: *newdir }.encode(out);
+                } else {
+                    abi::Rename2In { newdir: *newdir, flags: flags.bits(), padding: 0 }.encode(out);
+                }
+                push_string(out, name);
+                push_string(out, newname);
+            }
+            Operation::Link { oldnodeid, name } => {
+                abi::LinkIn { oldnodeid: *oldnodeid }.encode(out);
+                push_string(out, name);
+            }
+            Operation::Open { flags, .. } => abi::OpenIn { flags: flags.bits() as u32, open_flags: 0 }.encode(out),
+            Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size } => {
+                abi::ReadIn { fh: fh.0, offset: *offset, size: *size, ..Default::default() }.encode(out)
+            }
+            Operation::Write { fh, offset, data } => {
+                abi::WriteIn { fh: fh.0, offset: *offset, size: data.len() as u32, ..Default::default() }.encode(out);
+                out.extend_from_slice(data);
+            }
+            Operation::Release { fh, flags, .. } => {
+                abi::ReleaseIn { fh: fh.0, flags: flags.bits() as u32, ..Default::default() }.encode(out)
+            }
+            Operation::Fsync { fh, datasync, .. } => {
+                let fsync_flags = if *datasync { abi::FSYNC_FDATASYNC } else { 0 };
+                abi::FsyncIn { fh: fh.0, fsync_flags, padding: 0 }.encode(out)
+            }
+            Operation::Setxattr { name, value, flags } => {
+                abi::SetxattrIn { size: value.len() as u32, flags: flags.bits() }.encode(out);
+                push_string(out, name);
+                out.extend_from_slice(value);
+            }
+            Operation::Getxattr { name, size } => {
+                abi::GetxattrIn { size: *size, padding: 0 }.encode(out);
+                push_string(out, name);
+            }
+            Operation::Listxattr { size } => abi::GetxattrIn { size: *size, padding: 0 }.encode(out),
+            Operation::Flush { fh } => abi::FlushIn { fh: fh.0, ..Default::default() }.encode(out),
+            Operation::Access { mode } => abi::AccessIn { mask: mode.bits() as u32, padding: 0 }.encode(out),
+            Operation::Create { name, mode, umask, flags } => {
+                abi::CreateIn {
+                    flags: flags.bits() as u32,
+                    mode: libc_mode::S_IFREG | mode,
+                    umask: *umask,
+                    open_flags: 0,
+                }
+                .encode(out);
+                push_string(out, name);
+            }
+            Operation::Interrupt { unique } => abi::InterruptIn { unique: *unique }.encode(out),
+            Operation::PuffsUnmount { flags } => abi::UnmountIn { flags: flags.bits(), pid: 0 }.encode(out),
+            Operation::PuffsSuspend { phase } => {
+                abi::SuspendIn { phase: suspend_phase_to_wire(*phase), padding: 0 }.encode(out)
+            }
+        }
+    }
+
+    /// Encodes a whole request frame: `header` with its `len` and `opcode` set from the
+    /// operation (an operation without an opcode keeps the header's) and no extensions.
+    pub fn encode(&self, header: InHeader) -> Vec<u8> {
+        let mut frame = Vec::with_capacity(InHeader::SIZE + 64);
+        let mut header = header;
+        header.opcode = self.opcode().unwrap_or(header.opcode);
+        header.total_extlen = 0;
+        header.encode(&mut frame);
+        self.encode_body(&mut frame);
+        let len = frame.len() as u32;
+        frame[..4].copy_from_slice(&len.to_le_bytes());
+        frame
+    }
+}
+
+impl Request<'_> {
+    /// Encodes the request into a frame that [`Request::decode`] reads back as this request
+    /// (see [`Operation::encode`]).
+    pub fn encode(&self) -> Vec<u8> {
+        self.op.encode(self.header)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use nix::fcntl::OFlag;
+    use nix::unistd::AccessFlags;
+
+    use crate::fs::cookie::FileHandle;
+    use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, XattrFlags};
+    use crate::fuse::request::Request;
+    use crate::vattr::{SetVattr, TimeSet, Vtype};
+    use crate::Errno;
+
+    fn round_trip(op: Operation<'_>) {
+        let header = InHeader { unique: 42, nodeid: 7, uid: 1000, gid: 100, pid: 9, ..Default::default() };
+        let frame = op.encode(header);
+        let decoded = Request::decode(&frame).unwrap_or_else(|e| panic!("{op:?} does not decode: {e}"));
+        assert_eq!(decoded.op, op);
+        assert_eq!(decoded.header.len as usize, frame.len());
+        assert_eq!((decoded.header.unique, decoded.header.nodeid, decoded.header.uid), (42, 7, 1000));
+        assert_eq!(Some(decoded.header.opcode), op.opcode());
+    }
+
+    #[test]
+    fn every_operation_round_trips() {
+        let name = OsStr::new("name");
+        let other = OsStr::new("other");
+        let ops = vec![
+            Operation::Init(abi::InitIn { major: 7, minor: 38, max_readahead: 1 << 16, flags: 5, flags2: 1 }),
+            Operation::Destroy,
+            Operation::Lookup { name },
+            Operation::Forget { nlookup: 3 },
+            Operation::BatchForget {
+                nodes: vec![abi::ForgetOne { nodeid: 5, nlookup: 1 }, abi::ForgetOne { nodeid: 9, nlookup: 2 }],
+            },
+            Operation::Getattr { fh: None },
+            Operation::Getattr { fh: Some(77) },
+            Operation::Setattr(SetVattr {
+                mode: Some(0o600),
+                size: Some(10),
+                atime: Some(TimeSet::Now),
+                handle: Some(FileHandle(4)),
+                ..SetVattr::default()
+            }),
+            Operation::Readlink,
+            Operation::Symlink { name, target: OsStr::new("../somewhere/else") },
+            Operation::Mknod { name, vtype: Vtype::Fifo, mode: 0o644, rdev: 0, umask: 0o22 },
+            Operation::Mknod { name, vtype: Vtype::Chr, mode: 0o600, rdev: (259 << 8) | 7, umask: 0 },
+            Operation::Mkdir { name, mode: 0o1755, umask: 0o22 },
+            Operation::Unlink { name },
+            Operation::Rmdir { name },
+            Operation::Rename { newdir: 12, flags: RenameFlags::empty(), name, newname: other },
+            Operation::Rename { newdir: 12, flags: RenameFlags::NOREPLACE, name, newname: other },
+            Operation::Link { oldnodeid: 8, name },
+            Operation::Open { flags: OFlag::O_RDWR, dir: false },
+            Operation::Open { flags: OFlag::O_RDONLY | OFlag::O_DIRECTORY, dir: true },
+            Operation::Read { fh: FileHandle(3), offset: 4096, size: 512 },
+            Operation::Write { fh: FileHandle(3), offset: 8, data: b"hello" },
+            Operation::Statfs,
+            Operation::Release { fh: FileHandle(3), flags: OFlag::O_RDWR, dir: false },
+            Operation::Release { fh: FileHandle(4), flags: OFlag::empty(), dir: true },
+            Operation::Fsync { fh: FileHandle(3), datasync: true, dir: false },
+            Operation::Fsync { fh: FileHandle(0), datasync: false, dir: true },
+            Operation::Setxattr { name: OsStr::new("user.a"), value: b"v\0lue", flags: XattrFlags::CREATE },
+            Operation::Getxattr { name: OsStr::new("user.a"), size: 0 },
+            Operation::Getxattr { name: OsStr::new("user.a"), size: 64 },
+            Operation::Listxattr { size: 128 },
+            Operation::Removexattr { name: OsStr::new("user.a") },
+            Operation::Flush { fh: FileHandle(3) },
+            Operation::Readdir { fh: FileHandle(3), offset: 4096, size: 512 },
+            Operation::Access { mode: AccessFlags::R_OK },
+            Operation::Access { mode: AccessFlags::F_OK },
+            Operation::Create { name, mode: 0o644, umask: 0o22, flags: OFlag::O_WRONLY | OFlag::O_CREAT },
+            Operation::Interrupt { unique: 40 },
+            Operation::Syncfs,
+            Operation::PuffsUnmount { flags: UnmountFlags::FORCE },
+            Operation::PuffsUnmount { flags: UnmountFlags::empty() },
+            Operation::PuffsSuspend { phase: SuspendPhase::Start },
+            Operation::PuffsSuspend { phase: SuspendPhase::Suspended },
+            Operation::PuffsSuspend { phase: SuspendPhase::Error },
+            Operation::PuffsSuspend { phase: SuspendPhase::Resume },
+            Operation::NotifyReply,
+        ];
+        for op in ops {
+            round_trip(op);
+        }
+    }
+
+    #[test]
+    fn operations_without_an_opcode_keep_the_headers() {
+        let header = InHeader { opcode: opcode::LSEEK, unique: 2, ..Default::default() };
+        let frame = Operation::Unsupported.encode(header);
+        assert_eq!(Request::decode(&frame).unwrap().op, Operation::Unsupported);
+        let header = InHeader { opcode: 9999, unique: 2, ..Default::default() };
+        assert_eq!(Request::decode(&Operation::Unknown.encode(header)).unwrap().op, Operation::Unknown);
+    }
+
+    /// Bits no system call defines are refused when the request is decoded, so no operation
+    /// sees them.
+    #[test]
+    fn undefined_flag_bits_are_refused_at_decoding() {
+        let name = OsStr::new("a");
+        let refused = |op: Operation<'_>, at: usize, bits: u32| {
+            let mut frame = op.encode(InHeader::default());
+            frame[InHeader::SIZE + at..InHeader::SIZE + at + 4].copy_from_slice(&bits.to_le_bytes());
+            Request::decode(&frame).unwrap_err().errno
+        };
+        let rename = Operation::Rename { newdir: 1, flags: RenameFlags::NOREPLACE, name, newname: name };
+        assert_eq!(refused(rename, 8, 8), Errno::EINVAL);
+        let setxattr = Operation::Setxattr { name, value: b"", flags: XattrFlags::empty() };
+        assert_eq!(refused(setxattr, 4, 4), Errno::EINVAL);
+        assert_eq!(refused(Operation::Access { mode: AccessFlags::R_OK }, 0, 8), Errno::EINVAL);
+        let mknod = Operation::Mknod { name, vtype: Vtype::Reg, mode: 0o644, rdev: 0, umask: 0 };
+        assert_eq!(refused(mknod, 0, 0o644), Errno::EINVAL, "no node type");
+    }
+
+    #[test]
+    fn an_unknown_suspension_phase_is_refused() {
+        let mut frame = Operation::PuffsSuspend { phase: SuspendPhase::Start }.encode(InHeader::default());
+        frame[InHeader::SIZE] = 9;
+        assert_eq!(Request::decode(&frame).unwrap_err().errno, Errno::EINVAL);
+    }
+}
