@@ -87,6 +87,7 @@ mod cred;
 mod dirent;
 mod error;
 mod fs;
+#[doc(hidden)]
 pub mod fuse;
 pub mod loopback;
 mod node;
