@@ -41,11 +41,11 @@
 //! let usermount = Usermount::init(dtfs.clone(), "dtfs");
 //! let args = MountArgs::of(&usermount, Dtfs::ROOT);
 //! let mounted = loopback::mount(usermount, args)?;
-//! mounted.mkdir("docs", 0o755).unwrap();
-//! let file = mounted.create("docs/note", 0o644).unwrap();
-//! mounted.write(&file, 0, b"kept in memory").unwrap();
-//! mounted.close(file).unwrap();
-//! assert_eq!(mounted.stat("docs/note").unwrap().size, 14);
+//! mounted.client().mkdir("docs", 0o755).unwrap();
+//! let file = mounted.client().create("docs/note", 0o644).unwrap();
+//! mounted.client().write(&file, 0, b"kept in memory").unwrap();
+//! mounted.client().close(file).unwrap();
+//! assert_eq!(mounted.client().stat("docs/note").unwrap().size, 14);
 //! assert_eq!(dtfs.node_count(), 3, "the root, docs and note");
 //! mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
 //! # Ok::<(), puffs::Error>(())

@@ -23,9 +23,9 @@
 //! let usermount = Usermount::init(Hello, "hello");
 //! let args = MountArgs::of(&usermount, Hello::ROOT);
 //! let mounted = loopback::mount(usermount, args)?;
-//! let file = mounted.open("hello", OFlag::O_RDONLY, 0).unwrap();
-//! assert_eq!(mounted.read(&file, 0, 100).unwrap(), Hello::CONTENT);
-//! mounted.close(file).unwrap();
+//! let file = mounted.client().open("hello", OFlag::O_RDONLY, 0).unwrap();
+//! assert_eq!(mounted.client().read(&file, 0, 100).unwrap(), Hello::CONTENT);
+//! mounted.client().close(file).unwrap();
 //! mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
 //! # Ok::<(), puffs::Error>(())
 //! ```

@@ -31,8 +31,8 @@
 //! let usermount = Usermount::init(One, "one");
 //! let args = MountArgs::of(&usermount, Cookie(1));
 //! let mounted = loopback::mount(usermount, args).unwrap();
-//! assert_eq!(mounted.stat("one").unwrap().size, 1);
-//! assert_eq!(mounted.stat("two").unwrap_err(), Errno::ENOENT);
+//! assert_eq!(mounted.client().stat("one").unwrap().size, 1);
+//! assert_eq!(mounted.client().stat("two").unwrap_err(), Errno::ENOENT);
 //! let _fs: One = mounted.unmount(puffs::UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
 //! ```
 //!
