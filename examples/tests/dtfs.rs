@@ -359,6 +359,18 @@ fn open_unlinked_files_survive_forgets_on_several_workers() {
     assert!(failures.is_empty(), "{} of {rounds} rounds failed, first: {:?}", failures.len(), failures.first());
 }
 
+/// dtfs keeps POSIX ACLs: the kernel grants them, and the mount says so.
+#[test]
+fn posix_acls_are_granted_and_reported() {
+    let usermount = puffs::Usermount::init(Dtfs::new(), "dtfs");
+    let args = puffs::loopback::MountArgs::of(&usermount, Dtfs::ROOT);
+    let mounted = puffs::loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
+    let info = mounted.mount_info();
+    assert!(info.posix_acl, "{info:?}");
+    assert_eq!(info.fs_name, "puffs|dtfs");
+    mounted.unmount(puffs::UnmountFlags::empty()).map_err(|_| "unmount refused").unwrap();
+}
+
 /// Runs each body on a fresh dtfs on both kernels.
 macro_rules! suite {
     ($($body:ident),* $(,)?) => {

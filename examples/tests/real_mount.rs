@@ -155,10 +155,12 @@ fn the_request_length_is_clamped_and_the_grant_reported() {
             .mount(&dir.0, MountFlags::empty(), ROOT)
             .map_err(puffs::Error::from)
             .unwrap();
-        assert_eq!(mounted.granted_request_len(), granted, "asked {asked}");
-        assert!(mounted.max_write() as usize <= granted && mounted.max_write() >= 4096);
-        assert_eq!(mounted.protocol().0, 7);
-        assert!(mounted.protocol().1 >= 31);
+        let info = mounted.mount_info();
+        assert_eq!(info.max_request_len, granted, "asked {asked}");
+        assert!(info.max_write as usize <= granted && info.max_write >= 4096);
+        assert_eq!(info.protocol.0, 7);
+        assert!(info.protocol.1 >= 31);
+        assert_eq!(info.fs_name, "fuse.ptr");
     }
 }
 

@@ -90,18 +90,17 @@ mod fs;
 #[doc(hidden)]
 pub mod fuse;
 pub mod loopback;
-mod node;
 mod os;
-mod posix_acl;
 mod server;
 mod session;
+mod settings;
 mod usermount;
 mod vattr;
 
 pub use cred::Cred;
 pub use dirent::{DirBuf, Dirent};
 pub use error::Error;
-pub use fs::answer::{MountInfo, NewNode, Opened, StatVfs};
+pub use fs::answer::{NewNode, Opened, StatVfs};
 pub use fs::cookie::{Cookie, FileHandle};
 pub use fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
 pub use fs::mask::{vfsop_mask, vnop_mask, VfsopMask, VnopMask};
@@ -114,9 +113,10 @@ pub use nix::unistd::AccessFlags;
 #[doc(hidden)]
 pub use os::mount_table;
 pub use puffs_macros::puffs_fs;
+pub use settings::{MountFlags, MountInfo, MountOptions, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
 pub use usermount::{
-    BeforeMount, BlockingMode, MountError, MountFlags, MountOptions, Mounted, MountedState, Notifier, Progress,
-    Running, RunningState, Unmounted, Usermount, UsermountState, REQUEST_LEN_MAX, REQUEST_LEN_MIN,
+    BeforeMount, BlockingMode, MountError, Mounted, MountedState, Notifier, Progress, Running, RunningState, Unmounted,
+    Usermount, UsermountState,
 };
 pub use vattr::{SetVattr, TimeSet, Vattr, Vtype, MODE_PERMISSION_BITS};
 

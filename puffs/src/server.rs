@@ -2,12 +2,14 @@
 //! session, until the kernel is gone or a forced stop.
 
 use std::os::fd::{AsFd, BorrowedFd};
-
 use std::sync::Arc;
 
+use nix::errno::Errno;
+
+use crate::error::Error;
+use crate::fs::FileSystem;
 use crate::session::{Handled, Session};
-use crate::Error;
-use crate::{Errno, FileSystem};
+use crate::settings::Settings;
 
 /// Handles requests on a non-blocking channel until the kernel is gone or `stop` is told.
 pub(crate) fn serve<F: FileSystem>(session: &Session<F>, stop: &Stop) -> Result<(), Errno> {
@@ -16,7 +18,7 @@ pub(crate) fn serve<F: FileSystem>(session: &Session<F>, stop: &Stop) -> Result<
         if stop.is_stopped() || session.is_destroyed() {
             return Ok(());
         }
-        match session.channel.receive(&mut buf, session.config.max_request_len) {
+        match session.channel.receive(&mut buf, session.request_len) {
             Ok(()) => {
                 if session.handle(&buf) == Handled::Destroyed {
                     return Ok(());
@@ -65,14 +67,11 @@ impl Stop {
     }
 }
 
-/// Serves `session` on `threads` threads (this one and `threads - 1` workers of `stack_size`)
-/// until the kernel is gone or `stop` is told; answers the first error a thread met.
-pub(crate) fn run<F: FileSystem>(
-    session: &Arc<Session<F>>,
-    stop: &Arc<Stop>,
-    threads: usize,
-    stack_size: Option<usize>,
-) -> Result<(), Error> {
+/// Serves `session` on the threads its settings ask for (this one and `threads - 1` workers
+/// of `stack_size`) until the kernel is gone or `stop` is told; answers the first error a
+/// thread met.
+pub(crate) fn run<F: FileSystem>(session: &Arc<Session<F>>, stop: &Arc<Stop>) -> Result<(), Error> {
+    let Settings { threads, stack_size, .. } = session.settings;
     if let Err(e) = session.channel.set_nonblocking(true) {
         return Err(Error::new("make the request channel non-blocking", e));
     }
@@ -83,10 +82,15 @@ pub(crate) fn run<F: FileSystem>(
         if let Some(size) = stack_size {
             builder = builder.stack_size(size);
         }
-        let stop = stop.clone();
-        match builder.spawn(move || serve(&session, &stop)) {
+        let worker_stop = stop.clone();
+        match builder.spawn(move || serve(&session, &worker_stop)) {
             Ok(handle) => workers.push(handle),
             Err(e) => {
+                // The workers already started leave before the error is answered.
+                stop.stop();
+                for worker in workers {
+                    let _ = worker.join();
+                }
                 let errno = Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32));
                 return Err(Error::new("start a worker thread", errno));
             }

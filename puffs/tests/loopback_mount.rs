@@ -81,7 +81,7 @@ fn the_request_length_is_clamped_and_the_file_system_told() {
             granted.min(mounted.client().args().max_request_len)
         };
         assert_eq!(mounted.client().args().max_request_len, granted, "kernel's view of {asked}");
-        assert_eq!(mounted.server_info().granted_request_len, granted, "usermount's view of {asked}");
+        assert_eq!(mounted.mount_info().max_request_len, granted, "usermount's view of {asked}");
         let told = log.mounted.lock().unwrap().clone().expect("fs_mounted was called");
         assert_eq!(told.max_request_len, granted, "fs_mounted of {asked}");
         assert_eq!(mounted.client().max_write(), told.max_write, "the kernel writes what the file system accepts");
@@ -110,13 +110,15 @@ fn the_usermounts_own_request_length_is_the_one_asked_for() {
 #[test]
 fn cookie_hash_buckets_are_clamped() {
     for (asked, granted) in [(0, 256), (1, 1), (300, 300), (65536, 65536), (65537, 65536), (1 << 40, 65536)] {
-        let (usermount, _log) = recorder(Cookie(1));
+        let (usermount, log) = recorder(Cookie(1));
         let usermount = usermount.cookie_hash_buckets(asked);
         let args = MountArgs::of(&usermount, Cookie(1));
         assert_eq!(args.cookie_hash_buckets, asked);
         let mounted = loopback::mount(usermount, args).map_err(puffs::Error::from).expect("mount");
         assert_eq!(mounted.client().args().cookie_hash_buckets, granted, "kernel's view of {asked}");
-        assert_eq!(mounted.server_info().cookie_hash_buckets, granted, "session's table for {asked}");
+        assert_eq!(mounted.mount_info().cookie_hash_buckets, granted, "session's table for {asked}");
+        let told = log.mounted.lock().unwrap().clone().expect("fs_mounted was called");
+        assert_eq!(told, *mounted.mount_info(), "fs_mounted is told what the usermount reports");
         unmount(mounted);
     }
 }

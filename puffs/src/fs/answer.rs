@@ -69,17 +69,3 @@ impl Default for StatVfs {
         StatVfs { frsize: 512, bsize: 512, blocks: 0, bfree: 0, bavail: 0, files: 0, ffree: 0, namemax: 255 }
     }
 }
-
-/// What the kernel accepted at mount: told to the file system once through
-/// [`FileSystem::fs_mounted`](crate::FileSystem::fs_mounted).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct MountInfo {
-    /// The file-system name the kernel knows, with its prefix (`puffs|dtfs`, `fuse.dtfs`).
-    pub fs_name: String,
-    /// The longest request the kernel will send, after clamping (puffs `pa_maxreqlen`).
-    pub max_request_len: usize,
-    /// The largest single write the kernel will send.
-    pub max_write: u32,
-    /// The negotiated protocol version, `(major, minor)`.
-    pub protocol: (u32, u32),
-}

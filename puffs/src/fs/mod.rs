@@ -13,9 +13,10 @@ use nix::unistd::AccessFlags;
 
 use crate::cred::Cred;
 use crate::dirent::DirBuf;
-use crate::fs::answer::{MountInfo, NewNode, Opened, StatVfs};
+use crate::fs::answer::{NewNode, Opened, StatVfs};
 use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
+use crate::settings::MountInfo;
 use crate::vattr::{SetVattr, Vattr, Vtype};
 use crate::Errno;
 

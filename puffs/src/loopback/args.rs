@@ -1,13 +1,16 @@
 //! The arguments of a loopback mount: what the file system asks for and what the kernel grants
-//! (puffs `struct puffs_kargs`), and what the file system reports it runs with.
+//! (puffs `struct puffs_kargs`), the loopback kernel's own form of a usermount's settings.
 
 use std::time::Duration;
 
 use bitflags::bitflags;
+use nix::errno::Errno;
 
-use crate::node::clamp_cookie_hash;
-use crate::usermount::clamp_request_len;
-use crate::{Cookie, Errno, FileSystem, Unmounted, Usermount, Vtype};
+use crate::fs::cookie::Cookie;
+use crate::fs::FileSystem;
+use crate::settings::{clamp_cookie_hash, clamp_request_len};
+use crate::usermount::{Unmounted, Usermount};
+use crate::vattr::Vtype;
 
 /// The version of the mount arguments this kernel speaks (puffs `PUFFSVERSION | PUFFSDEVELVERS`).
 /// Anything else in [`MountArgs::version`] is refused with `EINVAL`.
@@ -101,12 +104,12 @@ impl MountArgs {
     /// [`cookie_hash_buckets`](Usermount::cookie_hash_buckets) and
     /// [`root_info`](Usermount::root_info), with root `root_cookie`.
     pub fn of<F: FileSystem>(usermount: &Usermount<F, Unmounted>, root_cookie: Cookie) -> MountArgs {
-        let requested = usermount.requested();
+        let settings = usermount.settings();
         MountArgs {
-            max_request_len: requested.max_request_len,
-            cookie_hash_buckets: requested.cookie_hash_buckets,
-            root_vtype: requested.root_vtype,
-            ..MountArgs::new(&requested.name, root_cookie)
+            max_request_len: settings.max_request_len,
+            cookie_hash_buckets: settings.cookie_hash_buckets,
+            root_vtype: settings.root_vtype,
+            ..MountArgs::new(&settings.name, root_cookie)
         }
     }
 
@@ -138,17 +141,4 @@ impl MountArgs {
             ..self.clone()
         })
     }
-}
-
-/// What the usermount's side of the mount reports once mounted: the values it runs with.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct ServerInfo {
-    /// [`Usermount::granted_request_len`]: the request length the file system was granted.
-    pub granted_request_len: usize,
-    /// [`Usermount::cookie_hash_buckets_granted`]: buckets of its cookie table.
-    pub cookie_hash_buckets: usize,
-    /// [`Usermount::max_write`]: the largest write it will be sent.
-    pub max_write: u32,
-    /// [`Usermount::protocol`]: the negotiated FUSE version.
-    pub protocol: (u32, u32),
 }

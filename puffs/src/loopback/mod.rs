@@ -86,9 +86,7 @@ mod suspend;
 mod tests;
 mod xattr;
 
-pub use args::{
-    KernelFlags, MountArgs, ServerInfo, DEFAULT_TIMEOUT, FS_NAME_MAX, NAME_PREFIX, PATH_MAX, PUFFS_VERSION,
-};
+pub use args::{KernelFlags, MountArgs, DEFAULT_TIMEOUT, FS_NAME_MAX, NAME_PREFIX, PATH_MAX, PUFFS_VERSION};
 pub use client::Client;
 pub use file::OpenFile;
 pub use kernel::Status;

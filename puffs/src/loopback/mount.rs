@@ -15,6 +15,7 @@ use crate::fuse::abi::{self, init_flag, ROOT_ID};
 use crate::fuse::reply::{decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::fuse::Channel;
+use crate::settings::MountInfo;
 use crate::usermount::MountError;
 use crate::{Cred, Errno, Error, FileSystem, Notifier, UnmountFlags, Unmounted, Usermount, REQUEST_LEN_MAX};
 
@@ -37,7 +38,7 @@ pub struct Loopback<F: FileSystem> {
     reader: Option<JoinHandle<()>>,
     fs: Option<FsThread<F>>,
     notifier: Notifier,
-    server: ServerInfo,
+    info: MountInfo,
 }
 
 impl<F: FileSystem> std::fmt::Debug for Loopback<F> {
@@ -223,12 +224,7 @@ pub fn mount_nowait<F: FileSystem>(
     };
     let running = mounted.start();
     let notifier = running.notifier();
-    let server = ServerInfo {
-        granted_request_len: running.granted_request_len(),
-        cookie_hash_buckets: running.cookie_hash_buckets_granted(),
-        max_write: running.max_write(),
-        protocol: running.protocol(),
-    };
+    let info = running.mount_info().clone();
     // The thread is parked on `started` and only ends without the usermount if it panicked.
     let _ = start.send(running);
     let loopback = Loopback {
@@ -236,7 +232,7 @@ pub fn mount_nowait<F: FileSystem>(
         reader: Some(reader),
         fs: Some(FsThread { handle: fs_thread, done: Mutex::new(done) }),
         notifier,
-        server,
+        info,
     };
 
     // The kernel's side of the handshake: the reply must be readable and speak our major.
@@ -297,9 +293,10 @@ impl<F: FileSystem> Loopback<F> {
         &self.notifier
     }
 
-    /// What the usermount's side runs with, as it reported after mount.
-    pub fn server_info(&self) -> ServerInfo {
-        self.server
+    /// What the usermount's side was granted, as its
+    /// [`mount_info`](Usermount::mount_info) reported after mount.
+    pub fn mount_info(&self) -> &MountInfo {
+        &self.info
     }
 
     /// Unmounts (puffs `puffs_unmount`). Unless the mount is [`Status::Dying`] the file system is

@@ -6,42 +6,33 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
+use nix::errno::Errno;
 use nix::fcntl::{open, OFlag};
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{getegid, geteuid};
 
+use crate::error::Error;
 use crate::os::auto_unmount::Watchdog;
 use crate::os::fusermount;
 use crate::os::mount_table;
-use crate::{Errno, Error, MountFlags, Vtype};
+use crate::settings::{MountFlags, Settings};
 
 /// The FUSE device.
 pub(crate) const FUSE_DEVICE: &str = "/dev/fuse";
 
-/// What `mount(2)` is told besides the mount point.
-#[derive(Debug, Clone)]
-pub(crate) struct FuseMountArgs<'a> {
-    pub(crate) source: &'a str,
-    pub(crate) subtype: &'a str,
-    pub(crate) flags: MountFlags,
-    pub(crate) root_vtype: Vtype,
-    pub(crate) allow_other: bool,
-    pub(crate) default_permissions: bool,
-    pub(crate) max_read: Option<u32>,
-}
-
-/// Mounts the FUSE device on `dir`: directly with `mount(2)` when the process may (root, or
+/// Mounts the FUSE device on `dir` as `settings` ask, with `flags` (the caller's and the
+/// options' together): directly with `mount(2)` when the process may (root, or
 /// `CAP_SYS_ADMIN`), through the helper `fusermount3` otherwise. Answers the device and who
 /// unmounts.
-pub(crate) fn fuse_mount(dir: &Path, args: &FuseMountArgs<'_>) -> Result<(OwnedFd, Unmounter), Error> {
-    match mount_directly(dir, args) {
+pub(crate) fn fuse_mount(dir: &Path, settings: &Settings, flags: MountFlags) -> Result<(OwnedFd, Unmounter), Error> {
+    match mount_directly(dir, settings, flags) {
         Ok(fd) => return Ok((fd, Unmounter::Kernel)),
         // Not privileged (mount(2) refused, or /dev/fuse is root's only): the helper can.
         Err(Errno::EPERM | Errno::EACCES) if !geteuid().is_root() => {}
         Err(errno) => return Err(Error::new(format!("mount {}", dir.display()), errno)),
     }
-    if args.allow_other && !geteuid().is_root() && !fusermount::user_allow_other() {
+    if settings.options.allow_other && !geteuid().is_root() && !fusermount::user_allow_other() {
         return Err(Error::new(
             format!(
                 "mount {}: option allow_other lets other users in, which a user who is not root may \
@@ -53,49 +44,43 @@ pub(crate) fn fuse_mount(dir: &Path, args: &FuseMountArgs<'_>) -> Result<(OwnedF
             Errno::EPERM,
         ));
     }
-    Ok((fusermount::mount(dir, &helper_options(args))?, Unmounter::Helper))
+    Ok((fusermount::mount(dir, &helper_options(settings, flags))?, Unmounter::Helper))
 }
 
 /// Opens `/dev/fuse` and mounts it on `dir` with `mount(2)`; answers the device descriptor.
-fn mount_directly(dir: &Path, args: &FuseMountArgs<'_>) -> Result<OwnedFd, Errno> {
+fn mount_directly(dir: &Path, settings: &Settings, flags: MountFlags) -> Result<OwnedFd, Errno> {
     let fd = open(FUSE_DEVICE, OFlag::O_RDWR | OFlag::O_CLOEXEC, Mode::empty())?;
     let mut data = format!(
         "fd={},rootmode={:o},user_id={},group_id={}",
         fd.as_raw_fd(),
-        args.root_vtype.to_mode_bits(),
+        settings.root_vtype.to_mode_bits(),
         geteuid(),
         getegid()
     );
-    if args.allow_other {
+    if settings.options.allow_other {
         data.push_str(",allow_other");
     }
-    if args.default_permissions {
+    if settings.options.default_permissions {
         data.push_str(",default_permissions");
     }
-    if let Some(max_read) = args.max_read {
-        data.push_str(&format!(",max_read={max_read}"));
-    }
-    let fstype = format!("fuse.{}", args.subtype);
-    mount(Some(args.source), dir, Some(fstype.as_str()), args.flags.to_ms_flags(), Some(data.as_str()))?;
+    let fstype = format!("fuse.{}", settings.name);
+    mount(Some(settings.source()), dir, Some(fstype.as_str()), flags.to_ms_flags(), Some(data.as_str()))?;
     Ok(fd)
 }
 
-/// The helper's `-o` list for `args`: the same mount, in the helper's words (it finds the root
-/// mode from the mount point and the user from who runs it).
-fn helper_options(args: &FuseMountArgs<'_>) -> String {
+/// The helper's `-o` list for `settings` and `flags`: the same mount, in the helper's words
+/// (it finds the root mode from the mount point and the user from who runs it).
+fn helper_options(settings: &Settings, flags: MountFlags) -> String {
     let mut options = vec![
-        format!("fsname={}", fusermount::escape_option_value(args.source)),
-        format!("subtype={}", fusermount::escape_option_value(args.subtype)),
+        format!("fsname={}", fusermount::escape_option_value(settings.source())),
+        format!("subtype={}", fusermount::escape_option_value(&settings.name)),
     ];
-    options.extend(args.flags.option_names().into_iter().map(str::to_string));
-    if args.allow_other {
+    options.extend(flags.option_names().into_iter().map(str::to_string));
+    if settings.options.allow_other {
         options.push("allow_other".into());
     }
-    if args.default_permissions {
+    if settings.options.default_permissions {
         options.push("default_permissions".into());
-    }
-    if let Some(max_read) = args.max_read {
-        options.push(format!("max_read={max_read}"));
     }
     options.join(",")
 }

@@ -2,28 +2,34 @@
 
 mod mount_error;
 mod notifier;
-mod options;
+mod progress;
 mod state;
 
 pub use mount_error::MountError;
 pub use notifier::Notifier;
-pub(crate) use options::clamp_request_len;
-pub use options::{BlockingMode, MountFlags, MountOptions, Progress, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
+pub use progress::{BlockingMode, Progress};
 pub use state::{BeforeMount, Mounted, MountedState, Running, RunningState, Unmounted, UsermountState};
 
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
-use crate::fuse::abi::{self};
+use nix::errno::Errno;
+
+use crate::error::Error;
+use crate::fs::cookie::Cookie;
+use crate::fs::flags::UnmountFlags;
+use crate::fs::mask::{vnop_mask, VnopMask};
+use crate::fs::FileSystem;
 use crate::fuse::Channel;
-use crate::os::mount::{fuse_mount, resolve_mount_point, FuseMountArgs, MountGuard};
+use crate::os::mount::{fuse_mount, resolve_mount_point, MountGuard};
 use crate::os::{daemon, signal};
 use crate::server::Stop;
-use crate::session::{Handled, Session, SessionConfig};
-use crate::{Cookie, Errno, Error, FileSystem, UnmountFlags, VnopMask, Vtype};
-use options::{round_stack_size, Config};
+use crate::session::{Handled, Session};
+use crate::settings::{round_stack_size, MountFlags, MountInfo, MountOptions, Settings};
+#[cfg(doc)]
+use crate::settings::{REQUEST_LEN_MAX, REQUEST_LEN_MIN};
+use crate::vattr::Vtype;
 use state::{LiveBody, UnmountedBody};
 
 /// A file system and its mount (puffs `struct puffs_usermount`), in state `S`: on its way from
@@ -74,33 +80,16 @@ impl<F: FileSystem> Usermount<F, Unmounted> {
     /// Starts a usermount of `fs` under file-system type `name` (puffs `puffs_init`). The name
     /// shows in the mount table as `fuse.NAME`.
     pub fn init(fs: F, name: &str) -> Usermount<F, Unmounted> {
-        Usermount {
-            body: UnmountedBody {
-                fs,
-                config: Config {
-                    name: name.to_string(),
-                    root_vtype: Vtype::Dir,
-                    max_request_len: 0,
-                    fh_size: 0,
-                    cookie_hash_buckets: 0,
-                    stack_size: None,
-                    threads: 1,
-                    daemonize: false,
-                    opdump: false,
-                    handle_signals: false,
-                    options: MountOptions::default(),
-                },
-            },
-        }
+        Usermount { body: UnmountedBody { fs, settings: Settings::new(name) } }
     }
 }
 
 impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
-    fn config_mut(&mut self) -> &mut Config
+    fn settings_mut(&mut self) -> &mut Settings
     where
         S: BeforeMount,
     {
-        &mut S::body_mut(&mut self.body).config
+        &mut S::body_mut(&mut self.body).settings
     }
 
     /// Sets the type of the root node (puffs `puffs_setrootinfo`); a directory unless set.
@@ -108,18 +97,18 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        self.config_mut().root_vtype = vtype;
+        self.settings_mut().root_vtype = vtype;
         self
     }
 
     /// Asks for requests of at most `len` bytes (puffs `puffs_setmaxreqlen`). The value is
     /// clamped into [`REQUEST_LEN_MIN`]`..=`[`REQUEST_LEN_MAX`], 0 meaning the maximum; the
-    /// mounted usermount tells what was granted.
+    /// mounted usermount's [`mount_info`](Usermount::mount_info) tells what was granted.
     pub fn max_request_len(mut self, len: usize) -> Self
     where
         S: BeforeMount,
     {
-        self.config_mut().max_request_len = len;
+        self.settings_mut().max_request_len = len;
         self
     }
 
@@ -130,7 +119,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        self.config_mut().fh_size = size;
+        self.settings_mut().fh_size = size;
         self
     }
 
@@ -140,7 +129,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        self.config_mut().cookie_hash_buckets = buckets;
+        self.settings_mut().cookie_hash_buckets = buckets;
         self
     }
 
@@ -150,7 +139,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        self.config_mut().stack_size = Some(round_stack_size(bytes));
+        self.settings_mut().stack_size = Some(round_stack_size(bytes));
         self
     }
 
@@ -159,7 +148,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        self.config_mut().threads = threads.max(1);
+        self.settings_mut().threads = threads.max(1);
         self
     }
 
@@ -172,7 +161,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        self.config_mut().daemonize = daemonize;
+        self.settings_mut().daemonize = daemonize;
         self
     }
 
@@ -181,7 +170,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        self.config_mut().opdump = opdump;
+        self.settings_mut().opdump = opdump;
         self
     }
 
@@ -199,7 +188,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        self.config_mut().handle_signals = handle;
+        self.settings_mut().handle_signals = handle;
         self
     }
 
@@ -208,7 +197,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        self.config_mut().options = options;
+        self.settings_mut().options = options;
         self
     }
 
@@ -231,22 +220,21 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     where
         S: BeforeMount,
     {
-        let mut body = S::into_body(self.body);
+        let body = S::into_body(self.body);
         let dir = match resolve_mount_point(dir.as_ref()) {
             Ok(dir) => dir,
             Err(error) => return Err(MountError::new(error, Usermount { body })),
         };
-        let daemon = if body.config.daemonize {
-            match daemon::fork(&body.config.name) {
+        let daemon = if body.settings.daemonize {
+            match daemon::fork(&body.settings.name) {
                 Ok(d) => Some(d),
                 Err(error) => return Err(MountError::new(error, Usermount { body })),
             }
         } else {
             None
         };
-        body.config.max_request_len = clamp_request_len(body.config.max_request_len);
-        let mut flags = flags | body.config.options.flags;
-        if !crate::fs::mask::vnop_mask::<F>().intersects(VnopMask::CHANGES) {
+        let mut flags = flags | body.settings.options.flags;
+        if !vnop_mask::<F>().intersects(VnopMask::CHANGES) {
             // Nothing could change the file system: writes get EROFS from the kernel, not
             // ENOSYS from the framework.
             flags |= MountFlags::RDONLY;
@@ -254,21 +242,11 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         if !nix::unistd::geteuid().is_root() {
             flags |= MountFlags::NOSUID | MountFlags::NODEV;
         }
-        let fs_name = body.config.options.fs_name.clone().unwrap_or_else(|| body.config.name.clone());
-        let args = FuseMountArgs {
-            source: &fs_name,
-            subtype: &body.config.name,
-            flags,
-            root_vtype: body.config.root_vtype,
-            allow_other: body.config.options.allow_other,
-            default_permissions: body.config.options.default_permissions,
-            max_read: None,
-        };
-        let result = match fuse_mount(&dir, &args) {
+        let result = match fuse_mount(&dir, &body.settings, flags) {
             Ok((fd, unmounter)) => {
-                let kernel_name = format!("fuse.{}", body.config.name);
+                let kernel_name = format!("fuse.{}", body.settings.name);
                 let guard = Arc::new(MountGuard::identify(dir.clone(), &kernel_name, unmounter));
-                let armed = if body.config.options.auto_unmount { guard.arm_auto_unmount() } else { Ok(()) };
+                let armed = if body.settings.options.auto_unmount { guard.arm_auto_unmount() } else { Ok(()) };
                 match armed {
                     Ok(()) => {
                         Usermount::start_session(body, Arc::new(Channel::new(fd)), root, Some(guard), kernel_name)
@@ -287,7 +265,8 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
 }
 
 impl<F: FileSystem> Usermount<F, Unmounted> {
-    /// Builds the session on `channel` and answers the kernel's `INIT`.
+    /// Builds the session on `channel` and answers the kernel's `INIT`; the kernel knows the
+    /// mount as `kernel_name`.
     fn start_session(
         body: UnmountedBody<F>,
         channel: Arc<Channel>,
@@ -295,81 +274,52 @@ impl<F: FileSystem> Usermount<F, Unmounted> {
         guard: Option<Arc<MountGuard>>,
         kernel_name: String,
     ) -> Result<Usermount<F, Mounted>, MountError<F>> {
-        let UnmountedBody { fs, config } = body;
-        let session_config = SessionConfig {
-            max_request_len: config.max_request_len,
-            attr_ttl: config.options.attr_timeout.unwrap_or(Duration::from_secs(1)),
-            entry_ttl: config.options.entry_timeout.unwrap_or(Duration::from_secs(1)),
-            export_support: config.fh_size > 0,
-            opdump: config.opdump,
-            fs_name: kernel_name,
-        };
-        let session = Arc::new(Session::new(fs, channel, root, config.cookie_hash_buckets, session_config));
+        let UnmountedBody { fs, settings } = body;
+        let session = Arc::new(Session::new(fs, channel, root, settings));
         let mut buf = Vec::new();
         let outcome = loop {
-            if let Err(e) = session.channel.receive(&mut buf, config.max_request_len) {
+            if let Err(e) = session.channel.receive(&mut buf, session.request_len) {
                 break Err(Error::new("read INIT from the kernel", e));
             }
-            match session.handle_init(&buf) {
-                Ok(negotiated) => break Ok((abi::KERNEL_VERSION, negotiated.minor)),
+            match session.handle_init(&buf, &kernel_name) {
+                Ok(info) => break Ok(info),
                 // The kernel speaks a newer major version: it retries with ours.
                 Err(Errno::EAGAIN) => continue,
                 Err(e) => break Err(Error::new("protocol handshake (INIT)", e)),
             }
         };
         match outcome {
-            Ok(protocol) => match Stop::new() {
-                Ok(stop) => Ok(Usermount { body: LiveBody { session, stop: Arc::new(stop), guard, config, protocol } }),
-                Err(e) => {
-                    Err(MountError::new(Error::new("make the stop pipe", e), Usermount::recover(session, config)))
-                }
+            Ok(info) => match Stop::new() {
+                Ok(stop) => Ok(Usermount { body: LiveBody { session, stop: Arc::new(stop), guard, info } }),
+                Err(e) => Err(MountError::new(Error::new("make the stop pipe", e), Usermount::recover(session))),
             },
-            Err(error) => Err(MountError::new(error, Usermount::recover(session, config))),
+            Err(error) => Err(MountError::new(error, Usermount::recover(session))),
         }
     }
 
     /// The unmounted usermount again, after a mount that failed once its session existed.
-    fn recover(session: Arc<Session<F>>, config: Config) -> Usermount<F, Unmounted> {
-        let fs = match Arc::try_unwrap(session) {
-            Ok(session) => session.fs,
+    fn recover(session: Arc<Session<F>>) -> Usermount<F, Unmounted> {
+        let (fs, settings) = match Arc::try_unwrap(session) {
+            Ok(session) => (session.fs, session.settings),
             Err(_) => unreachable!("the session is not shared before mount completes"),
         };
-        Usermount { body: UnmountedBody { fs, config } }
+        Usermount { body: UnmountedBody { fs, settings } }
     }
-}
 
-/// What an unmounted usermount asks of the kernel: the loopback kernel builds its mount
-/// arguments from it, as `puffs_init` fills `puffs_kargs`.
-#[derive(Debug, Clone)]
-pub(crate) struct Requested {
-    pub(crate) name: String,
-    pub(crate) max_request_len: usize,
-    pub(crate) cookie_hash_buckets: usize,
-    pub(crate) root_vtype: Vtype,
-}
-
-impl<F: FileSystem> Usermount<F, Unmounted> {
-    /// The settings the kernel is asked for, before any clamping.
-    pub(crate) fn requested(&self) -> Requested {
-        let config = &self.body.config;
-        Requested {
-            name: config.name.clone(),
-            max_request_len: config.max_request_len,
-            cookie_hash_buckets: config.cookie_hash_buckets,
-            root_vtype: config.root_vtype,
-        }
+    /// What is asked of the kernel: the loopback kernel builds its mount arguments from it, as
+    /// `puffs_init` fills `puffs_kargs`.
+    pub(crate) fn settings(&self) -> &Settings {
+        &self.body.settings
     }
 
     /// Mounts on a descriptor instead of the FUSE device: the peer at the other end plays the
     /// kernel (puffs's `PUFFS_COMFD`). The peer must send `INIT` first, as the kernel does.
     pub fn mount_on_channel(
-        mut self,
+        self,
         channel: Channel,
         root: Cookie,
         kernel_name: &str,
     ) -> Result<Usermount<F, Mounted>, MountError<F>> {
-        self.body.config.max_request_len = clamp_request_len(self.body.config.max_request_len);
-        self.body.config.handle_signals = false;
         Usermount::start_session(self.body, Arc::new(channel), root, None, kernel_name.to_string())
     }
 }
@@ -422,7 +372,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
     {
         let live = self.live();
         let mut buf = Vec::new();
-        match live.session.channel.receive(&mut buf, live.config.max_request_len) {
+        match live.session.channel.receive(&mut buf, live.session.request_len) {
             Ok(()) => Ok(match live.session.handle(&buf) {
                 Handled::Continue => Progress::Handled,
                 Handled::Destroyed => Progress::Finished,
@@ -481,8 +431,8 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         S: RunningState,
     {
         let live = S::into_live(self.body);
-        let LiveBody { session, stop, guard, config, .. } = live;
-        let _signals = match (&guard, config.handle_signals) {
+        let LiveBody { session, stop, guard, .. } = live;
+        let _signals = match (&guard, session.settings.handle_signals) {
             (Some(g), true) => Some(signal::watch(g.clone(), {
                 // Weak: the file system is handed back once the loop ends, which needs the
                 // only strong reference.
@@ -504,7 +454,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
             })),
             _ => None,
         };
-        let result = crate::server::run(&session, &stop, config.threads, config.stack_size);
+        let result = crate::server::run(&session, &stop);
         let _ = session.tell_unmount(UnmountFlags::FORCE);
         drop(_signals);
         // Notifiers may still hold the guard: unmount now (if the mount is still ours), not
@@ -542,25 +492,11 @@ macro_rules! live_getters {
                 &self.live_body().session.fs
             }
 
-            /// The request length the kernel granted, after clamping (puffs
-            /// `puffs_getmaxreqlen`).
-            pub fn granted_request_len(&self) -> usize {
-                self.live_body().config.max_request_len
-            }
-
-            /// The largest write the kernel will send.
-            pub fn max_write(&self) -> u32 {
-                self.live_body().session.max_write()
-            }
-
-            /// The negotiated protocol version, `(major, minor)`.
-            pub fn protocol(&self) -> (u32, u32) {
-                self.live_body().protocol
-            }
-
-            /// How many buckets the cookie hash has, after clamping.
-            pub fn cookie_hash_buckets_granted(&self) -> usize {
-                self.live_body().session.nodes.bucket_count()
+            /// What the kernel granted at mount, as [`FileSystem::fs_mounted`] was told: the
+            /// request length (puffs `puffs_getmaxreqlen`), the largest write, the cookie hash
+            /// and the protocol version.
+            pub fn mount_info(&self) -> &MountInfo {
+                &self.live_body().info
             }
 
             /// Where the file system is mounted; `None` on a channel mount.

@@ -24,7 +24,8 @@ impl Notifier {
     }
 
     fn nodeid(&self, cookie: Cookie) -> Result<u64, Error> {
-        crate::node::nodeid_of(self.root, cookie).ok_or_else(|| Error::new("notify about cookie 0", Errno::EINVAL))
+        crate::session::node::nodeid_of(self.root, cookie)
+            .ok_or_else(|| Error::new("notify about cookie 0", Errno::EINVAL))
     }
 
     /// Tells the kernel to drop cached data and attributes of `node` (FUSE `INVAL_INODE`).

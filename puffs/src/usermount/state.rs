@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::options::*;
+use crate::fs::FileSystem;
 use crate::os::mount::MountGuard;
 use crate::server::Stop;
 use crate::session::Session;
-use crate::FileSystem;
+use crate::settings::{MountInfo, Settings};
 
 mod sealed {
     pub trait Sealed {}
@@ -42,7 +42,7 @@ impl sealed::Sealed for Running {}
 #[derive(Debug)]
 pub struct UnmountedBody<F: FileSystem> {
     pub(crate) fs: F,
-    pub(crate) config: Config,
+    pub(crate) settings: Settings,
 }
 
 #[doc(hidden)]
@@ -51,8 +51,7 @@ pub struct LiveBody<F: FileSystem> {
     pub(crate) session: Arc<Session<F>>,
     pub(crate) stop: Arc<Stop>,
     pub(crate) guard: Option<Arc<MountGuard>>,
-    pub(crate) config: Config,
-    pub(crate) protocol: (u32, u32),
+    pub(crate) info: MountInfo,
 }
 
 impl UsermountState for Unmounted {

@@ -11,25 +11,9 @@
 use std::collections::HashMap;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
+use crate::fs::cookie::Cookie;
 use crate::fuse::abi::ROOT_ID;
-use crate::Cookie;
-
-/// Smallest number of cookie hash buckets.
-pub(crate) const COOKIE_HASH_MIN: usize = 1;
-/// Largest number of cookie hash buckets.
-pub(crate) const COOKIE_HASH_MAX: usize = 65536;
-/// Number of cookie hash buckets when none is set.
-pub(crate) const COOKIE_HASH_DEFAULT: usize = 256;
-
-/// Clamps a requested bucket count into `[COOKIE_HASH_MIN, COOKIE_HASH_MAX]`, as the puffs kernel
-/// does with `pmp_npnodehash`; zero asks for the default.
-pub(crate) fn clamp_cookie_hash(buckets: usize) -> usize {
-    if buckets == 0 {
-        COOKIE_HASH_DEFAULT
-    } else {
-        buckets.clamp(COOKIE_HASH_MIN, COOKIE_HASH_MAX)
-    }
-}
+use crate::settings::clamp_cookie_hash;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Counts {

@@ -1,13 +1,19 @@
-//! What is asked before mount: request length, mount flags and options, and the settings the
-//! setters of an unmounted usermount collect.
+//! Mount settings: what is asked before mount ([`Settings`], which the setters of an unmounted
+//! usermount fill, with its [`MountOptions`] and [`MountFlags`]) and what the kernel granted
+//! after it ([`MountInfo`]). Everything else reads these two: the FUSE mount is made from a
+//! `Settings`, the session runs with it, the loopback kernel builds its arguments from it.
 
 use std::time::Duration;
 
 use bitflags::bitflags;
+use nix::errno::Errno;
 
-use crate::fuse::abi::{self};
-use crate::session::REQUEST_HEADER_ROOM;
-use crate::{Errno, Error, Vtype};
+use crate::error::Error;
+use crate::fuse::abi;
+use crate::vattr::Vtype;
+
+/// Bytes reserved in a request buffer beyond the largest write, for headers.
+pub(crate) const REQUEST_HEADER_ROOM: usize = 4096;
 
 /// Largest request length: a 1 MiB write plus header room. Longer (or 0) asks are clamped here.
 pub const REQUEST_LEN_MAX: usize = (1 << 20) + REQUEST_HEADER_ROOM;
@@ -21,6 +27,23 @@ pub(crate) fn clamp_request_len(len: usize) -> usize {
         REQUEST_LEN_MAX
     } else {
         len.max(REQUEST_LEN_MIN)
+    }
+}
+
+/// Smallest number of cookie hash buckets.
+pub(crate) const COOKIE_HASH_MIN: usize = 1;
+/// Largest number of cookie hash buckets.
+pub(crate) const COOKIE_HASH_MAX: usize = 65536;
+/// Number of cookie hash buckets when none is set.
+pub(crate) const COOKIE_HASH_DEFAULT: usize = 256;
+
+/// Clamps a requested bucket count into `[COOKIE_HASH_MIN, COOKIE_HASH_MAX]`, as the puffs kernel
+/// does with `pmp_npnodehash`; zero asks for the default.
+pub(crate) fn clamp_cookie_hash(buckets: usize) -> usize {
+    if buckets == 0 {
+        COOKIE_HASH_DEFAULT
+    } else {
+        buckets.clamp(COOKIE_HASH_MIN, COOKIE_HASH_MAX)
     }
 }
 
@@ -120,39 +143,93 @@ impl MountOptions {
     }
 }
 
-/// How [`Usermount::process_request`](super::Usermount::process_request) waits for the kernel (puffs `PUFFSDEV_BLOCK` and
-/// `PUFFSDEV_NONBLOCK`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum BlockingMode {
-    /// Wait until a request arrives.
-    Block,
-    /// Answer [`Progress::Idle`] at once when none is pending.
-    NonBlock,
-}
-
-/// What one [`Usermount::process_request`](super::Usermount::process_request) did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// A request was handled.
-    Handled,
-    /// Non-blocking mode and nothing was pending.
-    Idle,
-    /// The file system was unmounted; no request will come again.
-    Finished,
-}
-
-/// Everything fixed before mount.
+/// What is asked before mount (puffs `puffs_kargs` plus the library's own settings): filled by
+/// the setters of an unmounted [`Usermount`](crate::Usermount), fixed from `mount` on, and read
+/// by everything that mounts or serves. Values are as asked; where the kernel clamps one, the
+/// granted value is in [`MountInfo`].
 #[derive(Debug, Clone)]
-pub(crate) struct Config {
+pub(crate) struct Settings {
+    /// The file-system type (`puffs_init`'s name): the mount table shows `fuse.NAME`.
     pub(crate) name: String,
+    /// The type of the root node (`puffs_setrootinfo`).
     pub(crate) root_vtype: Vtype,
+    /// The longest request wanted (`puffs_setmaxreqlen`); 0 asks for the maximum.
     pub(crate) max_request_len: usize,
+    /// The size of NFS file handles (`puffs_setfhsize`); not 0 offers export support.
     pub(crate) fh_size: usize,
+    /// Buckets of the cookie hash (`puffs_setncookiehash`); 0 asks for the default.
     pub(crate) cookie_hash_buckets: usize,
+    /// Stack size of worker threads, already rounded (`puffs_setstacksize`).
     pub(crate) stack_size: Option<usize>,
+    /// How many threads process requests.
     pub(crate) threads: usize,
+    /// Fork into the background at mount (`puffs_daemon`).
     pub(crate) daemonize: bool,
+    /// Dump every request and reply (`PUFFS_FLAG_OPDUMP`).
     pub(crate) opdump: bool,
+    /// SIGINT and SIGTERM unmount while the main loop runs.
     pub(crate) handle_signals: bool,
+    /// The `mount -o` options.
     pub(crate) options: MountOptions,
+}
+
+impl Settings {
+    /// The settings of a fresh usermount named `name`: every value its default.
+    pub(crate) fn new(name: &str) -> Settings {
+        Settings {
+            name: name.to_string(),
+            root_vtype: Vtype::Dir,
+            max_request_len: 0,
+            fh_size: 0,
+            cookie_hash_buckets: 0,
+            stack_size: None,
+            threads: 1,
+            daemonize: false,
+            opdump: false,
+            handle_signals: false,
+            options: MountOptions::default(),
+        }
+    }
+
+    /// The source the mount table shows: the `fsname` option, else the name.
+    pub(crate) fn source(&self) -> &str {
+        self.options.fs_name.as_deref().unwrap_or(&self.name)
+    }
+
+    /// How long the kernel may cache attributes: the `attr_timeout` option, else a second.
+    pub(crate) fn attr_ttl(&self) -> Duration {
+        self.options.attr_timeout.unwrap_or(Duration::from_secs(1))
+    }
+
+    /// How long the kernel may cache names: the `entry_timeout` option, else a second.
+    pub(crate) fn entry_ttl(&self) -> Duration {
+        self.options.entry_timeout.unwrap_or(Duration::from_secs(1))
+    }
+
+    /// Whether NFS-style export (lookups of `.` and `..` by node id) is offered: a file-handle
+    /// size was given.
+    pub(crate) fn export_support(&self) -> bool {
+        self.fh_size > 0
+    }
+}
+
+/// What the kernel granted at mount: told to the file system once through
+/// [`FileSystem::fs_mounted`](crate::FileSystem::fs_mounted), and shown by a mounted
+/// usermount's [`mount_info`](crate::Usermount::mount_info).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MountInfo {
+    /// The file-system name the kernel knows, with its prefix (`puffs|dtfs`, `fuse.dtfs`).
+    pub fs_name: String,
+    /// The longest request the kernel will send, after clamping (puffs `pa_maxreqlen`, read
+    /// with `puffs_getmaxreqlen`).
+    pub max_request_len: usize,
+    /// The largest single write the kernel will send (FUSE `max_write`).
+    pub max_write: u32,
+    /// Buckets of the cookie hash, after clamping (puffs `pa_nhashbuckets`).
+    pub cookie_hash_buckets: usize,
+    /// The negotiated protocol version, `(major, minor)`.
+    pub protocol: (u32, u32),
+    /// Whether POSIX ACLs were negotiated (FUSE `POSIX_ACL`): the kernel enforces the ACLs the
+    /// file system keeps in extended attributes.
+    pub posix_acl: bool,
 }

@@ -15,15 +15,17 @@
 
 use std::ffi::OsStr;
 
+use nix::errno::Errno;
+
 use crate::acl::{Acl, ACCESS_XATTR, DEFAULT_XATTR};
 use crate::cred::Cred;
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::Op;
 use crate::fs::flags::XattrFlags;
 use crate::fs::FileSystem;
-use crate::session::Session;
 use crate::vattr::SetVattr;
-use crate::Errno;
+
+use super::Session;
 
 /// Whether `name` is one of the two attributes that hold POSIX ACLs.
 pub(crate) fn is_acl_name(name: &OsStr) -> bool {

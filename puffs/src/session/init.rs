@@ -1,0 +1,124 @@
+//! The handshake that opens a session: the kernel's `INIT`, answered with the protocol version
+//! and the features this file system can use (decided from its masks and settings), and what
+//! was granted told to the file system.
+
+use std::sync::atomic::Ordering;
+
+use nix::errno::Errno;
+
+use crate::cred::Cred;
+use crate::fs::dispatch::Op;
+use crate::fs::mask::{vnop_mask, VnopMask};
+use crate::fs::FileSystem;
+use crate::fuse::abi::{self, init_flag};
+use crate::fuse::reply::Reply;
+use crate::fuse::request::{Operation, Request};
+use crate::settings::{MountInfo, REQUEST_HEADER_ROOM};
+
+use super::Session;
+
+impl<F: FileSystem> Session<F> {
+    /// Handles the `INIT` frame that opens every session, for a mount the kernel knows as
+    /// `fs_name`, and tells the file system ([`FileSystem::fs_mounted`]). Answers what was
+    /// granted; `EAGAIN` when the kernel speaks a newer major version and will ask again.
+    pub(crate) fn handle_init(&self, frame: &[u8], fs_name: &str) -> Result<MountInfo, Errno> {
+        let request = Request::decode(frame).map_err(|e| {
+            self.dump(format_args!("!! {e}"));
+            Errno::EPROTO
+        })?;
+        let Operation::Init(init) = request.op else {
+            self.send_error(request.header.unique, Errno::EIO);
+            return Err(Errno::EPROTO);
+        };
+        let unique = request.header.unique;
+        self.dump(format_args!(
+            "-> INIT unique {unique}: kernel {}.{}, flags {:#x}/{:#x}",
+            init.major, init.minor, init.flags, init.flags2
+        ));
+        if init.major < abi::KERNEL_VERSION
+            || (init.major == abi::KERNEL_VERSION && init.minor < abi::MIN_KERNEL_MINOR_VERSION)
+        {
+            self.send_error(unique, Errno::EPROTO);
+            return Err(Errno::EPROTO);
+        }
+        if init.major > abi::KERNEL_VERSION {
+            // Answer with our major only; the kernel retries INIT with it.
+            let mut reply = Reply::new(unique, 8);
+            abi::InitOut { major: abi::KERNEL_VERSION, minor: abi::KERNEL_MINOR_VERSION, ..Default::default() }
+                .encode(reply.body());
+            self.send(unique, &reply.finish());
+            return Err(Errno::EAGAIN);
+        }
+        let minor = init.minor.min(abi::KERNEL_MINOR_VERSION);
+        let offered = u64::from(init.flags) | (u64::from(init.flags2) << 32);
+        let vnops = vnop_mask::<F>();
+        let mut wanted = init_flag::ASYNC_READ
+            | init_flag::BIG_WRITES
+            | init_flag::MAX_PAGES
+            | init_flag::PARALLEL_DIROPS
+            | init_flag::ABORT_ERROR;
+        if !self.needs_open() {
+            wanted |= init_flag::NO_OPEN_SUPPORT | init_flag::NO_OPENDIR_SUPPORT;
+        }
+        if self.settings.export_support() {
+            wanted |= init_flag::EXPORT_SUPPORT;
+        }
+        if !vnops.contains(VnopMask::WRITE) && !vnops.contains(VnopMask::SETATTR) {
+            // Nothing can change a file's contents: the page cache may be kept across opens.
+            wanted |= init_flag::CACHE_SYMLINKS;
+        }
+        if F::POSIX_ACL {
+            let needed = VnopMask::GETATTR
+                | VnopMask::SETATTR
+                | VnopMask::GETEXTATTR
+                | VnopMask::SETEXTATTR
+                | VnopMask::DELETEEXTATTR;
+            if vnops.contains(needed) {
+                // Both or neither: inheriting default ACLs needs the unmasked mode.
+                wanted |= init_flag::POSIX_ACL | init_flag::DONT_MASK;
+            } else {
+                log::warn!("{fs_name}: POSIX_ACL needs the extended-attribute operations: ACLs are off");
+            }
+        }
+        let mut granted = offered & wanted;
+        let acl = init_flag::POSIX_ACL | init_flag::DONT_MASK;
+        if granted & acl != acl {
+            granted &= !acl;
+        }
+        self.acl.store(granted & acl == acl, Ordering::Relaxed);
+        let max_write = (self.request_len - REQUEST_HEADER_ROOM) as u32;
+        let max_pages = max_write.div_ceil(4096).max(1) as u16;
+        let out = abi::InitOut {
+            major: abi::KERNEL_VERSION,
+            minor,
+            max_readahead: init.max_readahead,
+            flags: granted as u32,
+            flags2: (granted >> 32) as u32,
+            max_background: 16,
+            congestion_threshold: 12,
+            max_write,
+            time_gran: 1,
+            max_pages,
+            ..Default::default()
+        };
+        let mut reply = Reply::new(unique, abi::InitOut::SIZE);
+        out.encode(reply.body());
+        self.send(unique, &reply.finish());
+        let info = MountInfo {
+            fs_name: fs_name.to_string(),
+            max_request_len: self.request_len,
+            max_write,
+            cookie_hash_buckets: self.nodes.bucket_count(),
+            protocol: (abi::KERNEL_VERSION, minor),
+            posix_acl: self.acl_granted(),
+        };
+        let _ = self.call(Op::Mounted { info: &info }, &Cred::ROOT).done();
+        Ok(info)
+    }
+
+    /// Whether opens must reach the framework: the file system implements open, close or
+    /// inactive, each of which needs the open/release pairs.
+    pub(super) fn needs_open(&self) -> bool {
+        vnop_mask::<F>().intersects(VnopMask::OPEN | VnopMask::CLOSE | VnopMask::INACTIVE)
+    }
+}

@@ -1,0 +1,224 @@
+//! One mounted file system's side of the wire: decode a request, hand it to the file system,
+//! answer the kernel. Shared by the FUSE mount and the loopback kernel, and by every worker
+//! thread.
+//!
+//! - `mod.rs`: the session, one frame's way through it, and sending;
+//! - [`init`]: the `INIT` handshake;
+//! - [`translate`]: from a wire request to the file system's operation and back to a reply;
+//! - [`node`]: the node table (cookies and lookup counts);
+//! - [`posix_acl`]: what the framework does for file systems with POSIX ACLs.
+
+mod init;
+pub(crate) mod node;
+mod posix_acl;
+mod translate;
+
+use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use nix::errno::Errno;
+
+use crate::cred::Cred;
+use crate::fs::cookie::Cookie;
+use crate::fs::dispatch::{Op, Outcome};
+use crate::fs::flags::UnmountFlags;
+use crate::fs::FileSystem;
+use crate::fuse::abi::{opcode, InHeader, OutHeader};
+use crate::fuse::reply::Reply;
+use crate::fuse::request::{Operation, Request};
+use crate::fuse::Channel;
+use crate::settings::{clamp_request_len, Settings};
+use node::NodeTable;
+
+/// A mounted file system's request handling.
+#[derive(Debug)]
+pub(crate) struct Session<F: FileSystem> {
+    pub(crate) fs: F,
+    pub(crate) channel: Arc<Channel>,
+    pub(crate) nodes: NodeTable,
+    /// What was asked before mount.
+    pub(crate) settings: Settings,
+    /// The length of a request buffer: the asked length, clamped (the only granted value the
+    /// session needs before `INIT`).
+    pub(crate) request_len: usize,
+    /// The kernel enforces POSIX ACLs and leaves the umask to the framework (see `posix_acl`).
+    acl: AtomicBool,
+    destroyed: AtomicBool,
+    /// The file system already agreed to (or was told of) the unmount.
+    pub(crate) unmount_told: AtomicBool,
+    dump_lock: Mutex<()>,
+}
+
+/// What handling one frame led to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Handled {
+    /// Keep going.
+    Continue,
+    /// The kernel said `DESTROY`: the session is over.
+    Destroyed,
+}
+
+fn cred_of(h: &InHeader) -> Cred {
+    Cred { uid: h.uid, gid: h.gid, pid: h.pid }
+}
+
+impl<F: FileSystem> Session<F> {
+    pub(crate) fn new(fs: F, channel: Arc<Channel>, root: Cookie, settings: Settings) -> Session<F> {
+        Session {
+            fs,
+            channel,
+            nodes: NodeTable::new(root, settings.cookie_hash_buckets),
+            request_len: clamp_request_len(settings.max_request_len),
+            settings,
+            acl: AtomicBool::new(false),
+            destroyed: AtomicBool::new(false),
+            unmount_told: AtomicBool::new(false),
+            dump_lock: Mutex::new(()),
+        }
+    }
+
+    /// Whether POSIX ACLs were negotiated: the file system keeps them and the kernel enforces
+    /// them.
+    pub(crate) fn acl_granted(&self) -> bool {
+        self.acl.load(Ordering::Relaxed)
+    }
+
+    /// Whether the kernel sent `DESTROY`.
+    pub(crate) fn is_destroyed(&self) -> bool {
+        self.destroyed.load(Ordering::Relaxed)
+    }
+
+    /// Tells the file system about the unmount once, with `flags`; answers its verdict.
+    pub(crate) fn tell_unmount(&self, flags: UnmountFlags) -> Result<(), Errno> {
+        if self.unmount_told.load(Ordering::Acquire) {
+            return Ok(());
+        }
+        let verdict = self.call(Op::Unmount { flags }, &Cred::ROOT).done();
+        if verdict.is_ok() || flags.contains(UnmountFlags::FORCE) {
+            self.unmount_told.store(true, Ordering::Release);
+        }
+        verdict
+    }
+
+    fn dump(&self, line: std::fmt::Arguments<'_>) {
+        if self.settings.opdump {
+            let _serialized = self.dump_lock.lock();
+            let _ = writeln!(std::io::stderr().lock(), "{line}");
+        }
+    }
+
+    /// Sends a reply; answers whether the kernel took it.
+    fn send(&self, unique: u64, frame: &[u8]) -> bool {
+        if self.settings.opdump {
+            if let Some(h) = OutHeader::decode(frame) {
+                let verdict = if h.error == 0 { "ok".to_string() } else { format!("{:?}", Errno::from_raw(-h.error)) };
+                self.dump(format_args!("<- reply unique {unique}: {verdict}, {} bytes", h.len));
+            }
+        }
+        match self.channel.send(&[frame]) {
+            Ok(()) => true,
+            // ENOENT: the request was interrupted and the kernel no longer waits for it.
+            Err(Errno::ENOENT) => false,
+            Err(e) => {
+                self.dump(format_args!("!! reply to {unique} not delivered: {e}"));
+                false
+            }
+        }
+    }
+
+    fn send_error(&self, unique: u64, errno: Errno) {
+        self.send(unique, &Reply::error(unique, errno as i32));
+    }
+
+    /// Handles one request frame and answers it.
+    pub(crate) fn handle(&self, frame: &[u8]) -> Handled {
+        let request = match Request::decode(frame) {
+            Ok(r) => r,
+            Err(e) => {
+                self.dump(format_args!("!! {e}"));
+                if let Some(h) = e.header {
+                    if !matches!(
+                        h.opcode,
+                        opcode::FORGET | opcode::BATCH_FORGET | opcode::INTERRUPT | opcode::NOTIFY_REPLY
+                    ) {
+                        self.send_error(h.unique, e.errno);
+                    }
+                }
+                return Handled::Continue;
+            }
+        };
+        let h = request.header;
+        self.dump(format_args!(
+            "-> {} unique {} node {} uid {} gid {} pid {}: {}",
+            opcode::name(h.opcode),
+            h.unique,
+            h.nodeid,
+            h.uid,
+            h.gid,
+            h.pid,
+            request.op
+        ));
+        let wants_reply = request.wants_reply();
+        // An operation that may hand a node to the kernel holds off reclaims until its reply is
+        // delivered and the lookup counted (see `node`).
+        let handing_out = request.op.hands_out_node().then(|| self.nodes.handing_out());
+        let mut handed_out = None;
+        // A panicking operation must not leave the caller waiting forever: it answers EIO.
+        let outcome =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(&request, &mut handed_out)))
+                .unwrap_or_else(|_| {
+                    self.dump(format_args!(
+                        "!! {} unique {} panicked in the file system",
+                        opcode::name(h.opcode),
+                        h.unique
+                    ));
+                    Err(Errno::EIO)
+                });
+        let delivered = match outcome {
+            Ok(frame) if wants_reply => self.send(h.unique, &frame),
+            Err(errno) if wants_reply => {
+                self.send_error(h.unique, errno);
+                false
+            }
+            _ => false,
+        };
+        if let (Some(guard), Some(cookie)) = (&handing_out, handed_out) {
+            if delivered {
+                self.nodes.looked_up(guard, cookie);
+            }
+        }
+        drop(handing_out);
+        if let Some(cookie) = handed_out.filter(|_| !delivered) {
+            // The file system answered a node the kernel never learned of: it will never be
+            // forgotten, so it is reclaimed now unless the kernel holds it from elsewhere.
+            self.nodes.not_handed_out(cookie, |cookie| self.reclaim(cookie));
+        }
+        if matches!(request.op, Operation::Destroy) {
+            self.destroyed.store(true, Ordering::Relaxed);
+            Handled::Destroyed
+        } else {
+            Handled::Continue
+        }
+    }
+
+    /// Runs `op` for `cred`: the file system's method if it has it, the framework's answer if
+    /// not (see [`Op::absent`]).
+    pub(crate) fn call(&self, op: Op<'_>, cred: &Cred) -> Outcome {
+        self.fs.dispatch(op, cred)
+    }
+
+    /// The kernel holds `cookie` no more: tells the file system (puffs `node_reclaim`).
+    fn reclaim(&self, cookie: Cookie) {
+        let _ = self.call(Op::Reclaim { node: cookie }, &Cred::ROOT).done();
+    }
+}
+
+/// Sends an unsolicited notification with `code` and `body` parts.
+pub(crate) fn notify(channel: &Channel, code: i32, body: &[&[u8]]) -> Result<(), Errno> {
+    let mut reply = Reply::notification(code);
+    for part in body {
+        reply.body().extend_from_slice(part);
+    }
+    channel.send(&[&reply.finish()])
+}

@@ -1,0 +1,304 @@
+//! From a decoded request to the file system and back: each wire operation becomes its
+//! [`Op`], the file system's [`Outcome`] becomes the reply frame. Lookups, creations and opens
+//! also keep the node table in step here.
+
+use std::os::unix::ffi::{OsStrExt, OsStringExt};
+
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+
+use crate::cred::Cred;
+use crate::dirent::DirBuf;
+use crate::fs::answer::{NewNode, Opened};
+use crate::fs::cookie::Cookie;
+use crate::fs::dispatch::Op;
+use crate::fs::flags::{UnmountFlags, WaitFor};
+use crate::fs::mask::{vnop_mask, VnopMask};
+use crate::fs::FileSystem;
+use crate::fuse::abi;
+use crate::fuse::reply::{attr_to_wire, statfs_to_wire, ttl_to_wire, Reply};
+use crate::fuse::request::{Operation, Request};
+use crate::vattr::{Vattr, Vtype};
+
+use super::posix_acl::is_acl_name;
+use super::{cred_of, Session};
+
+impl<F: FileSystem> Session<F> {
+    /// The reply handing `node` to the kernel; `handed_out` records it, to be counted once the
+    /// reply is delivered.
+    fn entry_reply(
+        &self,
+        unique: u64,
+        node: &NewNode,
+        extra: usize,
+        handed_out: &mut Option<Cookie>,
+    ) -> Result<Reply, Errno> {
+        let nodeid = self.nodes.nodeid_of(node.cookie).ok_or_else(|| {
+            self.dump(format_args!("!! the file system returned the reserved cookie 0 for a non-root node"));
+            Errno::EIO
+        })?;
+        let (entry_valid, entry_valid_nsec) = ttl_to_wire(self.settings.entry_ttl());
+        let (attr_valid, attr_valid_nsec) = ttl_to_wire(self.settings.attr_ttl());
+        let mut reply = Reply::new(unique, abi::EntryOut::SIZE + abi::Attr::SIZE + extra);
+        abi::EntryOut {
+            nodeid,
+            generation: node.generation,
+            entry_valid,
+            attr_valid,
+            entry_valid_nsec,
+            attr_valid_nsec,
+        }
+        .encode(reply.body());
+        attr_to_wire(&node.vattr).encode(reply.body());
+        *handed_out = Some(node.cookie);
+        Ok(reply)
+    }
+
+    fn attr_reply(&self, unique: u64, vattr: &Vattr) -> Vec<u8> {
+        let (attr_valid, attr_valid_nsec) = ttl_to_wire(self.settings.attr_ttl());
+        let mut reply = Reply::new(unique, abi::AttrOut::SIZE + abi::Attr::SIZE);
+        abi::AttrOut { attr_valid, attr_valid_nsec, dummy: 0 }.encode(reply.body());
+        attr_to_wire(vattr).encode(reply.body());
+        reply.finish()
+    }
+
+    fn open_out(reply: &mut Reply, opened: Opened) {
+        let mut open_flags = 0;
+        if opened.direct_io {
+            open_flags |= abi::fopen::DIRECT_IO;
+        }
+        if opened.keep_cache {
+            open_flags |= abi::fopen::KEEP_CACHE;
+        }
+        abi::OpenOut { fh: opened.handle.0, open_flags, padding: 0 }.encode(reply.body());
+    }
+
+    fn open_node(&self, cookie: Cookie, flags: OFlag, cred: &Cred) -> Result<Opened, Errno> {
+        let opened = self.call(Op::Open { node: cookie, flags }, cred).opened()?;
+        self.nodes.opened(cookie);
+        Ok(opened)
+    }
+
+    fn data_reply(unique: u64, data: &[u8]) -> Vec<u8> {
+        let mut reply = Reply::new(unique, data.len());
+        reply.body().extend_from_slice(data);
+        reply.finish()
+    }
+
+    fn empty_reply(unique: u64) -> Vec<u8> {
+        Reply::new(unique, 0).finish()
+    }
+
+    /// Runs the operation of `request` and encodes the reply; `Err` is the errno to answer.
+    pub(super) fn dispatch(&self, request: &Request<'_>, handed_out: &mut Option<Cookie>) -> Result<Vec<u8>, Errno> {
+        let h = &request.header;
+        let unique = h.unique;
+        let node = self.nodes.cookie_of(h.nodeid);
+        let cred = cred_of(h);
+        let cred = &cred;
+        match &request.op {
+            Operation::Init(_) => Err(Errno::EIO),
+            Operation::Destroy => {
+                let _ = self.tell_unmount(UnmountFlags::FORCE);
+                Ok(Self::empty_reply(unique))
+            }
+            &Operation::Lookup { name } => {
+                let found = self.call(Op::Lookup { dir: node, name }, cred).node()?;
+                Ok(self.entry_reply(unique, &found, 0, handed_out)?.finish())
+            }
+            Operation::Forget { nlookup } => {
+                self.nodes.forget([(node, *nlookup)], |cookie| self.reclaim(cookie));
+                Err(Errno::ENOSYS)
+            }
+            Operation::BatchForget { nodes } => {
+                let forgotten = nodes.iter().map(|one| (self.nodes.cookie_of(one.nodeid), one.nlookup));
+                self.nodes.forget(forgotten, |cookie| self.reclaim(cookie));
+                Err(Errno::ENOSYS)
+            }
+            Operation::Getattr { .. } => Ok(self.attr_reply(unique, &self.call(Op::Getattr { node }, cred).vattr()?)),
+            Operation::Setattr(changes) => {
+                let vattr = self.call(Op::Setattr { node, changes }, cred).vattr()?;
+                if let Some(mode) = changes.mode {
+                    self.chmod_acl(node, mode, cred)?;
+                }
+                Ok(self.attr_reply(unique, &vattr))
+            }
+            Operation::Readlink => {
+                let target = self.call(Op::Readlink { node }, cred).target()?;
+                Ok(Self::data_reply(unique, target.as_bytes()))
+            }
+            &Operation::Symlink { name, target } => {
+                let made = self.call(Op::Symlink { dir: node, name, target }, cred).node()?;
+                Ok(self.entry_reply(unique, &made, 0, handed_out)?.finish())
+            }
+            &Operation::Mknod { name, vtype, mode, rdev, umask } => {
+                let inherited = self.inherit_acl(node, mode, umask, false, cred);
+                let mode = inherited.mode;
+                // A regular file is what create makes: without mknod, create makes it.
+                let made = if vtype == Vtype::Reg && !vnop_mask::<F>().contains(VnopMask::MKNOD) {
+                    self.call(Op::Create { dir: node, name, mode }, cred)
+                } else {
+                    self.call(Op::Mknod { dir: node, name, vtype, mode, rdev }, cred)
+                }
+                .node()?;
+                let reply = self.entry_reply(unique, &made, 0, handed_out)?;
+                self.store_inherited_acl(made.cookie, &inherited, cred)?;
+                Ok(reply.finish())
+            }
+            &Operation::Mkdir { name, mode, umask } => {
+                let inherited = self.inherit_acl(node, mode, umask, true, cred);
+                let made = self.call(Op::Mkdir { dir: node, name, mode: inherited.mode }, cred).node()?;
+                let reply = self.entry_reply(unique, &made, 0, handed_out)?;
+                self.store_inherited_acl(made.cookie, &inherited, cred)?;
+                Ok(reply.finish())
+            }
+            &Operation::Unlink { name } => {
+                self.call(Op::Remove { dir: node, name }, cred).done()?;
+                Ok(Self::empty_reply(unique))
+            }
+            &Operation::Rmdir { name } => {
+                self.call(Op::Rmdir { dir: node, name }, cred).done()?;
+                Ok(Self::empty_reply(unique))
+            }
+            &Operation::Rename { newdir, flags, name, newname } => {
+                let new_dir = self.nodes.cookie_of(newdir);
+                self.call(Op::Rename { dir: node, name, new_dir, new_name: newname, flags }, cred).done()?;
+                Ok(Self::empty_reply(unique))
+            }
+            &Operation::Link { oldnodeid, name } => {
+                let target = self.nodes.cookie_of(oldnodeid);
+                let vattr = self.call(Op::Link { dir: node, node: target, name }, cred).vattr()?;
+                Ok(self.entry_reply(unique, &NewNode::new(target, vattr), 0, handed_out)?.finish())
+            }
+            &Operation::Open { flags, .. } => {
+                if !self.needs_open() {
+                    // With FUSE_NO_OPEN(DIR)_SUPPORT the kernel takes ENOSYS as "opens always
+                    // succeed" and stops sending them.
+                    return Err(Errno::ENOSYS);
+                }
+                let opened = self.open_node(node, flags, cred)?;
+                let mut reply = Reply::new(unique, abi::OpenOut::SIZE);
+                Self::open_out(&mut reply, opened);
+                Ok(reply.finish())
+            }
+            &Operation::Create { name, mode, umask, flags } => {
+                let inherited = self.inherit_acl(node, mode, umask, false, cred);
+                let made = self.call(Op::Create { dir: node, name, mode: inherited.mode }, cred).node()?;
+                // If the open fails, the kernel never learns of the node and `handle` gives it up.
+                let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, handed_out)?;
+                self.store_inherited_acl(made.cookie, &inherited, cred)?;
+                Self::open_out(&mut reply, self.open_node(made.cookie, flags, cred)?);
+                Ok(reply.finish())
+            }
+            &Operation::Read { fh, offset, size } => {
+                let size = (size as usize).min(self.request_len);
+                let mut reply = Reply::new(unique, size);
+                let start = reply.body().len();
+                reply.body().resize(start + size, 0);
+                let buf = &mut reply.body()[start..];
+                let n = self.call(Op::Read { node, handle: fh, offset, buf }, cred).size()?;
+                reply.body().truncate(start + n.min(size));
+                Ok(reply.finish())
+            }
+            &Operation::Write { fh, offset, data } => {
+                let n = self.call(Op::Write { node, handle: fh, offset, data }, cred).size()?;
+                let mut reply = Reply::new(unique, abi::WriteOut::SIZE);
+                abi::WriteOut { size: n.min(data.len()) as u32, padding: 0 }.encode(reply.body());
+                Ok(reply.finish())
+            }
+            &Operation::Readdir { fh, offset, size } => {
+                // The size is the peer's: clamp it before anything is allocated.
+                let size = (size as usize).min(self.request_len);
+                let mut reply = Reply::new(unique, size);
+                let mut buf = DirBuf::new(reply.body(), size);
+                self.call(Op::Readdir { dir: node, handle: fh, offset, buf: &mut buf }, cred).done()?;
+                Ok(reply.finish())
+            }
+            Operation::Statfs => {
+                let st = self.call(Op::Statvfs {}, cred).statvfs()?;
+                let mut reply = Reply::new(unique, abi::Kstatfs::SIZE);
+                statfs_to_wire(&st).encode(reply.body());
+                Ok(reply.finish())
+            }
+            &Operation::Release { fh, flags, .. } => {
+                // The kernel ignores errors of release: the descriptor is gone already.
+                let _ = self.call(Op::Close { node, handle: fh, flags }, cred).done();
+                if self.nodes.closed(node) {
+                    let _ = self.call(Op::Inactive { node }, cred).done();
+                }
+                Ok(Self::empty_reply(unique))
+            }
+            &Operation::Fsync { fh, datasync, .. } => {
+                self.call(Op::Fsync { node, handle: fh, datasync }, cred).done()?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Syncfs => {
+                self.call(Op::Sync { waitfor: WaitFor::Wait }, cred).done()?;
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::PuffsUnmount { flags } => {
+                // The loopback kernel asks before it unmounts (puffs PUFFS_VFS_UNMOUNT): the
+                // verdict is the reply, and a refusal keeps a non-forced mount.
+                self.tell_unmount(*flags)?;
+                Ok(Self::empty_reply(unique))
+            }
+            &Operation::PuffsSuspend { phase } => {
+                let _ = self.call(Op::Suspend { phase }, cred).done();
+                Ok(Self::empty_reply(unique))
+            }
+            &Operation::Setxattr { name, value, flags } => {
+                if is_acl_name(name) {
+                    self.set_acl(node, name, value, flags, cred)?;
+                } else {
+                    self.call(Op::Setextattr { node, name, value, flags }, cred).done()?;
+                }
+                Ok(Self::empty_reply(unique))
+            }
+            Operation::Getxattr { name, .. } | Operation::Removexattr { name }
+                if is_acl_name(name) && !self.acl_granted() =>
+            {
+                Err(Errno::EOPNOTSUPP)
+            }
+            &Operation::Getxattr { name, size } => {
+                let value = self.call(Op::Getextattr { node, name }, cred).value()?;
+                sized_reply(unique, &value, size)
+            }
+            &Operation::Listxattr { size } => {
+                let mut list = Vec::new();
+                for name in self.call(Op::Listextattr { node }, cred).names()? {
+                    list.extend_from_slice(&name.into_vec());
+                    list.push(0);
+                }
+                sized_reply(unique, &list, size)
+            }
+            &Operation::Removexattr { name } => {
+                self.call(Op::Deleteextattr { node, name }, cred).done()?;
+                Ok(Self::empty_reply(unique))
+            }
+            &Operation::Access { mode } => {
+                self.call(Op::Access { node, mode }, cred).done()?;
+                Ok(Self::empty_reply(unique))
+            }
+            // puffs has no flush; ENOSYS makes the kernel stop sending it.
+            Operation::Flush { .. } => Err(Errno::ENOSYS),
+            Operation::Interrupt { .. } | Operation::NotifyReply => Err(Errno::ENOSYS),
+            Operation::Unsupported | Operation::Unknown => Err(Errno::ENOSYS),
+        }
+    }
+}
+
+/// The reply to a size-negotiated read of `value` (xattrs): its size when `size` is 0, `ERANGE`
+/// when it does not fit, else the value.
+fn sized_reply(unique: u64, value: &[u8], size: u32) -> Result<Vec<u8>, Errno> {
+    if size == 0 {
+        let mut reply = Reply::new(unique, abi::GetxattrOut::SIZE);
+        abi::GetxattrOut { size: value.len() as u32, padding: 0 }.encode(reply.body());
+        Ok(reply.finish())
+    } else if value.len() > size as usize {
+        Err(Errno::ERANGE)
+    } else {
+        let mut reply = Reply::new(unique, value.len());
+        reply.body().extend_from_slice(value);
+        Ok(reply.finish())
+    }
+}
