@@ -127,6 +127,11 @@ pub mod __private {
     pub use crate::fs::mask::{VfsopMask, VnopMask};
 }
 
+/// The README's code, compiled and run as a doctest so that it cannot fall behind the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;
+
 // The code `#[puffs_fs]` generates names `::puffs`, also in this crate's own unit tests.
 #[cfg(test)]
 extern crate self as puffs;
