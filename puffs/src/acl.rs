@@ -7,7 +7,7 @@
 //! stores these attributes; the framework applies the rules with this module. It is public for
 //! file systems that check permissions themselves.
 
-use crate::Errno;
+use nix::errno::Errno;
 
 /// The attribute holding a node's access ACL.
 pub const ACCESS_XATTR: &str = "system.posix_acl_access";

@@ -3,7 +3,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
-use crate::Vtype;
+use crate::vattr::Vtype;
 
 /// Where `node_readdir` puts directory entries (puffs `struct dirent` buffer; FUSE
 /// `struct fuse_dirent` records).

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::Errno;
+use nix::errno::Errno;
 
 /// A failed usermount call (`mount`, `mainloop` …): what was being done and why it failed.
 #[derive(Debug, Clone, PartialEq, Eq)]

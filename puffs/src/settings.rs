@@ -109,12 +109,6 @@ impl MountOptions {
         Ok(options)
     }
 
-    /// Whether this process may mount with `allow_other`: as root, or where `/etc/fuse.conf`
-    /// lets users (a line `user_allow_other`, read by the helper `fusermount3`).
-    pub fn allow_other_permitted() -> bool {
-        nix::unistd::geteuid().is_root() || crate::os::fusermount::user_allow_other()
-    }
-
     fn apply(&mut self, option: &str) -> Result<(), Error> {
         let bad = || Error::new(format!("mount option `{option}`"), Errno::EINVAL);
         let seconds =

@@ -8,12 +8,13 @@
 
 use std::ffi::OsString;
 
+use nix::errno::Errno;
+
 use crate::cred::Cred;
 use crate::fs::answer::{NewNode, Opened, StatVfs};
 use crate::fs::mask::{VfsopMask, VnopMask};
 use crate::fs::Result;
 use crate::vattr::Vattr;
-use crate::Errno;
 
 puffs_macros::__operation_requests! {
     /// A request for one operation, decoded, checked and typed: each variant holds the
@@ -152,8 +153,16 @@ mod tests {
     use std::ffi::OsStr;
     use std::sync::Mutex;
 
+    use nix::errno::Errno;
+    use puffs_macros::puffs_fs;
+
+    use crate::cred::Cred;
+    use crate::fs::answer::{NewNode, StatVfs};
+    use crate::fs::cookie::Cookie;
+    use crate::fs::{FileSystem, Result};
+    use crate::vattr::{Vattr, Vtype};
+
     use super::{Dispatch, Op, Outcome};
-    use crate::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, StatVfs, Vattr, Vtype};
 
     #[derive(Default)]
     struct Fs {
@@ -194,7 +203,7 @@ mod tests {
         assert_eq!(fs.dispatch(Op::Getattr { node: Cookie(1) }, &CRED).vattr(), Err(Errno::ENOSYS), "cfg'd out");
         assert_eq!(fs.dispatch(Op::Statvfs {}, &CRED).statvfs(), Ok(StatVfs::default()));
         assert_eq!(
-            fs.dispatch(Op::Open { node: Cookie(1), flags: crate::OFlag::O_RDONLY }, &CRED).opened(),
+            fs.dispatch(Op::Open { node: Cookie(1), flags: nix::fcntl::OFlag::O_RDONLY }, &CRED).opened(),
             Ok(Default::default())
         );
         assert!(matches!(fs.dispatch(Op::Inactive { node: Cookie(1) }, &CRED), Outcome::Done(Ok(()))));

@@ -8,6 +8,7 @@ pub(crate) mod mask;
 
 use std::ffi::{OsStr, OsString};
 
+use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::AccessFlags;
 
@@ -18,7 +19,6 @@ use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
 use crate::settings::MountInfo;
 use crate::vattr::{SetVattr, Vattr, Vtype};
-use crate::Errno;
 
 /// The result of a file-system operation: a value or an errno that goes back to the caller.
 pub type Result<T, E = Errno> = core::result::Result<T, E>;

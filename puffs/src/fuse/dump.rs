@@ -247,7 +247,7 @@ mod tests {
     #[test]
     fn sizes_modes_flags_and_payloads_read_as_a_person_reads() {
         let data = vec![b'x'; 4 << 20];
-        let write = Operation::Write { fh: crate::FileHandle(3), offset: 0, data: &data };
+        let write = Operation::Write { fh: crate::fs::cookie::FileHandle(3), offset: 0, data: &data };
         let shown = write.to_string();
         assert_eq!(shown, format!("fh 3, 4 MiB at 0: \"{}\"…", "x".repeat(SHOWN_BYTES)));
         let create = Operation::Create {
@@ -264,10 +264,13 @@ mod tests {
             ..Default::default()
         });
         assert_eq!(setattr.to_string(), "mode 0o4755, size 1.5 KiB, mtime now");
-        let xattr =
-            Operation::Setxattr { name: OsStr::new("user.a"), value: b"v\0\xff", flags: crate::XattrFlags::CREATE };
+        let xattr = Operation::Setxattr {
+            name: OsStr::new("user.a"),
+            value: b"v\0\xff",
+            flags: crate::fs::flags::XattrFlags::CREATE,
+        };
         assert_eq!(xattr.to_string(), "\"user.a\" = 3 B \"v\\0\\xff\", flags CREATE");
         assert_eq!(Size(512).to_string(), "512 B");
-        assert_eq!(Operation::Access { mode: crate::AccessFlags::from_bits_retain(6) }.to_string(), "R_OK|W_OK");
+        assert_eq!(Operation::Access { mode: nix::unistd::AccessFlags::from_bits_retain(6) }.to_string(), "R_OK|W_OK");
     }
 }

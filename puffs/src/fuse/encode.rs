@@ -5,10 +5,11 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+use crate::vattr::{libc_mode, time_to_wire, SetVattr, TimeSet, MODE_PERMISSION_BITS};
+
 use super::abi::{self, opcode, InHeader};
 use super::reply::{encode_dev, ReplyKind};
 use super::request::{suspend_phase_to_wire, Operation, Request};
-use crate::vattr::{libc_mode, time_to_wire, SetVattr, TimeSet, MODE_PERMISSION_BITS};
 
 /// The `SETATTR` body asking for `changes`: the inverse of what the file-system side reads.
 pub fn setattr_in(changes: &SetVattr) -> abi::SetattrIn {
@@ -304,6 +305,7 @@ impl Request<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use nix::errno::Errno;
     use nix::fcntl::OFlag;
     use nix::unistd::AccessFlags;
 
@@ -311,7 +313,6 @@ mod tests {
     use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, XattrFlags};
     use crate::fuse::request::Request;
     use crate::vattr::{SetVattr, TimeSet, Vtype};
-    use crate::Errno;
 
     fn round_trip(op: Operation<'_>) {
         let header = InHeader { unique: 42, nodeid: 7, uid: 1000, gid: 100, pid: 9, ..Default::default() };

@@ -4,11 +4,13 @@
 
 use std::time::Duration;
 
-use super::abi::{self, OutHeader};
 use crate::vattr::{time_from_wire, time_to_wire};
+
+use super::abi::{self, OutHeader};
+use crate::fs::answer::StatVfs;
+use crate::vattr::{Vattr, Vtype};
 #[cfg(test)]
-use crate::Errno;
-use crate::{StatVfs, Vattr, Vtype};
+use nix::errno::Errno;
 
 /// A reply under construction: an out-header followed by the body. [`Reply::finish`] fixes up the
 /// length.

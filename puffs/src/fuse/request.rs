@@ -5,15 +5,16 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::AccessFlags;
 
-use super::abi::{self, opcode, InHeader};
-use super::reply::decode_dev;
 use crate::fs::cookie::FileHandle;
 use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, XattrFlags};
 use crate::vattr::{time_from_wire, SetVattr, TimeSet, Vtype, MODE_PERMISSION_BITS};
-use crate::Errno;
+
+use super::abi::{self, opcode, InHeader};
+use super::reply::decode_dev;
 
 /// Longest name accepted in a request, in bytes (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;

@@ -8,13 +8,20 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use super::args::*;
-use super::kernel::*;
-use super::request::Request;
+use nix::errno::Errno;
+use nix::unistd::AccessFlags;
+
+use crate::cred::Cred;
+use crate::fs::answer::StatVfs;
+use crate::fs::flags::RenameFlags;
 use crate::fuse::abi::ROOT_ID;
 use crate::fuse::reply::{attr_from_wire, decode_body, statfs_from_wire, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
-use crate::{AccessFlags, Cred, Errno, RenameFlags, SetVattr, StatVfs, Vattr, Vtype};
+use crate::vattr::{SetVattr, Vattr, Vtype};
+
+use super::args::{MountArgs, PATH_MAX};
+use super::kernel::{Flavor, Shared, Status, Suspension};
+use super::request::Request;
 
 /// The POSIX-like side of a loopback mount: calls by path, from any number of threads.
 ///

@@ -4,13 +4,19 @@
 use std::ffi::OsStr;
 use std::path::Path;
 
-use super::client::*;
-use super::kernel::*;
-use super::namei::*;
-use crate::dirent::parse_dirents;
+use nix::errno::Errno;
+use nix::fcntl::OFlag;
+
+use crate::dirent::{parse_dirents, Dirent};
+use crate::fs::cookie::FileHandle;
 use crate::fuse::reply::{attr_from_wire, decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
-use crate::{Dirent, Errno, FileHandle, OFlag, SetVattr, Vattr, Vtype, REQUEST_LEN_MAX};
+use crate::settings::REQUEST_LEN_MAX;
+use crate::vattr::{SetVattr, Vattr, Vtype};
+
+use super::client::{attr_of, empty_of, entry_of, Client, Op};
+use super::kernel::Flavor;
+use super::namei::Node;
 
 /// Bytes asked for in one `READDIR`.
 pub(super) const READDIR_CHUNK: u32 = 4096;

@@ -6,14 +6,16 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, MutexGuard};
 use std::time::Instant;
 
-use super::args::*;
+use nix::errno::Errno;
+
 use crate::fuse::abi::{self, InHeader, ROOT_ID};
 use crate::fuse::reply::{attr_from_wire, decode_body, split_reply, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::fuse::Channel;
-use crate::{Errno, Vattr, Vtype};
+use crate::vattr::{Vattr, Vtype};
 
-use super::client::*;
+use super::args::MountArgs;
+use super::client::Client;
 
 /// Where a loopback mount is in its life (puffs `pmp_status`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

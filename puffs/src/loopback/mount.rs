@@ -7,17 +7,23 @@ use std::sync::{mpsc, Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use super::args::*;
-use super::client::*;
-use super::kernel::*;
-use super::xattr::XATTR_SIZE_MAX;
+use nix::errno::Errno;
+
+use crate::cred::Cred;
+use crate::error::Error;
+use crate::fs::flags::UnmountFlags;
+use crate::fs::FileSystem;
 use crate::fuse::abi::{self, init_flag, ROOT_ID};
 use crate::fuse::reply::{decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::fuse::Channel;
-use crate::settings::MountInfo;
-use crate::usermount::MountError;
-use crate::{Cred, Errno, Error, FileSystem, Notifier, UnmountFlags, Unmounted, Usermount, REQUEST_LEN_MAX};
+use crate::settings::{MountInfo, REQUEST_LEN_MAX};
+use crate::usermount::{MountError, Notifier, Unmounted, Usermount};
+
+use super::args::MountArgs;
+use super::client::{empty_of, Client};
+use super::kernel::{Flavor, Pending, Shared, State, Status};
+use super::xattr::XATTR_SIZE_MAX;
 
 /// The file system's main-loop thread and how to know it ended.
 #[derive(Debug)]
@@ -171,7 +177,7 @@ pub fn mount_nowait<F: FileSystem>(
         Err(e) => return Err(MountError::new(spawn_error(&e), usermount)),
     };
     let abandon = |reader: JoinHandle<()>| close_kernel(&shared, Some(reader));
-    let (start, started) = mpsc::channel::<Usermount<F, crate::Running>>();
+    let (start, started) = mpsc::channel::<Usermount<F, crate::usermount::Running>>();
     let (done_tx, done) = mpsc::channel::<()>();
     let fs_thread = std::thread::Builder::new().name("puffs-loopback-fs".into()).spawn(move || {
         let running = started.recv().ok()?;

@@ -6,12 +6,15 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::path::Path;
 
-use super::args::*;
-use super::client::*;
-use super::kernel::*;
+use nix::errno::Errno;
+
 use crate::fuse::abi::ROOT_ID;
 use crate::fuse::request::{Operation, NAME_MAX};
-use crate::{Errno, Vattr, Vtype};
+use crate::vattr::{Vattr, Vtype};
+
+use super::args::PATH_MAX;
+use super::client::{entry_of, Client, Op};
+use super::kernel::{synthesized_root, Flavor};
 
 /// How many symbolic links one path walk follows before `ELOOP` (Linux `MAXSYMLINKS`).
 pub(super) const MAX_SYMLINKS: usize = 40;

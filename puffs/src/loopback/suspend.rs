@@ -3,11 +3,14 @@
 
 use std::time::Instant;
 
-use super::client::*;
-use super::kernel::*;
+use nix::errno::Errno;
+
+use crate::fs::flags::SuspendPhase;
 use crate::fuse::abi::ROOT_ID;
 use crate::fuse::request::Operation;
-use crate::{Errno, SuspendPhase};
+
+use super::client::{empty_of, Client};
+use super::kernel::{Flavor, Status, Suspension};
 
 impl Client {
     /// Tells the file system a suspension phase.

@@ -1,26 +1,27 @@
 //! The kernel side against a file-system end played by hand.
-use std::os::fd::OwnedFd;
 
-use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
-
-use super::args::*;
-use super::client::*;
-use super::kernel::*;
-use super::namei::*;
-use crate::fuse::abi::ROOT_ID;
-use crate::fuse::request::Operation;
-use crate::fuse::Channel;
-use crate::{Cookie, Cred, Errno};
 use std::ffi::{OsStr, OsString};
+use std::os::fd::OwnedFd;
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
-
-use crate::fuse::abi;
-use crate::fuse::abi::OutHeader;
-use crate::fuse::reply::Reply;
 use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::Duration;
+
+use nix::errno::Errno;
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+
+use crate::cred::Cred;
+use crate::fs::cookie::Cookie;
+use crate::fuse::abi::{self, OutHeader, ROOT_ID};
+use crate::fuse::reply::Reply;
+use crate::fuse::request::Operation;
+use crate::fuse::Channel;
+
+use super::args::MountArgs;
+use super::client::{entry_of, Client};
+use super::kernel::{Flavor, Shared, State, Status};
+use super::namei::components;
 
 /// A running kernel side whose file-system end the test plays by hand.
 fn kernel() -> (Client, OwnedFd) {

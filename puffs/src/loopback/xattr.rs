@@ -5,11 +5,14 @@ use std::ffi::{OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use super::client::*;
-use super::kernel::*;
+use nix::errno::Errno;
+
+use crate::fs::flags::XattrFlags;
 use crate::fuse::reply::{decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::{Operation, NAME_MAX};
-use crate::{Errno, XattrFlags};
+
+use super::client::{empty_of, Client};
+use super::kernel::Flavor;
 
 /// Largest extended attribute value or list (`XATTR_SIZE_MAX`).
 pub(super) const XATTR_SIZE_MAX: u32 = 65536;

@@ -19,10 +19,11 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use nix::errno::Errno;
 use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 
+use crate::error::Error;
 use crate::os::fusermount;
-use crate::{Errno, Error};
 
 /// The watchdog's program, shell built-ins only: `$1` the mount id, `$2` the FUSE device as
 /// `major:minor`, then the unmount command with its arguments.

@@ -2,9 +2,10 @@
 
 use std::os::fd::OwnedFd;
 
+use nix::errno::Errno;
 use nix::unistd::{self, ForkResult};
 
-use crate::{Errno, Error};
+use crate::error::Error;
 
 /// The child's end of the report pipe.
 #[derive(Debug)]

@@ -17,10 +17,12 @@ use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
+use nix::errno::Errno;
 use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
 use nix::unistd::AccessFlags;
 
-use crate::{Errno, Error};
+use crate::error::Error;
+use crate::settings::MountOptions;
 
 /// The helper's name, looked up in `PATH`.
 pub(crate) const HELPER: &str = "fusermount3";
@@ -49,6 +51,14 @@ pub(crate) fn helper_path() -> Result<PathBuf, Error> {
             Errno::EPERM,
         )
     })
+}
+
+impl MountOptions {
+    /// Whether this process may mount with `allow_other`: as root, or where `/etc/fuse.conf`
+    /// lets users (a line `user_allow_other`, read by the helper `fusermount3`).
+    pub fn allow_other_permitted() -> bool {
+        nix::unistd::geteuid().is_root() || user_allow_other()
+    }
 }
 
 /// Whether `/etc/fuse.conf` lets users mount with `allow_other` (a line `user_allow_other`).

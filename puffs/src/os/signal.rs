@@ -4,11 +4,11 @@ use std::os::fd::{AsRawFd, OwnedFd};
 use std::sync::atomic::{AtomicI32, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
+use nix::errno::Errno;
 use nix::sys::signal::{sigaction, SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd;
 
 use crate::os::mount::MountGuard;
-use crate::Errno;
 
 type AskUnmount = Arc<dyn Fn(bool) -> Result<(), Errno> + Send + Sync>;
 

@@ -2,10 +2,13 @@
 
 use std::sync::Arc;
 
+use nix::errno::Errno;
+
+use crate::error::Error;
+use crate::fs::cookie::Cookie;
 use crate::fuse::abi::{self, notify};
 use crate::fuse::Channel;
 use crate::os::mount::MountGuard;
-use crate::{Cookie, Errno, Error};
 
 /// Sends notifications to the kernel from any thread (a cloneable part of a [`Running`](super::Running)
 /// usermount).
