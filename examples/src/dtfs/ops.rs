@@ -1,0 +1,450 @@
+//! dtfs's vnode operations: the `#[puffs_fs]` impl, each method a change or a read of the tree.
+
+use std::collections::BTreeMap;
+use std::ffi::{OsStr, OsString};
+use std::sync::atomic::Ordering;
+
+use puffs::{
+    puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, RenameFlags, Result, SetVattr, StatVfs,
+    Vattr, Vtype, WaitFor, XattrFlags,
+};
+
+use super::tree::{
+    now, read_lock, set_file_size, vtype_of, write_lock, Content, Directory, FileMut, Tree, BLOCK, CHUNK,
+    FIRST_ENTRY_POSITION, LINK_MAX, MAX_FILE_SIZE, XATTR_SIZE_MAX,
+};
+use super::Dtfs;
+
+#[puffs_fs]
+impl FileSystem for Dtfs {
+    // dtfs stores the two ACL attributes like any other; the framework and the kernel do the rest.
+    const POSIX_ACL: bool = true;
+
+    fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+        let tree = read_lock(&self.tree);
+        let blocks = tree.capacity / BLOCK;
+        let free = tree.capacity.saturating_sub(tree.used) / BLOCK;
+        Ok(StatVfs {
+            frsize: BLOCK as u32,
+            bsize: BLOCK as u32,
+            blocks,
+            bfree: free,
+            bavail: free,
+            files: tree.max_nodes,
+            ffree: tree.max_nodes.saturating_sub(tree.nodes.len() as u64),
+            namemax: 255,
+        })
+    }
+
+    fn fs_sync(&self, _waitfor: WaitFor, _cred: &Cred) -> Result<()> {
+        // Memory is the backing store: everything written is already there.
+        Ok(())
+    }
+
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+        let tree = read_lock(&self.tree);
+        let ino = match name.as_encoded_bytes() {
+            b"." => tree.dir(dir.0).map(|_| dir.0)?,
+            b".." => tree.dir(dir.0)?.parent,
+            _ => tree.child(dir.0, name)?,
+        };
+        tree.hand_out(ino)
+    }
+
+    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+        Ok(read_lock(&self.tree).node(node)?.vattr.clone())
+    }
+
+    fn node_setattr(&self, node: Cookie, changes: &SetVattr, _cred: &Cred) -> Result<Vattr> {
+        let mut tree = write_lock(&self.tree);
+        let t = now();
+        if let Some(size) = changes.size {
+            if size > MAX_FILE_SIZE {
+                return Err(Errno::EFBIG);
+            }
+            let FileMut { vattr, chunks, used, .. } = tree.file_mut(node.0)?;
+            set_file_size(vattr, chunks, used, size);
+            vattr.mtime = t;
+        }
+        let vattr = &mut tree.node_mut(node.0)?.vattr;
+        if let Some(mode) = changes.mode {
+            vattr.mode = mode & puffs::MODE_PERMISSION_BITS;
+        }
+        // A change of owner (without a mode of its own) of a non-directory, or the kernel's
+        // say-so, drops set-user-id, and set-group-id where it means "set the group"
+        // (group-executable), as Linux does.
+        let owner_changed = changes.uid.is_some() || changes.gid.is_some();
+        if changes.kill_suid_sgid || (owner_changed && changes.mode.is_none() && vattr.vtype != Vtype::Dir) {
+            vattr.mode &= !0o4000;
+            if vattr.mode & 0o010 != 0 {
+                vattr.mode &= !0o2000;
+            }
+        }
+        if let Some(uid) = changes.uid {
+            vattr.uid = uid;
+        }
+        if let Some(gid) = changes.gid {
+            vattr.gid = gid;
+        }
+        if let Some(atime) = changes.atime {
+            vattr.atime = atime.resolve();
+        }
+        if let Some(mtime) = changes.mtime {
+            vattr.mtime = mtime.resolve();
+        }
+        vattr.ctime = changes.ctime.unwrap_or(t);
+        Ok(vattr.clone())
+    }
+
+    fn node_create(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
+        write_lock(&self.tree).make(dir.0, name, Vtype::Reg, mode, cred, Content::File(BTreeMap::new()))
+    }
+
+    fn node_mknod(
+        &self,
+        dir: Cookie,
+        name: &OsStr,
+        vtype: Vtype,
+        mode: u32,
+        rdev: u64,
+        cred: &Cred,
+    ) -> Result<NewNode> {
+        let content = match vtype {
+            Vtype::Reg => Content::File(BTreeMap::new()),
+            Vtype::Chr | Vtype::Blk | Vtype::Fifo | Vtype::Sock => Content::Special,
+            Vtype::Dir | Vtype::Lnk => return Err(Errno::EINVAL),
+        };
+        let mut tree = write_lock(&self.tree);
+        let made = tree.make(dir.0, name, vtype, mode, cred, content)?;
+        let node = tree.node_mut(made.cookie.0)?;
+        if matches!(vtype, Vtype::Chr | Vtype::Blk) {
+            node.vattr.rdev = rdev;
+        }
+        Ok(NewNode::new(made.cookie, node.vattr.clone()))
+    }
+
+    fn node_read(&self, node: Cookie, _handle: FileHandle, offset: u64, buf: &mut [u8], _cred: &Cred) -> Result<usize> {
+        let tree = read_lock(&self.tree);
+        let node = tree.node(node)?;
+        let chunks = match &node.content {
+            Content::File(chunks) => chunks,
+            Content::Dir(_) => return Err(Errno::EISDIR),
+            _ => return Err(Errno::EINVAL),
+        };
+        let size = node.vattr.size;
+        if offset >= size {
+            return Ok(0);
+        }
+        let n = (size - offset).min(buf.len() as u64) as usize;
+        let mut done = 0;
+        while done < n {
+            let at = offset + done as u64;
+            let (index, within) = (at / CHUNK, (at % CHUNK) as usize);
+            let len = (CHUNK as usize - within).min(n - done);
+            let out = &mut buf[done..done + len];
+            let stored = chunks.get(&index).map_or(&[][..], |c| c.get(within..).unwrap_or(&[]));
+            let copied = stored.len().min(len);
+            out[..copied].copy_from_slice(&stored[..copied]);
+            out[copied..].fill(0);
+            done += len;
+        }
+        Ok(n)
+    }
+
+    fn node_write(&self, node: Cookie, _handle: FileHandle, offset: u64, data: &[u8], _cred: &Cred) -> Result<usize> {
+        let mut tree = write_lock(&self.tree);
+        let FileMut { vattr, chunks, used, capacity } = tree.file_mut(node.0)?;
+        let end = offset.checked_add(data.len() as u64).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
+        if data.is_empty() {
+            return Ok(0);
+        }
+        let growth: u64 = (offset / CHUNK..end.div_ceil(CHUNK))
+            .map(|index| {
+                let chunk_end = (end - index * CHUNK).min(CHUNK);
+                chunk_end.saturating_sub(chunks.get(&index).map_or(0, |c| c.len() as u64))
+            })
+            .sum();
+        if *used + growth > capacity {
+            return Err(Errno::ENOSPC);
+        }
+        let mut done = 0;
+        while done < data.len() {
+            let at = offset + done as u64;
+            let (index, within) = (at / CHUNK, (at % CHUNK) as usize);
+            let len = (CHUNK as usize - within).min(data.len() - done);
+            let chunk = chunks.entry(index).or_default();
+            if chunk.len() < within + len {
+                *used += (within + len - chunk.len()) as u64;
+                let blocks_before = (chunk.len() as u64).next_multiple_of(BLOCK);
+                chunk.resize(within + len, 0);
+                vattr.bytes += (chunk.len() as u64).next_multiple_of(BLOCK) - blocks_before;
+            }
+            chunk[within..within + len].copy_from_slice(&data[done..done + len]);
+            done += len;
+        }
+        vattr.size = vattr.size.max(end);
+        let t = now();
+        vattr.mtime = t;
+        vattr.ctime = t;
+        Ok(data.len())
+    }
+
+    fn node_readdir(
+        &self,
+        dir: Cookie,
+        _handle: FileHandle,
+        offset: u64,
+        buf: &mut DirBuf<'_>,
+        _cred: &Cred,
+    ) -> Result<()> {
+        let tree = read_lock(&self.tree);
+        let directory = tree.dir(dir.0)?;
+        let dots = [(0, dir.0, "."), (1, directory.parent, "..")];
+        for (position, ino, name) in dots.into_iter().skip(offset.min(2) as usize) {
+            if !buf.push(ino, position + 1, Vtype::Dir, OsStr::new(name)) {
+                return Ok(());
+            }
+        }
+        for (&position, name) in directory.positions.range(offset.max(FIRST_ENTRY_POSITION)..) {
+            let ino = directory.entries[name].ino;
+            if !buf.push(ino, position + 1, vtype_of(&tree, ino), name) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    fn node_readlink(&self, node: Cookie, _cred: &Cred) -> Result<OsString> {
+        match &read_lock(&self.tree).node(node)?.content {
+            Content::Symlink(target) => Ok(target.clone()),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn node_symlink(&self, dir: Cookie, name: &OsStr, target: &OsStr, cred: &Cred) -> Result<NewNode> {
+        if target.len() >= 4096 {
+            return Err(Errno::ENAMETOOLONG);
+        }
+        write_lock(&self.tree).make(dir.0, name, Vtype::Lnk, 0o777, cred, Content::Symlink(target.to_owned()))
+    }
+
+    fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
+        write_lock(&self.tree).make(dir.0, name, Vtype::Dir, mode, cred, Content::Dir(Directory::new(dir.0)))
+    }
+
+    fn node_rmdir(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+        match name.as_encoded_bytes() {
+            b"." => return Err(Errno::EINVAL),
+            b".." => return Err(Errno::ENOTEMPTY),
+            _ => {}
+        }
+        let mut tree = write_lock(&self.tree);
+        let ino = tree.child(dir.0, name)?;
+        if !tree.dir(ino)?.entries.is_empty() {
+            return Err(Errno::ENOTEMPTY);
+        }
+        if ino == Dtfs::ROOT.0 {
+            return Err(Errno::EBUSY);
+        }
+        tree.dir_mut(dir.0)?.remove(name);
+        tree.node_mut(dir.0)?.vattr.nlink -= 1;
+        tree.touch_dir(dir.0);
+        tree.unlink_node(ino);
+        Ok(())
+    }
+
+    fn node_remove(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+        let mut tree = write_lock(&self.tree);
+        let ino = tree.child(dir.0, name)?;
+        if matches!(tree.node(Cookie(ino))?.content, Content::Dir(_)) {
+            return Err(Errno::EISDIR);
+        }
+        tree.dir_mut(dir.0)?.remove(name);
+        tree.touch_dir(dir.0);
+        tree.unlink_node(ino);
+        Ok(())
+    }
+
+    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, _cred: &Cred) -> Result<Vattr> {
+        let mut tree = write_lock(&self.tree);
+        let target = tree.node(node)?;
+        if matches!(target.content, Content::Dir(_)) {
+            return Err(Errno::EPERM);
+        }
+        if target.vattr.nlink >= LINK_MAX {
+            return Err(Errno::EMLINK);
+        }
+        if target.vattr.nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
+        let directory = tree.dir(dir.0)?;
+        if directory.entries.contains_key(name) {
+            return Err(Errno::EEXIST);
+        }
+        if tree.node(dir)?.vattr.nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
+        tree.dir_mut(dir.0)?.insert(name, node.0);
+        tree.touch_dir(dir.0);
+        let target = tree.node_mut(node.0)?;
+        target.vattr.nlink += 1;
+        target.vattr.ctime = now();
+        Ok(tree.hand_out(node.0)?.vattr)
+    }
+
+    fn node_rename(
+        &self,
+        dir: Cookie,
+        name: &OsStr,
+        new_dir: Cookie,
+        new_name: &OsStr,
+        flags: RenameFlags,
+        _cred: &Cred,
+    ) -> Result<()> {
+        if flags.contains(RenameFlags::WHITEOUT) || flags.contains(RenameFlags::EXCHANGE | RenameFlags::NOREPLACE) {
+            return Err(Errno::EINVAL);
+        }
+        let dotted = |n: &OsStr| matches!(n.as_encoded_bytes(), b"." | b"..");
+        if dotted(name) || dotted(new_name) {
+            return Err(Errno::EINVAL);
+        }
+        let mut tree = write_lock(&self.tree);
+        let (dir, new_dir) = (dir.0, new_dir.0);
+        let source = tree.child(dir, name)?;
+        tree.dir(new_dir)?;
+        if tree.node(Cookie(new_dir))?.vattr.nlink == 0 {
+            return Err(Errno::ENOENT);
+        }
+        let target = match tree.child(new_dir, new_name) {
+            Ok(ino) => Some(ino),
+            Err(Errno::ENOENT) => None,
+            Err(e) => return Err(e),
+        };
+        let is_dir = |tree: &Tree, ino: u64| matches!(tree.nodes.get(&ino).map(|n| &n.content), Some(Content::Dir(_)));
+        let source_is_dir = is_dir(&tree, source);
+        if source_is_dir && tree.is_within(new_dir, source) {
+            return Err(Errno::EINVAL);
+        }
+        if flags.contains(RenameFlags::EXCHANGE) {
+            let target = target.ok_or(Errno::ENOENT)?;
+            let target_is_dir = is_dir(&tree, target);
+            if target_is_dir && tree.is_within(dir, target) {
+                return Err(Errno::EINVAL);
+            }
+            if source == target {
+                return Ok(());
+            }
+            tree.dir_mut(dir)?.remove(name);
+            tree.dir_mut(new_dir)?.remove(new_name);
+            tree.dir_mut(dir)?.insert(name, target);
+            tree.dir_mut(new_dir)?.insert(new_name, source);
+            if dir != new_dir && source_is_dir != target_is_dir {
+                let (gains, loses) = if source_is_dir { (new_dir, dir) } else { (dir, new_dir) };
+                tree.node_mut(gains)?.vattr.nlink += 1;
+                tree.node_mut(loses)?.vattr.nlink -= 1;
+            }
+            for (moved, parent) in [(source, new_dir), (target, dir)] {
+                if let Ok(d) = tree.dir_mut(moved) {
+                    d.parent = parent;
+                }
+                tree.node_mut(moved)?.vattr.ctime = now();
+            }
+            tree.touch_dir(dir);
+            tree.touch_dir(new_dir);
+            return Ok(());
+        }
+        if let Some(target) = target {
+            if flags.contains(RenameFlags::NOREPLACE) {
+                return Err(Errno::EEXIST);
+            }
+            if target == source {
+                // Two names of one node: POSIX says do nothing.
+                return Ok(());
+            }
+            match (source_is_dir, is_dir(&tree, target)) {
+                (true, false) => return Err(Errno::ENOTDIR),
+                (false, true) => return Err(Errno::EISDIR),
+                (true, true) if !tree.dir(target)?.entries.is_empty() => return Err(Errno::ENOTEMPTY),
+                _ => {}
+            }
+            if tree.is_within(dir, target) {
+                // The target directory holds the source: it is not empty.
+                return Err(Errno::ENOTEMPTY);
+            }
+            tree.dir_mut(new_dir)?.remove(new_name);
+            if source_is_dir {
+                tree.node_mut(new_dir)?.vattr.nlink -= 1;
+            }
+            tree.unlink_node(target);
+        }
+        tree.dir_mut(dir)?.remove(name);
+        tree.dir_mut(new_dir)?.insert(new_name, source);
+        if source_is_dir && dir != new_dir {
+            tree.dir_mut(source)?.parent = new_dir;
+            tree.node_mut(dir)?.vattr.nlink -= 1;
+            tree.node_mut(new_dir)?.vattr.nlink += 1;
+        }
+        tree.node_mut(source)?.vattr.ctime = now();
+        tree.touch_dir(dir);
+        tree.touch_dir(new_dir);
+        Ok(())
+    }
+
+    fn node_fsync(&self, node: Cookie, _handle: FileHandle, _datasync: bool, _cred: &Cred) -> Result<()> {
+        read_lock(&self.tree).node(node).map(drop)
+    }
+
+    fn node_reclaim(&self, node: Cookie) {
+        let mut tree = write_lock(&self.tree);
+        if let Some(n) = tree.nodes.get_mut(&node.0) {
+            n.known.store(false, Ordering::Relaxed);
+            if n.vattr.nlink == 0 {
+                tree.free(node.0);
+            }
+        }
+    }
+
+    fn node_getextattr(&self, node: Cookie, name: &OsStr, _cred: &Cred) -> Result<Vec<u8>> {
+        read_lock(&self.tree).node(node)?.xattrs.get(name).cloned().ok_or(Errno::ENODATA)
+    }
+
+    fn node_setextattr(&self, node: Cookie, name: &OsStr, value: &[u8], flags: XattrFlags, _cred: &Cred) -> Result<()> {
+        if name.is_empty() {
+            return Err(Errno::EINVAL);
+        }
+        if value.len() > XATTR_SIZE_MAX {
+            return Err(Errno::E2BIG);
+        }
+        let mut tree = write_lock(&self.tree);
+        let (used, capacity) = (tree.used, tree.capacity);
+        let node = tree.node_mut(node.0)?;
+        let old = node.xattrs.get(name).map(|v| (name.len() + v.len()) as u64);
+        match (old.is_some(), flags.contains(XattrFlags::CREATE), flags.contains(XattrFlags::REPLACE)) {
+            (true, true, _) => return Err(Errno::EEXIST),
+            (false, _, true) => return Err(Errno::ENODATA),
+            _ => {}
+        }
+        let new = (name.len() + value.len()) as u64;
+        let used = used - old.unwrap_or(0) + new;
+        if used > capacity {
+            return Err(Errno::ENOSPC);
+        }
+        node.xattrs.insert(name.to_owned(), value.to_vec());
+        node.vattr.ctime = now();
+        tree.used = used;
+        Ok(())
+    }
+
+    fn node_listextattr(&self, node: Cookie, _cred: &Cred) -> Result<Vec<OsString>> {
+        Ok(read_lock(&self.tree).node(node)?.xattrs.keys().cloned().collect())
+    }
+
+    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+        let mut tree = write_lock(&self.tree);
+        let node = tree.node_mut(node.0)?;
+        let value = node.xattrs.remove(name).ok_or(Errno::ENODATA)?;
+        node.vattr.ctime = now();
+        tree.used -= (name.len() + value.len()) as u64;
+        Ok(())
+    }
+}
