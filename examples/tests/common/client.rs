@@ -1,0 +1,86 @@
+//! The [`Client`] every test body takes: a file system driven by path, whichever kernel is
+//! beneath, and the time bound on a body.
+
+use std::sync::mpsc;
+use std::time::Duration;
+
+use puffs::{Errno, StatVfs, Vtype};
+
+/// How long one test body may run before its mount is aborted and the test fails.
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// The result of a client call: a value or the errno the kernel gave.
+pub type Outcome<T> = Result<T, Errno>;
+
+/// What `stat` tells about a node (`lstat`: a final symbolic link is not followed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Stat {
+    pub vtype: Vtype,
+    /// Permission bits.
+    pub mode: u32,
+    pub nlink: u64,
+    pub size: u64,
+    pub uid: u32,
+    pub gid: u32,
+    pub ino: u64,
+    /// The device number of a device node.
+    pub rdev: u64,
+}
+
+/// A file system seen by path, relative to its root ("" is the root).
+pub trait Client: Sync {
+    /// Which kernel answers: "real" or "loopback".
+    fn kernel(&self) -> &'static str;
+    /// Creates or truncates `path` (mode 0644) and writes `data` to it.
+    fn write_file(&self, path: &str, data: &[u8]) -> Outcome<()>;
+    /// Writes `data` at `offset` of the existing file `path`.
+    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Outcome<()>;
+    /// The whole content of `path`.
+    fn read_file(&self, path: &str) -> Outcome<Vec<u8>>;
+    /// At most `len` bytes of `path` from `offset`.
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> Outcome<Vec<u8>>;
+    fn stat(&self, path: &str) -> Outcome<Stat>;
+    /// The names in directory `path`, sorted, without `.` and `..`.
+    fn list(&self, path: &str) -> Outcome<Vec<String>>;
+    fn mkdir(&self, path: &str, mode: u32) -> Outcome<()>;
+    fn rmdir(&self, path: &str) -> Outcome<()>;
+    fn unlink(&self, path: &str) -> Outcome<()>;
+    fn rename(&self, from: &str, to: &str) -> Outcome<()>;
+    /// `renameat2(2)` with `flags`.
+    fn rename_with(&self, from: &str, to: &str, flags: puffs::RenameFlags) -> Outcome<()>;
+    /// `mknod(2)`: a device, FIFO, socket or regular file.
+    fn mknod(&self, path: &str, vtype: Vtype, mode: u32, rdev: u64) -> Outcome<()>;
+    fn symlink(&self, target: &str, path: &str) -> Outcome<()>;
+    fn readlink(&self, path: &str) -> Outcome<String>;
+    fn link(&self, existing: &str, new: &str) -> Outcome<()>;
+    fn chmod(&self, path: &str, mode: u32) -> Outcome<()>;
+    fn truncate(&self, path: &str, size: u64) -> Outcome<()>;
+    fn set_xattr(&self, path: &str, name: &str, value: &[u8]) -> Outcome<()>;
+    fn get_xattr(&self, path: &str, name: &str) -> Outcome<Vec<u8>>;
+    /// Attribute names, sorted.
+    fn list_xattr(&self, path: &str) -> Outcome<Vec<String>>;
+    fn remove_xattr(&self, path: &str, name: &str) -> Outcome<()>;
+    fn statvfs(&self) -> Outcome<StatVfs>;
+    /// Makes every pending and later call fail instead of waiting: used when a body hangs.
+    fn abort(&self);
+}
+
+/// Runs `body` on `client`, failing the test if it takes longer than [`BODY_TIMEOUT`]: the
+/// client is aborted so that the body's blocked calls return, and the test panics.
+pub fn bounded<C: Client>(client: &C, body: impl FnOnce(&C) + Send) {
+    std::thread::scope(|scope| {
+        let (done, finished) = mpsc::channel();
+        let runner = scope.spawn(move || {
+            body(client);
+            let _ = done.send(());
+        });
+        let timed_out = matches!(finished.recv_timeout(BODY_TIMEOUT), Err(mpsc::RecvTimeoutError::Timeout));
+        if timed_out {
+            client.abort();
+        }
+        if let Err(panic) = runner.join() {
+            std::panic::resume_unwind(panic);
+        }
+        assert!(!timed_out, "the test body did not finish within {BODY_TIMEOUT:?} on the {} kernel", client.kernel());
+    });
+}

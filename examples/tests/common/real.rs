@@ -1,0 +1,366 @@
+//! Real FUSE mounts for tests: fresh mount points, a mount served on a thread of the test
+//! ([`RealMount`], a [`Client`] through system calls), and cleanup that detaches only the
+//! test's own mount.
+
+use std::ffi::CString;
+use std::io;
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::libc;
+use nix::mount::{umount2, MntFlags};
+use puffs::{Cookie, Errno, Error, FileSystem, MountFlags, MountOptions, StatVfs, Usermount, Vtype};
+
+use super::client::{Client, Outcome, Stat};
+
+/// Fails the test unless real mounts can be made here. A real-mount test carries
+/// `#[cfg_attr(puffs_cannot_mount, ignore = "…")]`, decided when the tests were built (see
+/// `examples/build.rs`), so it shows as ignored where it cannot run; if it runs anyway (built
+/// as root, run as another user), it fails instead of passing without mounting anything.
+pub fn require_mount() {
+    let why_not = if !Path::new("/dev/fuse").exists() {
+        Some("/dev/fuse is missing")
+    } else if !nix::unistd::geteuid().is_root() {
+        Some("mount(2) needs root")
+    } else {
+        None
+    };
+    if let Some(reason) = why_not {
+        panic!("this real-mount test cannot run: {reason} (tests built as root must run as root)");
+    }
+}
+
+static MOUNT_SERIAL: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh, empty directory to mount on.
+pub fn mount_point(tag: &str) -> PathBuf {
+    let serial = MOUNT_SERIAL.fetch_add(1, Ordering::Relaxed);
+    let dir = std::env::temp_dir().join(format!("puffs-test-{tag}-{}-{serial}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("create the mount point");
+    dir
+}
+
+/// Detaches the FUSE mount on `dir` if there is one, and only if it is of FUSE connection
+/// `connection` when that is known: a test never unmounts what it did not mount (a tmpfs
+/// beneath, another test's mount).
+pub fn detach_fuse(dir: &Path, connection: Option<u64>) {
+    let dir = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    let table = puffs::mount_table::read().unwrap_or_default();
+    let ours = puffs::mount_table::top_at(&table, &dir)
+        .is_some_and(|e| e.is_fuse() && connection.is_none_or(|c| c == e.fuse_connection()));
+    if ours {
+        let _ = umount2(&dir, MntFlags::MNT_DETACH | MntFlags::UMOUNT_NOFOLLOW);
+    }
+}
+
+/// The FUSE connection of the mount on `dir`, for aborting it
+/// (`/sys/fs/fuse/connections/N/abort`).
+pub fn fuse_connection(dir: &Path) -> Option<u64> {
+    let dev = std::fs::metadata(dir).ok()?.dev();
+    Some(nix::sys::stat::minor(dev) | (nix::sys::stat::major(dev) << 20))
+}
+
+/// Aborts FUSE connection `connection`: every waiting and later request fails with ENOTCONN.
+pub fn abort_connection(connection: u64) {
+    let _ = std::fs::write(format!("/sys/fs/fuse/connections/{connection}/abort"), "1");
+}
+
+/// Waits until a FUSE mount is (or is no longer) the mount visible at `dir`, for at most ten
+/// seconds.
+pub fn wait_mounted(dir: &Path, mounted: bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let want = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
+    while Instant::now() < deadline {
+        let table = puffs::mount_table::read().unwrap_or_default();
+        let present = puffs::mount_table::top_at(&table, &want).is_some_and(|e| e.is_fuse());
+        if present == mounted {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    false
+}
+
+/// A file system mounted for real through `/dev/fuse` on a temporary directory, served by a
+/// thread of this process. Dropping it unmounts (aborting the connection first if the file
+/// system no longer answers), so a failing test leaves no mount behind.
+pub struct RealMount<F: FileSystem> {
+    dir: PathBuf,
+    connection: Option<u64>,
+    server: Option<JoinHandle<Result<F, Error>>>,
+}
+
+impl<F: FileSystem> RealMount<F> {
+    /// Mounts `fs` as `name` with mount options `options` (see [`require_mount`]).
+    pub fn mount(fs: F, name: &str, root: Cookie, flags: MountFlags, options: &str) -> RealMount<F> {
+        RealMount::mount_threads(fs, name, root, flags, options, 1)
+    }
+
+    /// [`mount`](RealMount::mount), served by `threads` worker threads.
+    pub fn mount_threads(
+        fs: F,
+        name: &str,
+        root: Cookie,
+        flags: MountFlags,
+        options: &str,
+        threads: usize,
+    ) -> RealMount<F> {
+        require_mount();
+        // Modes the tests expect assume the usual umask; a real mount applies the process's.
+        nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
+        let dir = mount_point(name);
+        let options = MountOptions::parse(options).expect("mount options");
+        let mounted = Usermount::init(fs, name)
+            .handle_signals(false)
+            .threads(threads)
+            .mount_options(options)
+            .mount(&dir, flags, root)
+            .map_err(puffs::Error::from)
+            .unwrap_or_else(|e| panic!("mount {name} on {}: {e}", dir.display()));
+        let server = std::thread::Builder::new()
+            .name(format!("{name}-server"))
+            .spawn(move || mounted.mainloop())
+            .expect("start the server thread");
+        let connection = fuse_connection(&dir);
+        RealMount { dir, connection, server: Some(server) }
+    }
+
+    /// The mount point.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    fn path(&self, path: &str) -> PathBuf {
+        if path.is_empty() {
+            self.dir.clone()
+        } else {
+            self.dir.join(path)
+        }
+    }
+
+    /// Unmounts and gives the file system back once its main loop has ended.
+    pub fn unmount(mut self) -> F {
+        let mut tries = 0;
+        while let Err(e) = umount2(&self.dir, MntFlags::empty()) {
+            // Busy for a moment while the kernel lets go of the last open files.
+            tries += 1;
+            assert!(e == Errno::EBUSY && tries < 100, "unmount {}: {e}", self.dir.display());
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let server = self.server.take().expect("the server runs until unmount");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while !server.is_finished() {
+            assert!(Instant::now() < deadline, "the main loop did not end after unmount");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        server.join().expect("the server thread panicked").expect("the main loop failed")
+    }
+}
+
+impl<F: FileSystem> Drop for RealMount<F> {
+    fn drop(&mut self) {
+        if self.server.is_some() {
+            if let Some(connection) = self.connection {
+                abort_connection(connection);
+            }
+            detach_fuse(&self.dir, self.connection);
+        }
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+fn errno(e: io::Error) -> Errno {
+    Errno::from_raw(e.raw_os_error().unwrap_or(libc::EIO))
+}
+
+fn cstring(path: &Path) -> CString {
+    CString::new(path.as_os_str().as_bytes()).expect("no NUL in test paths")
+}
+
+fn libc_result(rc: libc::ssize_t) -> Outcome<usize> {
+    if rc < 0 {
+        Err(Errno::last())
+    } else {
+        Ok(rc as usize)
+    }
+}
+
+impl<F: FileSystem> Client for RealMount<F> {
+    fn kernel(&self) -> &'static str {
+        "real"
+    }
+
+    fn write_file(&self, path: &str, data: &[u8]) -> Outcome<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o644)
+            .open(self.path(path))
+            .map_err(errno)?;
+        io::Write::write_all(&mut file, data).map_err(errno)
+    }
+
+    fn write_at(&self, path: &str, offset: u64, data: &[u8]) -> Outcome<()> {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::OpenOptions::new().write(true).open(self.path(path)).map_err(errno)?;
+        file.write_all_at(data, offset).map_err(errno)
+    }
+
+    fn read_file(&self, path: &str) -> Outcome<Vec<u8>> {
+        std::fs::read(self.path(path)).map_err(errno)
+    }
+
+    fn read_at(&self, path: &str, offset: u64, len: usize) -> Outcome<Vec<u8>> {
+        use std::os::unix::fs::FileExt;
+        let file = std::fs::File::open(self.path(path)).map_err(errno)?;
+        let mut buf = vec![0; len];
+        let mut done = 0;
+        while done < len {
+            match file.read_at(&mut buf[done..], offset + done as u64).map_err(errno)? {
+                0 => break,
+                n => done += n,
+            }
+        }
+        buf.truncate(done);
+        Ok(buf)
+    }
+
+    fn stat(&self, path: &str) -> Outcome<Stat> {
+        let meta = std::fs::symlink_metadata(self.path(path)).map_err(errno)?;
+        Ok(Stat {
+            vtype: Vtype::from_mode_bits(meta.mode()).expect("a known file type"),
+            mode: meta.permissions().mode() & 0o7777,
+            nlink: meta.nlink(),
+            size: meta.size(),
+            uid: meta.uid(),
+            gid: meta.gid(),
+            ino: meta.ino(),
+            rdev: meta.rdev(),
+        })
+    }
+
+    fn list(&self, path: &str) -> Outcome<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in std::fs::read_dir(self.path(path)).map_err(errno)? {
+            names.push(entry.map_err(errno)?.file_name().to_string_lossy().into_owned());
+        }
+        names.sort();
+        Ok(names)
+    }
+
+    fn mkdir(&self, path: &str, mode: u32) -> Outcome<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new().mode(mode).create(self.path(path)).map_err(errno)
+    }
+
+    fn rmdir(&self, path: &str) -> Outcome<()> {
+        std::fs::remove_dir(self.path(path)).map_err(errno)
+    }
+
+    fn unlink(&self, path: &str) -> Outcome<()> {
+        std::fs::remove_file(self.path(path)).map_err(errno)
+    }
+
+    fn rename(&self, from: &str, to: &str) -> Outcome<()> {
+        std::fs::rename(self.path(from), self.path(to)).map_err(errno)
+    }
+
+    fn rename_with(&self, from: &str, to: &str, flags: puffs::RenameFlags) -> Outcome<()> {
+        let (from, to) = (cstring(&self.path(from)), cstring(&self.path(to)));
+        // SAFETY: both paths are NUL-terminated; AT_FDCWD with absolute paths.
+        let rc = unsafe { libc::renameat2(libc::AT_FDCWD, from.as_ptr(), libc::AT_FDCWD, to.as_ptr(), flags.bits()) };
+        libc_result(rc as libc::ssize_t).map(drop)
+    }
+
+    fn mknod(&self, path: &str, vtype: Vtype, mode: u32, rdev: u64) -> Outcome<()> {
+        use nix::sys::stat::{Mode, SFlag};
+        let kind = SFlag::from_bits_truncate(vtype.to_mode_bits() as libc::mode_t);
+        nix::sys::stat::mknod(
+            &self.path(path),
+            kind,
+            Mode::from_bits_truncate(mode as libc::mode_t),
+            rdev as libc::dev_t,
+        )
+    }
+
+    fn symlink(&self, target: &str, path: &str) -> Outcome<()> {
+        std::os::unix::fs::symlink(target, self.path(path)).map_err(errno)
+    }
+
+    fn readlink(&self, path: &str) -> Outcome<String> {
+        Ok(std::fs::read_link(self.path(path)).map_err(errno)?.to_string_lossy().into_owned())
+    }
+
+    fn link(&self, existing: &str, new: &str) -> Outcome<()> {
+        std::fs::hard_link(self.path(existing), self.path(new)).map_err(errno)
+    }
+
+    fn chmod(&self, path: &str, mode: u32) -> Outcome<()> {
+        std::fs::set_permissions(self.path(path), std::fs::Permissions::from_mode(mode)).map_err(errno)
+    }
+
+    fn truncate(&self, path: &str, size: u64) -> Outcome<()> {
+        nix::unistd::truncate(&self.path(path), size as libc::off_t)
+    }
+
+    fn set_xattr(&self, path: &str, name: &str, value: &[u8]) -> Outcome<()> {
+        let (path, name) = (cstring(&self.path(path)), CString::new(name).expect("no NUL"));
+        // SAFETY: both strings are NUL-terminated and `value` is valid for its length.
+        let rc = unsafe { libc::lsetxattr(path.as_ptr(), name.as_ptr(), value.as_ptr().cast(), value.len(), 0) };
+        libc_result(rc as libc::ssize_t).map(drop)
+    }
+
+    fn get_xattr(&self, path: &str, name: &str) -> Outcome<Vec<u8>> {
+        let (path, name) = (cstring(&self.path(path)), CString::new(name).expect("no NUL"));
+        let mut buf = vec![0u8; 64 * 1024];
+        // SAFETY: both strings are NUL-terminated and `buf` is writable for its length.
+        let rc = unsafe { libc::lgetxattr(path.as_ptr(), name.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        buf.truncate(libc_result(rc)?);
+        Ok(buf)
+    }
+
+    fn list_xattr(&self, path: &str) -> Outcome<Vec<String>> {
+        let path = cstring(&self.path(path));
+        let mut buf = vec![0u8; 64 * 1024];
+        // SAFETY: `path` is NUL-terminated and `buf` is writable for its length.
+        let rc = unsafe { libc::llistxattr(path.as_ptr(), buf.as_mut_ptr().cast(), buf.len()) };
+        buf.truncate(libc_result(rc)?);
+        let mut names: Vec<String> =
+            buf.split(|&b| b == 0).filter(|n| !n.is_empty()).map(|n| String::from_utf8_lossy(n).into_owned()).collect();
+        names.sort();
+        Ok(names)
+    }
+
+    fn remove_xattr(&self, path: &str, name: &str) -> Outcome<()> {
+        let (path, name) = (cstring(&self.path(path)), CString::new(name).expect("no NUL"));
+        // SAFETY: both strings are NUL-terminated.
+        let rc = unsafe { libc::lremovexattr(path.as_ptr(), name.as_ptr()) };
+        libc_result(rc as libc::ssize_t).map(drop)
+    }
+
+    fn statvfs(&self) -> Outcome<StatVfs> {
+        let st = nix::sys::statvfs::statvfs(&self.dir)?;
+        Ok(StatVfs {
+            frsize: st.fragment_size() as u32,
+            bsize: st.block_size() as u32,
+            blocks: st.blocks(),
+            bfree: st.blocks_free(),
+            bavail: st.blocks_available(),
+            files: st.files(),
+            ffree: st.files_free(),
+            namemax: st.name_max() as u32,
+        })
+    }
+
+    fn abort(&self) {
+        if let Some(connection) = self.connection {
+            abort_connection(connection);
+        }
+    }
+}
