@@ -11,6 +11,20 @@ use super::abi::{self, opcode, InHeader};
 use super::reply::{encode_dev, ReplyKind};
 use super::request::{suspend_phase_to_wire, Operation, Request};
 
+/// Writes the time `set` asks for into `(secs, nsecs)`; answers the `valid` bits that say so:
+/// `bit` for a time, `bit | now` for the current time, none when the time stays.
+fn time_set_in(set: Option<TimeSet>, bit: u32, now: u32, (secs, nsecs): (&mut u64, &mut u32)) -> u32 {
+    match set {
+        None => 0,
+        Some(TimeSet::Now) => bit | now,
+        Some(TimeSet::At(t)) => {
+            let (s, ns) = time_to_wire(t);
+            (*secs, *nsecs) = (s as u64, ns);
+            bit
+        }
+    }
+}
+
 /// The `SETATTR` body asking for `changes`: the inverse of what the file-system side reads.
 pub fn setattr_in(changes: &SetVattr) -> abi::SetattrIn {
     use abi::fattr;
@@ -31,24 +45,8 @@ pub fn setattr_in(changes: &SetVattr) -> abi::SetattrIn {
         arg.valid |= fattr::SIZE;
         arg.size = size;
     }
-    match changes.atime {
-        Some(TimeSet::Now) => arg.valid |= fattr::ATIME | fattr::ATIME_NOW,
-        Some(TimeSet::At(t)) => {
-            arg.valid |= fattr::ATIME;
-            let (secs, nsecs) = time_to_wire(t);
-            (arg.atime, arg.atimensec) = (secs as u64, nsecs);
-        }
-        None => {}
-    }
-    match changes.mtime {
-        Some(TimeSet::Now) => arg.valid |= fattr::MTIME | fattr::MTIME_NOW,
-        Some(TimeSet::At(t)) => {
-            arg.valid |= fattr::MTIME;
-            let (secs, nsecs) = time_to_wire(t);
-            (arg.mtime, arg.mtimensec) = (secs as u64, nsecs);
-        }
-        None => {}
-    }
+    arg.valid |= time_set_in(changes.atime, fattr::ATIME, fattr::ATIME_NOW, (&mut arg.atime, &mut arg.atimensec));
+    arg.valid |= time_set_in(changes.mtime, fattr::MTIME, fattr::MTIME_NOW, (&mut arg.mtime, &mut arg.mtimensec));
     if let Some(t) = changes.ctime {
         arg.valid |= fattr::CTIME;
         let (secs, nsecs) = time_to_wire(t);
