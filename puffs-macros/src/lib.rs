@@ -203,3 +203,25 @@ pub fn __operation_requests(input: TokenStream) -> TokenStream {
         Err(error) => error.into_compile_error().into(),
     }
 }
+
+/// `Op::absent` of `puffs`, from the table of operations, and the check that every method of
+/// `FileSystem` matches its row. Not public API: only `puffs` invokes it.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __operation_absent(input: TokenStream) -> TokenStream {
+    match syn::parse::<table::AbsentDecl>(input).and_then(table::absent) {
+        Ok(tokens) => tokens.into(),
+        Err(error) => error.into_compile_error().into(),
+    }
+}
+
+/// The answer to each absent operation, as a Markdown table in a string literal, for
+/// `#[doc = …]` in `puffs`. Not public API: only `puffs` invokes it.
+#[doc(hidden)]
+#[proc_macro]
+pub fn __operation_absent_table(_input: TokenStream) -> TokenStream {
+    match table::absent_table() {
+        Ok(table) => quote::quote!(#table).into(),
+        Err(error) => error.into_compile_error().into(),
+    }
+}

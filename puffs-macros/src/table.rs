@@ -1,13 +1,14 @@
-//! The items of `puffs` generated from the table of operations: the mask flags and the typed
-//! request enum. Only `puffs` itself invokes these hidden macros, each once; the items' own docs
-//! and derives are written there and carried through.
+//! The items of `puffs` generated from the table of operations: the mask flags, the typed
+//! request enum, and the answer to absent operations with the check that holds the trait to the
+//! table. Only `puffs` itself invokes these hidden macros, each once; the items' own docs and
+//! derives are written there and carried through.
 
 use proc_macro2::TokenStream;
 use quote::{format_ident, quote};
 use syn::parse::{Parse, ParseStream};
 use syn::{Attribute, Ident, Token, Type, Visibility};
 
-use crate::vnop::{Kind, Op};
+use crate::vnop::{Absent, Kind, Op, Returns};
 
 /// `kind => #[attrs] pub struct Name: u32;`: a mask of the operations of `kind`.
 pub(crate) struct FlagsDecl {
@@ -104,4 +105,94 @@ pub(crate) fn requests(decl: RequestsDecl) -> syn::Result<TokenStream> {
             #(#variants),*
         }
     })
+}
+
+/// `#[attrs]`: the docs of `Op::absent`, to which the generated table of answers is added.
+pub(crate) struct AbsentDecl {
+    attrs: Vec<Attribute>,
+}
+
+impl Parse for AbsentDecl {
+    fn parse(input: ParseStream<'_>) -> syn::Result<AbsentDecl> {
+        Ok(AbsentDecl { attrs: input.call(Attribute::parse_outer)? })
+    }
+}
+
+/// `Op::absent`, one arm per row answering the row's absent answer as an `Outcome`, and a
+/// function that never runs but does not compile unless every method of `FileSystem` has the
+/// row's arguments and answer.
+pub(crate) fn absent(decl: AbsentDecl) -> syn::Result<TokenStream> {
+    let AbsentDecl { attrs } = decl;
+    let table = absent_table()?;
+    let mut arms = Vec::new();
+    let mut checks = Vec::new();
+    for op in Op::all() {
+        let variant = format_ident!("{}", op.variant);
+        let method = format_ident!("{}", op.method);
+        let answer = match (op.returns, op.absent) {
+            (Returns::Nothing, _) => quote!(()),
+            (Returns::Result(ty), Absent::Default) => {
+                let ty: Type = syn::parse_str(ty)?;
+                quote!(::core::result::Result::Ok::<#ty, Errno>(<#ty as ::core::default::Default>::default()))
+            }
+            (Returns::Result(ty), Absent::Enosys) => {
+                let ty: Type = syn::parse_str(ty)?;
+                quote!(::core::result::Result::Err::<#ty, Errno>(Errno::ENOSYS))
+            }
+        };
+        arms.push(quote!(Op::#variant { .. } => ::core::convert::From::from(#answer)));
+        let args = op.args.iter().map(|(_, ty)| syn::parse_str::<Type>(ty)).collect::<syn::Result<Vec<_>>>()?;
+        let cred = op.cred.then(|| quote!(&'a crate::Cred));
+        let returns = match op.returns {
+            Returns::Nothing => quote!(()),
+            Returns::Result(ty) => {
+                let ty: Type = syn::parse_str(ty)?;
+                quote!(crate::Result<#ty>)
+            }
+        };
+        checks.push(quote! {
+            let _: for<'a> fn(&'a F, #(#args,)* #cred) -> #returns = <F as crate::FileSystem>::#method;
+        });
+    }
+    Ok(quote! {
+        impl Op<'_> {
+            #(#attrs)*
+            #[doc = #table]
+            pub fn absent(self) -> Outcome {
+                match self {
+                    #(#arms,)*
+                }
+            }
+        }
+
+        /// Does not compile unless each method of `FileSystem` takes the arguments and gives
+        /// the answer of its row in the table of operations. Never called.
+        #[allow(dead_code)]
+        fn methods_match_the_table<F: crate::FileSystem>() {
+            #(#checks)*
+        }
+    })
+}
+
+/// The answer to each absent operation as a Markdown table, for the docs of `Op::absent` and of
+/// `FileSystem`.
+pub(crate) fn absent_table() -> syn::Result<String> {
+    let mut table = String::from("\n\n| operation | answer when absent |\n|---|---|\n");
+    for op in Op::all() {
+        let text = match (op.returns, op.absent) {
+            (Returns::Nothing, _) => "nothing to do".to_string(),
+            (Returns::Result(ty), Absent::Default) => {
+                let ty: Type = syn::parse_str(ty)?;
+                if ty == syn::parse_quote!(()) {
+                    "`Ok(())`".to_string()
+                } else {
+                    let ty = quote!(#ty).to_string().replace(' ', "");
+                    format!("`Ok({}::default())`", ty.trim_start_matches("crate::"))
+                }
+            }
+            (Returns::Result(_), Absent::Enosys) => "`ENOSYS`".to_string(),
+        };
+        table.push_str(&format!("| `{}` | {text} |\n", op.method));
+    }
+    Ok(table)
 }

@@ -63,10 +63,11 @@ impl Kind {
 /// One operation: a method of `FileSystem`, the flag it sets, and the request it answers.
 ///
 /// This table is the one list of operations. `#[puffs_fs]` derives a file system's masks and
-/// dispatch from it; inside `puffs`, the hidden `__operation_table!()` expands it into the
-/// `VnopMask` and `VfsopMask` flags and the typed request enum `Op` the dispatch matches on.
-/// Adding an operation is adding a row here, its method to `FileSystem` (where rustc holds it
-/// to the row's arguments) and its answer when absent to `Op::absent` (an exhaustive match).
+/// dispatch from it; inside `puffs`, hidden macros expand it into the `VnopMask` and
+/// `VfsopMask` flags, the typed request enum `Op` the dispatch matches on, and `Op::absent`,
+/// the answer to an operation a file system does not implement. Adding an operation is adding
+/// a row here and its method to `FileSystem`; a check generated with `Op::absent` holds the
+/// method's signature to the row's arguments and answer, so the two cannot drift apart.
 #[derive(Debug, PartialEq, Eq)]
 pub(crate) struct Op {
     pub(crate) kind: Kind,
@@ -81,11 +82,49 @@ pub(crate) struct Op {
     pub(crate) args: &'static [(&'static str, &'static str)],
     /// Whether the method takes the caller's credentials (`cred: &Cred`) last.
     pub(crate) cred: bool,
+    /// What the method answers.
+    pub(crate) returns: Returns,
+    /// The framework's answer when the file system does not implement the operation.
+    pub(crate) absent: Absent,
     /// What the kernel asks with it: the FUSE opcodes, or how it comes about.
     pub(crate) fuse: &'static str,
 }
 
+/// What an operation's method answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Returns {
+    /// Nothing: the kernel tells, and there is nothing to answer.
+    Nothing,
+    /// `Result<T>`, with the type `T`.
+    Result(&'static str),
+}
+
+/// The framework's answer to an operation the file system does not implement.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Absent {
+    /// `ENOSYS`: the kernel stops asking where the protocol allows.
+    Enosys,
+    /// The answer type's `Default` (nothing, `Ok(())`, an empty `StatVfs` …): the operation
+    /// succeeds without the file system.
+    Default,
+}
+
 impl Op {
+    /// `op` answering `Result<ty>`.
+    const fn answers(self, ty: &'static str) -> Op {
+        Op { returns: Returns::Result(ty), ..self }
+    }
+
+    /// `op` answering nothing, and so nothing to do when absent.
+    const fn answers_nothing(self) -> Op {
+        Op { returns: Returns::Nothing, absent: Absent::Default, ..self }
+    }
+
+    /// `op` succeeding with its answer's default when the file system does not implement it.
+    const fn default_when_absent(self) -> Op {
+        Op { absent: Absent::Default, ..self }
+    }
+
     /// The name in the attribute's lists: the method without its prefix, `lookup`.
     pub(crate) fn name(&self) -> &'static str {
         &self.method[self.kind.prefix().len()..]
@@ -114,13 +153,17 @@ impl Op {
 
 type Args = &'static [(&'static str, &'static str)];
 
+/// A vnode operation answering `Result<()>`, `ENOSYS` when absent, until said otherwise.
 const fn vnop(method: &'static str, flag: &'static str, variant: &'static str, args: Args, fuse: &'static str) -> Op {
-    Op { kind: Kind::Vnop, method, flag, variant, args, cred: true, fuse }
+    Op { kind: Kind::Vnop, method, flag, variant, args, cred: true, returns: UNIT, absent: Absent::Enosys, fuse }
 }
 
+/// A file-system operation answering `Result<()>`, `ENOSYS` when absent, until said otherwise.
 const fn vfsop(method: &'static str, flag: &'static str, variant: &'static str, args: Args, fuse: &'static str) -> Op {
-    Op { kind: Kind::Vfsop, method, flag, variant, args, cred: true, fuse }
+    Op { kind: Kind::Vfsop, method, flag, variant, args, cred: true, returns: UNIT, absent: Absent::Enosys, fuse }
 }
+
+const UNIT: Returns = Returns::Result("()");
 
 /// `op` without the caller's credentials: the kernel tells, nobody asks.
 const fn told(op: Op) -> Op {
@@ -133,19 +176,28 @@ const NAME: (&str, &str) = ("name", "&'a ::std::ffi::OsStr");
 const HANDLE: (&str, &str) = ("handle", "crate::FileHandle");
 const OFFSET: (&str, &str) = ("offset", "u64");
 const MODE: (&str, &str) = ("mode", "u32");
+const NEW_NODE: &str = "crate::NewNode";
+const VATTR: &str = "crate::Vattr";
+const SIZE: &str = "usize";
+const OS_STRING: &str = "::std::ffi::OsString";
 
 /// Every operation, in the order of the flags' bits.
 const OPS: &[Op] = &[
-    vnop("node_lookup", "LOOKUP", "Lookup", &[DIR, NAME], "`LOOKUP`"),
-    vnop("node_getattr", "GETATTR", "Getattr", &[NODE], "`GETATTR`"),
-    vnop("node_setattr", "SETATTR", "Setattr", &[NODE, ("changes", "&'a crate::SetVattr")], "`SETATTR`"),
-    vnop("node_create", "CREATE", "Create", &[DIR, NAME, MODE], "`CREATE`, and `MKNOD` of a regular file"),
-    vnop("node_mknod", "MKNOD", "Mknod", &[DIR, NAME, ("vtype", "crate::Vtype"), MODE, ("rdev", "u64")], "`MKNOD`"),
-    vnop("node_open", "OPEN", "Open", &[NODE, ("flags", "crate::OFlag")], "`OPEN`, `OPENDIR`"),
-    told(vnop("node_close", "CLOSE", "Close", &[NODE, HANDLE, ("flags", "crate::OFlag")], "`RELEASE`, `RELEASEDIR`")),
+    vnop("node_lookup", "LOOKUP", "Lookup", &[DIR, NAME], "`LOOKUP`").answers(NEW_NODE),
+    vnop("node_getattr", "GETATTR", "Getattr", &[NODE], "`GETATTR`").answers(VATTR),
+    vnop("node_setattr", "SETATTR", "Setattr", &[NODE, ("changes", "&'a crate::SetVattr")], "`SETATTR`").answers(VATTR),
+    vnop("node_create", "CREATE", "Create", &[DIR, NAME, MODE], "`CREATE`, and `MKNOD` of a regular file")
+        .answers(NEW_NODE),
+    vnop("node_mknod", "MKNOD", "Mknod", &[DIR, NAME, ("vtype", "crate::Vtype"), MODE, ("rdev", "u64")], "`MKNOD`")
+        .answers(NEW_NODE),
+    vnop("node_open", "OPEN", "Open", &[NODE, ("flags", "crate::OFlag")], "`OPEN`, `OPENDIR`")
+        .answers("crate::Opened")
+        .default_when_absent(),
+    told(vnop("node_close", "CLOSE", "Close", &[NODE, HANDLE, ("flags", "crate::OFlag")], "`RELEASE`, `RELEASEDIR`"))
+        .default_when_absent(),
     vnop("node_access", "ACCESS", "Access", &[NODE, ("mode", "crate::AccessFlags")], "`ACCESS`"),
-    vnop("node_read", "READ", "Read", &[NODE, HANDLE, OFFSET, ("buf", "&'a mut [u8]")], "`READ`"),
-    vnop("node_write", "WRITE", "Write", &[NODE, HANDLE, OFFSET, ("data", "&'a [u8]")], "`WRITE`"),
+    vnop("node_read", "READ", "Read", &[NODE, HANDLE, OFFSET, ("buf", "&'a mut [u8]")], "`READ`").answers(SIZE),
+    vnop("node_write", "WRITE", "Write", &[NODE, HANDLE, OFFSET, ("data", "&'a [u8]")], "`WRITE`").answers(SIZE),
     vnop(
         "node_readdir",
         "READDIR",
@@ -153,12 +205,13 @@ const OPS: &[Op] = &[
         &[DIR, HANDLE, OFFSET, ("buf", "&'a mut crate::DirBuf<'a>")],
         "`READDIR`",
     ),
-    vnop("node_readlink", "READLINK", "Readlink", &[NODE], "`READLINK`"),
-    vnop("node_symlink", "SYMLINK", "Symlink", &[DIR, NAME, ("target", "&'a ::std::ffi::OsStr")], "`SYMLINK`"),
-    vnop("node_mkdir", "MKDIR", "Mkdir", &[DIR, NAME, MODE], "`MKDIR`"),
+    vnop("node_readlink", "READLINK", "Readlink", &[NODE], "`READLINK`").answers(OS_STRING),
+    vnop("node_symlink", "SYMLINK", "Symlink", &[DIR, NAME, ("target", "&'a ::std::ffi::OsStr")], "`SYMLINK`")
+        .answers(NEW_NODE),
+    vnop("node_mkdir", "MKDIR", "Mkdir", &[DIR, NAME, MODE], "`MKDIR`").answers(NEW_NODE),
     vnop("node_rmdir", "RMDIR", "Rmdir", &[DIR, NAME], "`RMDIR`"),
     vnop("node_remove", "REMOVE", "Remove", &[DIR, NAME], "`UNLINK`"),
-    vnop("node_link", "LINK", "Link", &[DIR, NODE, NAME], "`LINK`"),
+    vnop("node_link", "LINK", "Link", &[DIR, NODE, NAME], "`LINK`").answers(VATTR),
     vnop(
         "node_rename",
         "RENAME",
@@ -173,9 +226,10 @@ const OPS: &[Op] = &[
         "`RENAME`, `RENAME2`",
     ),
     vnop("node_fsync", "FSYNC", "Fsync", &[NODE, HANDLE, ("datasync", "bool")], "`FSYNC`, `FSYNCDIR`"),
-    told(vnop("node_inactive", "INACTIVE", "Inactive", &[NODE], "the last `RELEASE` of a node")),
-    told(vnop("node_reclaim", "RECLAIM", "Reclaim", &[NODE], "`FORGET`, `BATCH_FORGET` to a lookup count of 0")),
-    vnop("node_getextattr", "GETEXTATTR", "Getextattr", &[NODE, NAME], "`GETXATTR`"),
+    told(vnop("node_inactive", "INACTIVE", "Inactive", &[NODE], "the last `RELEASE` of a node")).answers_nothing(),
+    told(vnop("node_reclaim", "RECLAIM", "Reclaim", &[NODE], "`FORGET`, `BATCH_FORGET` to a lookup count of 0"))
+        .answers_nothing(),
+    vnop("node_getextattr", "GETEXTATTR", "Getextattr", &[NODE, NAME], "`GETXATTR`").answers("::std::vec::Vec<u8>"),
     vnop(
         "node_setextattr",
         "SETEXTATTR",
@@ -183,10 +237,12 @@ const OPS: &[Op] = &[
         &[NODE, NAME, ("value", "&'a [u8]"), ("flags", "crate::XattrFlags")],
         "`SETXATTR`",
     ),
-    vnop("node_listextattr", "LISTEXTATTR", "Listextattr", &[NODE], "`LISTXATTR`"),
+    vnop("node_listextattr", "LISTEXTATTR", "Listextattr", &[NODE], "`LISTXATTR`")
+        .answers("::std::vec::Vec<::std::ffi::OsString>"),
     vnop("node_deleteextattr", "DELETEEXTATTR", "Deleteextattr", &[NODE, NAME], "`REMOVEXATTR`"),
-    told(vfsop("fs_mounted", "MOUNTED", "Mounted", &[("info", "&'a crate::MountInfo")], "the reply to `INIT`")),
-    vfsop("fs_statvfs", "STATVFS", "Statvfs", &[], "`STATFS`"),
+    told(vfsop("fs_mounted", "MOUNTED", "Mounted", &[("info", "&'a crate::MountInfo")], "the reply to `INIT`"))
+        .answers_nothing(),
+    vfsop("fs_statvfs", "STATVFS", "Statvfs", &[], "`STATFS`").answers("crate::StatVfs").default_when_absent(),
     vfsop("fs_sync", "SYNC", "Sync", &[("waitfor", "crate::WaitFor")], "`SYNCFS`"),
     told(vfsop(
         "fs_unmount",
@@ -194,8 +250,10 @@ const OPS: &[Op] = &[
         "Unmount",
         &[("flags", "crate::UnmountFlags")],
         "`DESTROY`, or the loopback kernel's unmount request",
-    )),
-    told(vfsop("fs_suspend", "SUSPEND", "Suspend", &[("phase", "crate::SuspendPhase")], "the loopback kernel only")),
+    ))
+    .default_when_absent(),
+    told(vfsop("fs_suspend", "SUSPEND", "Suspend", &[("phase", "crate::SuspendPhase")], "the loopback kernel only"))
+        .answers_nothing(),
 ];
 
 #[cfg(test)]

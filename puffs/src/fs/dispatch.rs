@@ -109,43 +109,14 @@ fn mismatch<T>(outcome: Outcome) -> Result<T> {
     Err(Errno::EIO)
 }
 
-impl Op<'_> {
-    /// The framework's answer to an operation the file system does not implement.
-    ///
-    /// | operation | answer |
-    /// |---|---|
-    /// | `node_open` | success, handle 0: the kernel is told opens need not reach the file system (`FUSE_NO_OPEN_SUPPORT`) unless close or inactive do |
-    /// | `node_close`, `node_inactive`, `node_reclaim`, `fs_mounted`, `fs_suspend` | nothing to do |
-    /// | `fs_statvfs` | [`StatVfs::default`]: no blocks, no nodes, names up to 255 bytes |
-    /// | `fs_unmount` | consent |
-    /// | every other | `ENOSYS`, which tells the kernel to stop asking where the protocol allows (the mount is read-only without any operation that changes it) |
-    pub fn absent(self) -> Outcome {
-        match self {
-            Op::Open { .. } => Outcome::Opened(Ok(Opened::default())),
-            Op::Close { .. } | Op::Inactive { .. } | Op::Reclaim { .. } | Op::Mounted { .. } | Op::Suspend { .. } => {
-                Outcome::Done(Ok(()))
-            }
-            Op::Statvfs {} => Outcome::StatVfs(Ok(StatVfs::default())),
-            Op::Unmount { .. } => Outcome::Done(Ok(())),
-            Op::Lookup { .. } | Op::Create { .. } | Op::Mknod { .. } | Op::Symlink { .. } | Op::Mkdir { .. } => {
-                Outcome::Node(Err(Errno::ENOSYS))
-            }
-            Op::Getattr { .. } | Op::Setattr { .. } | Op::Link { .. } => Outcome::Vattr(Err(Errno::ENOSYS)),
-            Op::Read { .. } | Op::Write { .. } => Outcome::Size(Err(Errno::ENOSYS)),
-            Op::Readlink { .. } => Outcome::Target(Err(Errno::ENOSYS)),
-            Op::Getextattr { .. } => Outcome::Value(Err(Errno::ENOSYS)),
-            Op::Listextattr { .. } => Outcome::Names(Err(Errno::ENOSYS)),
-            Op::Access { .. }
-            | Op::Readdir { .. }
-            | Op::Rmdir { .. }
-            | Op::Remove { .. }
-            | Op::Rename { .. }
-            | Op::Fsync { .. }
-            | Op::Setextattr { .. }
-            | Op::Deleteextattr { .. }
-            | Op::Sync { .. } => Outcome::Done(Err(Errno::ENOSYS)),
-        }
-    }
+puffs_macros::__operation_absent! {
+    /// The framework's answer to an operation the file system does not implement, from each
+    /// row of the table of operations: `ENOSYS`, which tells the kernel to stop asking where the
+    /// protocol allows (and a mount without any operation that changes it is read-only), or a
+    /// success that needs no file system. An absent `node_open` answers handle 0, and the
+    /// kernel is told that opens need not reach the file system (`FUSE_NO_OPEN_SUPPORT`) unless
+    /// close or inactive do; an absent `fs_statvfs` answers [`StatVfs::default`]: no blocks,
+    /// no nodes, names up to 255 bytes; an absent `fs_unmount` consents.
 }
 
 #[cfg(test)]

@@ -38,6 +38,11 @@ pub type Result<T, E = Errno> = core::result::Result<T, E>;
 /// `ENOTEMPTY` (`..`), to remove `EISDIR`.
 /// All methods take `&self`: with several worker threads they run concurrently, so state lives
 /// behind locks or atomics.
+///
+/// What the framework answers for a method the `impl` block does not define, from the table of
+/// operations (`ENOSYS` tells the kernel to stop asking where the protocol allows; a mount
+/// without any operation that changes the file system is read-only):
+#[doc = puffs_macros::__operation_absent_table!()]
 #[allow(unused_variables)]
 pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
     /// Whether the file system keeps POSIX ACLs (`setfacl`, `cp -a`). Off by default: then

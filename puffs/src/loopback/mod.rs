@@ -3,7 +3,7 @@
 //!
 //! puffs has a hidden mode, `PUFFS_COMFD`, in which the file system talks to a descriptor instead
 //! of the kernel device so that a userspace peer can play the kernel. This module is that peer,
-//! made first-class: [`mount`] opens a `SOCK_SEQPACKET` socket pair, mounts the usermount on one
+//! made first-class: [`mount`](mount()) opens a `SOCK_SEQPACKET` socket pair, mounts the usermount on one
 //! end with [`Usermount::mount_on_channel`](crate::Usermount::mount_on_channel), runs its main loop ([`Usermount::run`](crate::Usermount::run), with its
 //! [`threads`](crate::Usermount::threads)) on a thread the [`Loopback`] owns, and plays the kernel on
 //! the other end. Every request is a FUSE frame built by the encoder in
@@ -43,13 +43,13 @@
 //!
 //! | `puffs_vfsops.c` | loopback kernel | FUSE |
 //! |---|---|---|
-//! | `puffs_mount`: `pa_vers` mismatch → `EINVAL` | [`mount`] checks [`MountArgs::version`] against [`PUFFS_VERSION`]: `EINVAL`, the usermount handed back | `INIT` major/minor negotiation (the session refuses kernels older than 7.31) |
+//! | `puffs_mount`: `pa_vers` mismatch → `EINVAL` | [`mount`](mount()) checks [`MountArgs::version`] against [`PUFFS_VERSION`]: `EINVAL`, the usermount handed back | `INIT` major/minor negotiation (the session refuses kernels older than 7.31) |
 //! | `MNT_UPDATE` → `EOPNOTSUPP` | [`MountArgs::update`] → `EOPNOTSUPP` | `mount -o remount` is not passed to the server |
 //! | `pa_flags &= PUFFS_KFLAG_MASK` ("nuke spy bits") | unknown [`KernelFlags`] bits are stripped; the result is [`Client::args`] | `INIT` flags: only bits both sides know are granted |
 //! | name built as `PUFFS_NAMEPREFIX` + `pa_name` | [`MountArgs::fs_name`] becomes `puffs|NAME` (at most [`FS_NAME_MAX`] bytes), told to the file system in [`MountInfo::fs_name`](crate::MountInfo) | the `fuse.NAME` type of the mount table |
 //! | `pa_maxreqlen` 0 or too large → maximum, too small → minimum, copied back to the server | [`MountArgs::max_request_len`] clamped into [`REQUEST_LEN_MIN`](crate::REQUEST_LEN_MIN)`..=`[`REQUEST_LEN_MAX`](crate::REQUEST_LEN_MAX); where the socket pair cannot carry a message that long (an unprivileged caller's `net.core.wmem_max`), clamped further to what it carries; the usermount mounts with the granted value and [`FileSystem::fs_mounted`](crate::FileSystem::fs_mounted) is told it | `max_write` in the `INIT` reply |
 //! | `pmp_npnodehash` clamped into `1..=PUFFS_MAXPNODEBUCKETS`, default 256 | [`MountArgs::cookie_hash_buckets`] clamped into `1..=65536`, 0 meaning 256; the session's cookie table gets that many buckets | — (a server-side table) |
-//! | `pmp_status = PUFFSTAT_MOUNTING` until `puffs_start2` | [`Status::Mounting`] from [`mount_nowait`] until the started main loop answers the root `GETATTR`; [`mount`] waits for it | the `INIT` handshake |
+//! | `pmp_status = PUFFSTAT_MOUNTING` until `puffs_start2` | [`Status::Mounting`] from [`mount_nowait`] until the started main loop answers the root `GETATTR`; [`mount`](mount()) waits for it | the `INIT` handshake |
 //! | `puffs_statvfs` while `MOUNTING` → `EINPROGRESS` (no deadlock) | [`Client::statvfs`] answers `EINPROGRESS` without asking the file system while [`Status::Mounting`]; afterwards the file system's [`fs_statvfs`](crate::FileSystem::fs_statvfs) | `STATFS` |
 //! | `puffs_root`: the root vnode is cached with `pmp_rootcookie` | the root node (node id `FUSE_ROOT_ID` = [`MountArgs::root_cookie`] on the file-system side) is held for the life of the mount, never looked up nor forgotten, its attributes from a `GETATTR` at mount ([`Client::root_vattr`]) | `FUSE_ROOT_ID` |
 //! | `puffs_unmount`: ask the server unless `PUFFSTAT_DYING`; an error refuses unless `MNT_FORCE` | [`Loopback::unmount`] sends the puffs-specific [`PUFFS_UNMOUNT`](crate::fuse::abi::opcode::PUFFS_UNMOUNT) (→ [`fs_unmount`](crate::FileSystem::fs_unmount)) unless [`Status::Dying`]; a refusal hands the mount back usable ([`UnmountError::Refused`]) unless [`UnmountFlags::FORCE`](crate::UnmountFlags::FORCE) | `DESTROY` (FUSE never asks: an unmount always happens) |

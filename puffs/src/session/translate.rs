@@ -1,6 +1,6 @@
-//! From a decoded request to the file system and back: each wire operation becomes its
-//! [`Op`], the file system's [`Outcome`] becomes the reply frame. Lookups, creations and opens
-//! also keep the node table in step here.
+//! From a decoded request to the file system and back: each wire operation becomes its [`Op`],
+//! the file system's [`Outcome`](crate::fs::dispatch::Outcome) becomes the reply frame.
+//! Lookups, creations and opens also keep the node table in step here.
 
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 

@@ -13,7 +13,7 @@ mod sealed {
     pub trait Sealed {}
 }
 
-/// A state of a [`Usermount`](super::Usermount): [`Unmounted`], [`Mounted`] or [`Running`](super::Running).
+/// A state of a [`Usermount`](super::Usermount): [`Unmounted`], [`Mounted`] or [`Running`].
 pub trait UsermountState: sealed::Sealed {
     /// What a usermount holds in this state.
     #[doc(hidden)]
@@ -103,7 +103,7 @@ impl MountedState for Mounted {
     }
 }
 
-/// The state in which requests are processed: only [`Running`](super::Running).
+/// The state in which requests are processed: only [`Running`].
 #[diagnostic::on_unimplemented(
     message = "this call needs a running file system, and this usermount is `{Self}`",
     label = "only a `Running` usermount processes requests and sends notifications",
