@@ -33,7 +33,7 @@
 use std::ffi::OsStr;
 use std::time::SystemTime;
 
-use puffs::{puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result, StatVfs, Vattr, Vtype};
+use puffs::{puffs_fs, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result, StatVfs, Vattr, Vtype};
 
 /// The `hello` file system. It has no state: its tree is fixed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,11 +73,11 @@ impl Hello {
 
 #[puffs_fs]
 impl FileSystem for Hello {
-    fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+    fn fs_statvfs(&self, _ctx: &Context<'_>) -> Result<StatVfs> {
         Ok(StatVfs { blocks: 1, files: 2, ..StatVfs::default() })
     }
 
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         match dir {
             Hello::ROOT if name == Hello::FILE_NAME => Ok(NewNode::new(Hello::FILE, Hello::vattr(Hello::FILE)?)),
             Hello::ROOT => Err(Errno::ENOENT),
@@ -85,11 +85,18 @@ impl FileSystem for Hello {
         }
     }
 
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         Hello::vattr(node)
     }
 
-    fn node_read(&self, node: Cookie, _handle: FileHandle, offset: u64, buf: &mut [u8], _cred: &Cred) -> Result<usize> {
+    fn node_read(
+        &self,
+        node: Cookie,
+        _handle: FileHandle,
+        offset: u64,
+        buf: &mut [u8],
+        _ctx: &Context<'_>,
+    ) -> Result<usize> {
         if node != Hello::FILE {
             return Err(Errno::EISDIR);
         }
@@ -106,7 +113,7 @@ impl FileSystem for Hello {
         _handle: FileHandle,
         offset: u64,
         buf: &mut DirBuf<'_>,
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<()> {
         if dir != Hello::ROOT {
             return Err(Errno::ENOTDIR);

@@ -12,7 +12,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use puffs::{
-    puffs_fs, Cookie, Cred, Errno, FileSystem, MountFlags, MountOptions, NewNode, Result, Usermount, Vattr, Vtype,
+    puffs_fs, Context, Cookie, Errno, FileSystem, MountFlags, MountOptions, NewNode, Result, Usermount, Vattr, Vtype,
     REQUEST_LEN_MAX, REQUEST_LEN_MIN,
 };
 
@@ -71,7 +71,7 @@ const ROOT: Cookie = Cookie(1);
 
 #[puffs_fs]
 impl FileSystem for Pointer {
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         self.lookups.fetch_add(1, Ordering::SeqCst);
         match (dir, self.target.load(Ordering::SeqCst)) {
             (ROOT, target) if name == "name" && target != 0 => {
@@ -81,7 +81,7 @@ impl FileSystem for Pointer {
         }
     }
 
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         let vtype = if node == ROOT { Vtype::Dir } else { Vtype::Reg };
         Ok(Vattr::new(vtype, 0o755, node.0))
     }

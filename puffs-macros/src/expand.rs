@@ -66,11 +66,11 @@ fn derived_ops(fs: &FsImpl<'_>) -> TokenStream {
         let variant = format_ident!("{}", op.variant);
         let name = format_ident!("{}", op.method);
         let fields: Vec<_> = op.args.iter().map(|(field, _)| format_ident!("{}", field)).collect();
-        let cred = op.cred.then(|| quote!(cred));
+        let ctx = op.cred.then(|| quote!(ctx));
         quote! {
             #(#[#cfgs])*
             ::puffs::__private::Op::#variant { #(#fields),* } => ::core::convert::From::from(
-                <Self as ::puffs::FileSystem>::#name(self, #(#fields,)* #cred)
+                <Self as ::puffs::FileSystem>::#name(self, #(#fields,)* #ctx)
             ),
         }
     });
@@ -85,7 +85,7 @@ fn derived_ops(fs: &FsImpl<'_>) -> TokenStream {
                 fn dispatch(
                     &self,
                     op: ::puffs::__private::Op<'_>,
-                    cred: &::puffs::Cred,
+                    ctx: &::puffs::Context<'_>,
                 ) -> ::puffs::__private::Outcome {
                     match op {
                         #(#arms)*

@@ -8,17 +8,17 @@
 //!
 //! ```
 //! use std::ffi::OsStr;
-//! use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Vattr, Vtype};
+//! use puffs::{puffs_fs, Cookie, Context, Errno, FileSystem, NewNode, Result, Vattr, Vtype};
 //!
 //! struct Fs;
 //!
 //! #[puffs_fs]
 //! impl FileSystem for Fs {
-//!     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+//!     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
 //!         Err(Errno::ENOENT)
 //!     }
 //!
-//!     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+//!     fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
 //!         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
 //!     }
 //! }
@@ -60,18 +60,18 @@ use proc_macro::TokenStream;
 ///
 /// ```
 /// use std::ffi::OsStr;
-/// use puffs::{puffs_fs, vnop_mask, Cookie, Cred, Errno, FileSystem, NewNode, Result, Vattr, VnopMask, Vtype};
+/// use puffs::{puffs_fs, vnop_mask, Cookie, Context, Errno, FileSystem, NewNode, Result, Vattr, VnopMask, Vtype};
 ///
 /// struct Fs;
 ///
 /// #[puffs_fs]
 /// impl FileSystem for Fs {
-///     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+///     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
 ///         Err(Errno::ENOENT)
 ///     }
 ///
 ///     #[cfg(any())] // compiled out, and so is its bit
-///     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+///     fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
 ///         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
 ///     }
 /// }
@@ -88,14 +88,14 @@ use proc_macro::TokenStream;
 ///
 /// ```
 /// # use std::ffi::OsStr;
-/// # use puffs::{vnop_mask, Cookie, Cred, Errno, FileSystem, NewNode, Result, Vattr, VnopMask, Vtype};
+/// # use puffs::{vnop_mask, Cookie, Context, Errno, FileSystem, NewNode, Result, Vattr, VnopMask, Vtype};
 /// # struct Fs;
 /// # impl FileSystem for Fs {
-/// #     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+/// #     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
 /// #         Err(Errno::ENOENT)
 /// #     }
 /// #     #[cfg(any())]
-/// #     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+/// #     fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
 /// #         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
 /// #     }
 /// # }
@@ -115,14 +115,14 @@ use proc_macro::TokenStream;
 ///         };
 ///
 ///         #[allow(unreachable_patterns, unused_variables)]
-///         fn dispatch(&self, op: ::puffs::__private::Op<'_>, cred: &::puffs::Cred) -> ::puffs::__private::Outcome {
+///         fn dispatch(&self, op: ::puffs::__private::Op<'_>, ctx: &::puffs::Context<'_>) -> ::puffs::__private::Outcome {
 ///             match op {
 ///                 ::puffs::__private::Op::Lookup { dir, name } => ::core::convert::From::from(
-///                     <Self as ::puffs::FileSystem>::node_lookup(self, dir, name, cred),
+///                     <Self as ::puffs::FileSystem>::node_lookup(self, dir, name, ctx),
 ///                 ),
 ///                 #[cfg(any())]
 ///                 ::puffs::__private::Op::Getattr { node } => ::core::convert::From::from(
-///                     <Self as ::puffs::FileSystem>::node_getattr(self, node, cred),
+///                     <Self as ::puffs::FileSystem>::node_getattr(self, node, ctx),
 ///                 ),
 ///                 absent => absent.absent(),
 ///             }
@@ -142,17 +142,17 @@ use proc_macro::TokenStream;
 ///
 /// ```
 /// # use std::ffi::OsStr;
-/// # use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, StatVfs, Vattr, Vtype};
+/// # use puffs::{puffs_fs, Cookie, Context, Errno, FileSystem, NewNode, Result, StatVfs, Vattr, Vtype};
 /// # struct Fs;
 /// #[puffs_fs(vnops(lookup, getattr), vfsops(statvfs))]
 /// impl FileSystem for Fs {
-///     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+///     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
 ///         Err(Errno::ENOENT)
 ///     }
-///     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+///     fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
 ///         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
 ///     }
-///     fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+///     fn fs_statvfs(&self, _ctx: &Context<'_>) -> Result<StatVfs> {
 ///         Ok(StatVfs::default())
 ///     }
 /// }

@@ -142,7 +142,7 @@ pub(crate) fn absent(decl: AbsentDecl) -> syn::Result<TokenStream> {
         };
         arms.push(quote!(Op::#variant { .. } => ::core::convert::From::from(#answer)));
         let args = op.args.iter().map(|(_, ty)| syn::parse_str::<Type>(ty)).collect::<syn::Result<Vec<_>>>()?;
-        let cred = op.cred.then(|| quote!(&'a crate::Cred));
+        let ctx = op.cred.then(|| quote!(&'a crate::Context<'a>));
         let returns = match op.returns {
             Returns::Nothing => quote!(()),
             Returns::Result(ty) => {
@@ -151,7 +151,7 @@ pub(crate) fn absent(decl: AbsentDecl) -> syn::Result<TokenStream> {
             }
         };
         checks.push(quote! {
-            let _: for<'a> fn(&'a F, #(#args,)* #cred) -> #returns = <F as crate::FileSystem>::#method;
+            let _: for<'a> fn(&'a F, #(#args,)* #ctx) -> #returns = <F as crate::FileSystem>::#method;
         });
     }
     Ok(quote! {

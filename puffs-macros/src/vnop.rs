@@ -80,7 +80,8 @@ pub(crate) struct Op {
     /// The method's arguments after `&self` and before the caller's credentials, as the
     /// variant's fields: name and type, with `'a` the request's lifetime.
     pub(crate) args: &'static [(&'static str, &'static str)],
-    /// Whether the method takes the caller's credentials (`cred: &Cred`) last.
+    /// Whether the method takes the request's context (`ctx: &Context`, the caller's
+    /// credentials and interruption) last.
     pub(crate) cred: bool,
     /// What the method answers.
     pub(crate) returns: Returns,

@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use std::ffi::OsStr;
-//! use puffs::{puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result,
+//! use puffs::{puffs_fs, Cookie, Context, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result,
 //!             Usermount, Vattr, Vtype};
 //!
 //! struct Hello;
@@ -18,14 +18,14 @@
 //!
 //! #[puffs_fs]
 //! impl FileSystem for Hello {
-//!     fn node_lookup(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<NewNode> {
+//!     fn node_lookup(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
 //!         if dir != ROOT || name != "hello" {
 //!             return Err(Errno::ENOENT);
 //!         }
-//!         Ok(NewNode::new(FILE, self.node_getattr(FILE, cred)?))
+//!         Ok(NewNode::new(FILE, self.node_getattr(FILE, ctx)?))
 //!     }
 //!
-//!     fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+//!     fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
 //!         match node {
 //!             ROOT => Ok(Vattr { nlink: 2, ..Vattr::new(Vtype::Dir, 0o555, 1) }),
 //!             FILE => Ok(Vattr { size: TEXT.len() as u64, ..Vattr::new(Vtype::Reg, 0o444, 2) }),
@@ -34,7 +34,7 @@
 //!     }
 //!
 //!     fn node_read(&self, node: Cookie, _fh: FileHandle, offset: u64, buf: &mut [u8],
-//!                  _cred: &Cred) -> Result<usize> {
+//!                  _ctx: &Context<'_>) -> Result<usize> {
 //!         if node != FILE {
 //!             return Err(Errno::EISDIR);
 //!         }
@@ -45,7 +45,7 @@
 //!     }
 //!
 //!     fn node_readdir(&self, dir: Cookie, _fh: FileHandle, offset: u64, buf: &mut DirBuf<'_>,
-//!                     _cred: &Cred) -> Result<()> {
+//!                     _ctx: &Context<'_>) -> Result<()> {
 //!         let entries = [(1, Vtype::Dir, "."), (1, Vtype::Dir, ".."), (2, Vtype::Reg, "hello")];
 //!         for (i, (fileid, vtype, name)) in entries.iter().enumerate().skip(offset as usize) {
 //!             if !buf.push(*fileid, i as u64 + 1, *vtype, OsStr::new(name)) {
@@ -69,8 +69,9 @@
 //! - A file system is a type implementing [`FileSystem`], whose `impl` block carries
 //!   [`#[puffs_fs]`](puffs_fs). The attribute derives the [`VnopMask`] and [`VfsopMask`] from the
 //!   methods present; the framework dispatches only those and answers the rest itself.
-//! - Nodes are named by [`Cookie`]s the file system chooses; attributes are [`Vattr`]s; callers are
-//!   [`Cred`]s; errors are [`Errno`] values.
+//! - Nodes are named by [`Cookie`]s the file system chooses; attributes are [`Vattr`]s; errors
+//!   are [`Errno`] values. Each request comes with its [`Context`]: the caller's [`Cred`], and
+//!   whether the caller was interrupted.
 //! - [`Usermount`] is the mount in one of three states, [`Unmounted`] → [`Mounted`] → [`Running`];
 //!   a call that makes no sense in a state does not exist there, so misuse is a compile error.
 //! - The kernel is either Linux through `/dev/fuse` or the in-process [`loopback`] kernel, which
@@ -101,6 +102,7 @@ pub use cred::Cred;
 pub use dirent::{DirBuf, Dirent};
 pub use error::Error;
 pub use fs::answer::{NewNode, Opened, StatVfs};
+pub use fs::context::Context;
 pub use fs::cookie::{Cookie, FileHandle};
 pub use fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
 pub use fs::mask::{vfsop_mask, vnop_mask, VfsopMask, VnopMask};

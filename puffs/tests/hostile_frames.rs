@@ -16,7 +16,7 @@ use nix::sys::resource::{setrlimit, Resource};
 use puffs::fuse::abi::{self, opcode};
 use puffs::fuse::request::Operation;
 use puffs::{
-    puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, OFlag, RenameFlags, Result, Usermount,
+    puffs_fs, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, NewNode, OFlag, RenameFlags, Result, Usermount,
     Vattr, Vtype,
 };
 
@@ -35,38 +35,53 @@ impl Yes {
 
 #[puffs_fs]
 impl FileSystem for Yes {
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
     }
-    fn node_create(&self, _dir: Cookie, name: &OsStr, _mode: u32, _cred: &Cred) -> Result<NewNode> {
+    fn node_create(&self, _dir: Cookie, name: &OsStr, _mode: u32, _ctx: &Context<'_>) -> Result<NewNode> {
         self.made("create", name)
     }
-    fn node_mknod(&self, _d: Cookie, name: &OsStr, _v: Vtype, _m: u32, _r: u64, _c: &Cred) -> Result<NewNode> {
+    fn node_mknod(&self, _d: Cookie, name: &OsStr, _v: Vtype, _m: u32, _r: u64, _c: &Context<'_>) -> Result<NewNode> {
         self.made("mknod", name)
     }
-    fn node_mkdir(&self, _dir: Cookie, name: &OsStr, _mode: u32, _cred: &Cred) -> Result<NewNode> {
+    fn node_mkdir(&self, _dir: Cookie, name: &OsStr, _mode: u32, _ctx: &Context<'_>) -> Result<NewNode> {
         self.made("mkdir", name)
     }
-    fn node_symlink(&self, _dir: Cookie, name: &OsStr, _target: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_symlink(&self, _dir: Cookie, name: &OsStr, _target: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         self.made("symlink", name)
     }
-    fn node_link(&self, _dir: Cookie, _node: Cookie, name: &OsStr, _cred: &Cred) -> Result<Vattr> {
+    fn node_link(&self, _dir: Cookie, _node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<Vattr> {
         self.made("link", name).map(|n| n.vattr)
     }
-    fn node_rename(&self, _d: Cookie, name: &OsStr, _n: Cookie, _nn: &OsStr, _f: RenameFlags, _c: &Cred) -> Result<()> {
+    fn node_rename(
+        &self,
+        _d: Cookie,
+        name: &OsStr,
+        _n: Cookie,
+        _nn: &OsStr,
+        _f: RenameFlags,
+        _c: &Context<'_>,
+    ) -> Result<()> {
         self.made("rename", name).map(drop)
     }
-    fn node_rmdir(&self, _dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_rmdir(&self, _dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         self.made("rmdir", name).map(drop)
     }
-    fn node_remove(&self, _dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_remove(&self, _dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         self.made("remove", name).map(drop)
     }
-    fn node_read(&self, _n: Cookie, _fh: FileHandle, _off: u64, buf: &mut [u8], _c: &Cred) -> Result<usize> {
+    fn node_read(&self, _n: Cookie, _fh: FileHandle, _off: u64, buf: &mut [u8], _c: &Context<'_>) -> Result<usize> {
         buf.fill(b'r');
         Ok(buf.len())
     }
-    fn node_readdir(&self, _d: Cookie, _fh: FileHandle, off: u64, buf: &mut DirBuf<'_>, _c: &Cred) -> Result<()> {
+    fn node_readdir(
+        &self,
+        _d: Cookie,
+        _fh: FileHandle,
+        off: u64,
+        buf: &mut DirBuf<'_>,
+        _c: &Context<'_>,
+    ) -> Result<()> {
         for i in off..100_000 {
             if !buf.push(i + 2, i + 1, Vtype::Reg, OsStr::new("an-entry-name")) {
                 break;
@@ -74,10 +89,10 @@ impl FileSystem for Yes {
         }
         Ok(())
     }
-    fn node_getextattr(&self, _node: Cookie, _name: &OsStr, _cred: &Cred) -> Result<Vec<u8>> {
+    fn node_getextattr(&self, _node: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<Vec<u8>> {
         Ok(b"value".to_vec())
     }
-    fn node_listextattr(&self, _node: Cookie, _cred: &Cred) -> Result<Vec<OsString>> {
+    fn node_listextattr(&self, _node: Cookie, _ctx: &Context<'_>) -> Result<Vec<OsString>> {
         Ok(vec![OsString::from("user.a")])
     }
 }

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use fake_kernel::{body, pair, FakeKernel};
 use puffs::fuse::abi::{self, opcode};
 use puffs::fuse::request::Operation;
-use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Usermount, Vattr, Vtype};
+use puffs::{puffs_fs, Context, Cookie, Errno, FileSystem, NewNode, Result, Usermount, Vattr, Vtype};
 
 const NODE: u64 = 7;
 
@@ -31,7 +31,7 @@ struct Tracker {
 
 #[puffs_fs]
 impl FileSystem for Tracker {
-    fn node_lookup(&self, _dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, _dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         if name != "x" {
             return Err(Errno::ENOENT);
         }
@@ -110,8 +110,8 @@ struct SharedTracker(std::sync::Arc<Tracker>);
 
 #[puffs_fs]
 impl FileSystem for SharedTracker {
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<NewNode> {
-        self.0.node_lookup(dir, name, cred)
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
+        self.0.node_lookup(dir, name, ctx)
     }
 
     fn node_reclaim(&self, node: Cookie) {

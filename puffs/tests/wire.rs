@@ -10,7 +10,7 @@ use std::sync::Mutex;
 use fake_kernel::{body, pair, FakeKernel};
 use puffs::fuse::abi::{self, opcode};
 use puffs::fuse::request::Operation;
-use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Usermount, Vattr, VnopMask, Vtype};
+use puffs::{puffs_fs, Context, Cookie, Errno, FileSystem, NewNode, Result, Usermount, Vattr, VnopMask, Vtype};
 
 /// Records the operations dispatched to it.
 #[derive(Default)]
@@ -26,7 +26,7 @@ impl Recorder {
 
 #[puffs_fs]
 impl FileSystem for Recorder {
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         self.record(format!("lookup {} {}", dir.0, name.to_string_lossy()));
         match name.to_str() {
             Some("file") => Ok(NewNode::new(Cookie(5), Vattr::new(Vtype::Reg, 0o644, 5))),
@@ -36,8 +36,8 @@ impl FileSystem for Recorder {
         }
     }
 
-    fn node_getattr(&self, node: Cookie, cred: &Cred) -> Result<Vattr> {
-        self.record(format!("getattr {} by {}:{} pid {}", node.0, cred.uid, cred.gid, cred.pid));
+    fn node_getattr(&self, node: Cookie, ctx: &Context<'_>) -> Result<Vattr> {
+        self.record(format!("getattr {} by {}:{} pid {}", node.0, ctx.cred().uid, ctx.cred().gid, ctx.cred().pid));
         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
     }
 

@@ -4,7 +4,7 @@
 use std::ffi::{OsStr, OsString};
 
 use puffs::{
-    puffs_fs, vfsop_mask, vnop_mask, AccessFlags, Cookie, Cred, DirBuf, FileHandle, FileSystem, MountInfo, NewNode,
+    puffs_fs, vfsop_mask, vnop_mask, AccessFlags, Context, Cookie, DirBuf, FileHandle, FileSystem, MountInfo, NewNode,
     OFlag, Opened, RenameFlags, Result, SetVattr, StatVfs, SuspendPhase, UnmountFlags, Vattr, VfsopMask, VnopMask,
     Vtype, WaitFor, XattrFlags,
 };
@@ -29,26 +29,26 @@ fn nope<T>() -> Result<T> {
 #[puffs_fs]
 impl FileSystem for Everything {
     fn fs_mounted(&self, _info: &MountInfo) {}
-    fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+    fn fs_statvfs(&self, _ctx: &Context<'_>) -> Result<StatVfs> {
         nope()
     }
-    fn fs_sync(&self, _waitfor: WaitFor, _cred: &Cred) -> Result<()> {
+    fn fs_sync(&self, _waitfor: WaitFor, _ctx: &Context<'_>) -> Result<()> {
         nope()
     }
     fn fs_unmount(&self, _flags: UnmountFlags) -> Result<()> {
         nope()
     }
     fn fs_suspend(&self, _phase: SuspendPhase) {}
-    fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         nope()
     }
-    fn node_getattr(&self, _node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, _node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         nope()
     }
-    fn node_setattr(&self, _node: Cookie, _changes: &SetVattr, _cred: &Cred) -> Result<Vattr> {
+    fn node_setattr(&self, _node: Cookie, _changes: &SetVattr, _ctx: &Context<'_>) -> Result<Vattr> {
         nope()
     }
-    fn node_create(&self, _dir: Cookie, _name: &OsStr, _mode: u32, _cred: &Cred) -> Result<NewNode> {
+    fn node_create(&self, _dir: Cookie, _name: &OsStr, _mode: u32, _ctx: &Context<'_>) -> Result<NewNode> {
         nope()
     }
     fn node_mknod(
@@ -58,17 +58,17 @@ impl FileSystem for Everything {
         _vtype: Vtype,
         _mode: u32,
         _rdev: u64,
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<NewNode> {
         nope()
     }
-    fn node_open(&self, _node: Cookie, _flags: OFlag, _cred: &Cred) -> Result<Opened> {
+    fn node_open(&self, _node: Cookie, _flags: OFlag, _ctx: &Context<'_>) -> Result<Opened> {
         nope()
     }
     fn node_close(&self, _node: Cookie, _handle: FileHandle, _flags: OFlag) -> Result<()> {
         nope()
     }
-    fn node_access(&self, _node: Cookie, _mode: AccessFlags, _cred: &Cred) -> Result<()> {
+    fn node_access(&self, _node: Cookie, _mode: AccessFlags, _ctx: &Context<'_>) -> Result<()> {
         nope()
     }
     fn node_read(
@@ -77,7 +77,7 @@ impl FileSystem for Everything {
         _handle: FileHandle,
         _offset: u64,
         _buf: &mut [u8],
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<usize> {
         nope()
     }
@@ -87,7 +87,7 @@ impl FileSystem for Everything {
         _handle: FileHandle,
         _offset: u64,
         _data: &[u8],
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<usize> {
         nope()
     }
@@ -97,26 +97,26 @@ impl FileSystem for Everything {
         _handle: FileHandle,
         _offset: u64,
         _buf: &mut DirBuf<'_>,
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<()> {
         nope()
     }
-    fn node_readlink(&self, _node: Cookie, _cred: &Cred) -> Result<OsString> {
+    fn node_readlink(&self, _node: Cookie, _ctx: &Context<'_>) -> Result<OsString> {
         nope()
     }
-    fn node_symlink(&self, _dir: Cookie, _name: &OsStr, _target: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_symlink(&self, _dir: Cookie, _name: &OsStr, _target: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         nope()
     }
-    fn node_mkdir(&self, _dir: Cookie, _name: &OsStr, _mode: u32, _cred: &Cred) -> Result<NewNode> {
+    fn node_mkdir(&self, _dir: Cookie, _name: &OsStr, _mode: u32, _ctx: &Context<'_>) -> Result<NewNode> {
         nope()
     }
-    fn node_rmdir(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_rmdir(&self, _dir: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         nope()
     }
-    fn node_remove(&self, _dir: Cookie, _name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_remove(&self, _dir: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         nope()
     }
-    fn node_link(&self, _dir: Cookie, _node: Cookie, _name: &OsStr, _cred: &Cred) -> Result<Vattr> {
+    fn node_link(&self, _dir: Cookie, _node: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<Vattr> {
         nope()
     }
     fn node_rename(
@@ -126,16 +126,16 @@ impl FileSystem for Everything {
         _new_dir: Cookie,
         _new_name: &OsStr,
         _flags: RenameFlags,
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<()> {
         nope()
     }
-    fn node_fsync(&self, _node: Cookie, _handle: FileHandle, _datasync: bool, _cred: &Cred) -> Result<()> {
+    fn node_fsync(&self, _node: Cookie, _handle: FileHandle, _datasync: bool, _ctx: &Context<'_>) -> Result<()> {
         nope()
     }
     fn node_inactive(&self, _node: Cookie) {}
     fn node_reclaim(&self, _node: Cookie) {}
-    fn node_getextattr(&self, _node: Cookie, _name: &OsStr, _cred: &Cred) -> Result<Vec<u8>> {
+    fn node_getextattr(&self, _node: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<Vec<u8>> {
         nope()
     }
     fn node_setextattr(
@@ -144,14 +144,14 @@ impl FileSystem for Everything {
         _name: &OsStr,
         _value: &[u8],
         _flags: XattrFlags,
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<()> {
         nope()
     }
-    fn node_listextattr(&self, _node: Cookie, _cred: &Cred) -> Result<Vec<OsString>> {
+    fn node_listextattr(&self, _node: Cookie, _ctx: &Context<'_>) -> Result<Vec<OsString>> {
         nope()
     }
-    fn node_deleteextattr(&self, _node: Cookie, _name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_deleteextattr(&self, _node: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         nope()
     }
 }

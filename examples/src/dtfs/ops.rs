@@ -5,7 +5,7 @@ use std::ffi::{OsStr, OsString};
 use std::sync::atomic::Ordering;
 
 use puffs::{
-    puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, RenameFlags, Result, SetVattr, StatVfs,
+    puffs_fs, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, NewNode, RenameFlags, Result, SetVattr, StatVfs,
     Vattr, Vtype, WaitFor, XattrFlags,
 };
 
@@ -20,7 +20,7 @@ impl FileSystem for Dtfs {
     // dtfs stores the two ACL attributes like any other; the framework and the kernel do the rest.
     const POSIX_ACL: bool = true;
 
-    fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+    fn fs_statvfs(&self, _ctx: &Context<'_>) -> Result<StatVfs> {
         let tree = read_lock(&self.tree);
         let blocks = tree.capacity / BLOCK;
         let free = tree.capacity.saturating_sub(tree.used) / BLOCK;
@@ -36,12 +36,12 @@ impl FileSystem for Dtfs {
         })
     }
 
-    fn fs_sync(&self, _waitfor: WaitFor, _cred: &Cred) -> Result<()> {
+    fn fs_sync(&self, _waitfor: WaitFor, _ctx: &Context<'_>) -> Result<()> {
         // Memory is the backing store: everything written is already there.
         Ok(())
     }
 
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         let tree = read_lock(&self.tree);
         let ino = match name.as_encoded_bytes() {
             b"." => tree.dir(dir.0).map(|_| dir.0)?,
@@ -51,11 +51,11 @@ impl FileSystem for Dtfs {
         tree.hand_out(ino)
     }
 
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         Ok(read_lock(&self.tree).node(node)?.vattr.clone())
     }
 
-    fn node_setattr(&self, node: Cookie, changes: &SetVattr, _cred: &Cred) -> Result<Vattr> {
+    fn node_setattr(&self, node: Cookie, changes: &SetVattr, _ctx: &Context<'_>) -> Result<Vattr> {
         let mut tree = write_lock(&self.tree);
         let t = now();
         if let Some(size) = changes.size {
@@ -96,8 +96,8 @@ impl FileSystem for Dtfs {
         Ok(vattr.clone())
     }
 
-    fn node_create(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
-        write_lock(&self.tree).make(dir.0, name, Vtype::Reg, mode, cred, Content::File(BTreeMap::new()))
+    fn node_create(&self, dir: Cookie, name: &OsStr, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
+        write_lock(&self.tree).make(dir.0, name, Vtype::Reg, mode, ctx.cred(), Content::File(BTreeMap::new()))
     }
 
     fn node_mknod(
@@ -107,7 +107,7 @@ impl FileSystem for Dtfs {
         vtype: Vtype,
         mode: u32,
         rdev: u64,
-        cred: &Cred,
+        ctx: &Context<'_>,
     ) -> Result<NewNode> {
         let content = match vtype {
             Vtype::Reg => Content::File(BTreeMap::new()),
@@ -115,7 +115,7 @@ impl FileSystem for Dtfs {
             Vtype::Dir | Vtype::Lnk => return Err(Errno::EINVAL),
         };
         let mut tree = write_lock(&self.tree);
-        let made = tree.make(dir.0, name, vtype, mode, cred, content)?;
+        let made = tree.make(dir.0, name, vtype, mode, ctx.cred(), content)?;
         let node = tree.node_mut(made.cookie.0)?;
         if matches!(vtype, Vtype::Chr | Vtype::Blk) {
             node.vattr.rdev = rdev;
@@ -123,7 +123,14 @@ impl FileSystem for Dtfs {
         Ok(NewNode::new(made.cookie, node.vattr.clone()))
     }
 
-    fn node_read(&self, node: Cookie, _handle: FileHandle, offset: u64, buf: &mut [u8], _cred: &Cred) -> Result<usize> {
+    fn node_read(
+        &self,
+        node: Cookie,
+        _handle: FileHandle,
+        offset: u64,
+        buf: &mut [u8],
+        _ctx: &Context<'_>,
+    ) -> Result<usize> {
         let tree = read_lock(&self.tree);
         let node = tree.node(node)?;
         let chunks = match &node.content {
@@ -151,7 +158,14 @@ impl FileSystem for Dtfs {
         Ok(n)
     }
 
-    fn node_write(&self, node: Cookie, _handle: FileHandle, offset: u64, data: &[u8], _cred: &Cred) -> Result<usize> {
+    fn node_write(
+        &self,
+        node: Cookie,
+        _handle: FileHandle,
+        offset: u64,
+        data: &[u8],
+        _ctx: &Context<'_>,
+    ) -> Result<usize> {
         let mut tree = write_lock(&self.tree);
         let FileMut { vattr, chunks, used, capacity } = tree.file_mut(node.0)?;
         let end = offset.checked_add(data.len() as u64).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
@@ -195,7 +209,7 @@ impl FileSystem for Dtfs {
         _handle: FileHandle,
         offset: u64,
         buf: &mut DirBuf<'_>,
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<()> {
         let tree = read_lock(&self.tree);
         let directory = tree.dir(dir.0)?;
@@ -214,25 +228,25 @@ impl FileSystem for Dtfs {
         Ok(())
     }
 
-    fn node_readlink(&self, node: Cookie, _cred: &Cred) -> Result<OsString> {
+    fn node_readlink(&self, node: Cookie, _ctx: &Context<'_>) -> Result<OsString> {
         match &read_lock(&self.tree).node(node)?.content {
             Content::Symlink(target) => Ok(target.clone()),
             _ => Err(Errno::EINVAL),
         }
     }
 
-    fn node_symlink(&self, dir: Cookie, name: &OsStr, target: &OsStr, cred: &Cred) -> Result<NewNode> {
+    fn node_symlink(&self, dir: Cookie, name: &OsStr, target: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
         if target.len() >= 4096 {
             return Err(Errno::ENAMETOOLONG);
         }
-        write_lock(&self.tree).make(dir.0, name, Vtype::Lnk, 0o777, cred, Content::Symlink(target.to_owned()))
+        write_lock(&self.tree).make(dir.0, name, Vtype::Lnk, 0o777, ctx.cred(), Content::Symlink(target.to_owned()))
     }
 
-    fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
-        write_lock(&self.tree).make(dir.0, name, Vtype::Dir, mode, cred, Content::Dir(Directory::new(dir.0)))
+    fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
+        write_lock(&self.tree).make(dir.0, name, Vtype::Dir, mode, ctx.cred(), Content::Dir(Directory::new(dir.0)))
     }
 
-    fn node_rmdir(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_rmdir(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         match name.as_encoded_bytes() {
             b"." => return Err(Errno::EINVAL),
             b".." => return Err(Errno::ENOTEMPTY),
@@ -253,7 +267,7 @@ impl FileSystem for Dtfs {
         Ok(())
     }
 
-    fn node_remove(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_remove(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         let mut tree = write_lock(&self.tree);
         let ino = tree.child(dir.0, name)?;
         if matches!(tree.node(Cookie(ino))?.content, Content::Dir(_)) {
@@ -265,7 +279,7 @@ impl FileSystem for Dtfs {
         Ok(())
     }
 
-    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, _cred: &Cred) -> Result<Vattr> {
+    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<Vattr> {
         let mut tree = write_lock(&self.tree);
         let target = tree.node(node)?;
         if matches!(target.content, Content::Dir(_)) {
@@ -299,7 +313,7 @@ impl FileSystem for Dtfs {
         new_dir: Cookie,
         new_name: &OsStr,
         flags: RenameFlags,
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<()> {
         if flags.contains(RenameFlags::WHITEOUT) || flags.contains(RenameFlags::EXCHANGE | RenameFlags::NOREPLACE) {
             return Err(Errno::EINVAL);
@@ -390,7 +404,7 @@ impl FileSystem for Dtfs {
         Ok(())
     }
 
-    fn node_fsync(&self, node: Cookie, _handle: FileHandle, _datasync: bool, _cred: &Cred) -> Result<()> {
+    fn node_fsync(&self, node: Cookie, _handle: FileHandle, _datasync: bool, _ctx: &Context<'_>) -> Result<()> {
         read_lock(&self.tree).node(node).map(drop)
     }
 
@@ -404,11 +418,18 @@ impl FileSystem for Dtfs {
         }
     }
 
-    fn node_getextattr(&self, node: Cookie, name: &OsStr, _cred: &Cred) -> Result<Vec<u8>> {
+    fn node_getextattr(&self, node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<Vec<u8>> {
         read_lock(&self.tree).node(node)?.xattrs.get(name).cloned().ok_or(Errno::ENODATA)
     }
 
-    fn node_setextattr(&self, node: Cookie, name: &OsStr, value: &[u8], flags: XattrFlags, _cred: &Cred) -> Result<()> {
+    fn node_setextattr(
+        &self,
+        node: Cookie,
+        name: &OsStr,
+        value: &[u8],
+        flags: XattrFlags,
+        _ctx: &Context<'_>,
+    ) -> Result<()> {
         if name.is_empty() {
             return Err(Errno::EINVAL);
         }
@@ -435,11 +456,11 @@ impl FileSystem for Dtfs {
         Ok(())
     }
 
-    fn node_listextattr(&self, node: Cookie, _cred: &Cred) -> Result<Vec<OsString>> {
+    fn node_listextattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vec<OsString>> {
         Ok(read_lock(&self.tree).node(node)?.xattrs.keys().cloned().collect())
     }
 
-    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         let mut tree = write_lock(&self.tree);
         let node = tree.node_mut(node.0)?;
         let value = node.xattrs.remove(name).ok_or(Errno::ENODATA)?;

@@ -2,12 +2,12 @@
 
 use std::ffi::OsStr;
 
-use puffs::{Cookie, Cred, Errno, FileHandle, FileSystem, RenameFlags, SetVattr, Vtype};
+use puffs::{Context, Cookie, Errno, FileHandle, FileSystem, RenameFlags, SetVattr, Vtype};
 
 use super::tree::{BLOCK, CHUNK, MAX_FILE_SIZE};
 use super::Dtfs;
 
-const ROOT: Cred = Cred::ROOT;
+const ROOT: Context<'static> = Context::ROOT;
 
 fn write(fs: &Dtfs, node: Cookie, offset: u64, data: &[u8]) {
     assert_eq!(fs.node_write(node, FileHandle::NONE, offset, data, &ROOT), Ok(data.len()));

@@ -171,11 +171,11 @@ fn the_expansion_is_the_impl_unchanged_then_the_derived_ops() {
                 fn dispatch(
                     &self,
                     op: ::puffs::__private::Op<'_>,
-                    cred: &::puffs::Cred,
+                    ctx: &::puffs::Context<'_>,
                 ) -> ::puffs::__private::Outcome {
                     match op {
                         ::puffs::__private::Op::Lookup { dir, name } => ::core::convert::From::from(
-                            <Self as ::puffs::FileSystem>::node_lookup(self, dir, name, cred)
+                            <Self as ::puffs::FileSystem>::node_lookup(self, dir, name, ctx)
                         ),
                         absent => absent.absent(),
                     }

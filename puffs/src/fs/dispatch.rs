@@ -10,8 +10,8 @@ use std::ffi::OsString;
 
 use nix::errno::Errno;
 
-use crate::cred::Cred;
 use crate::fs::answer::{NewNode, Opened, StatVfs};
+use crate::fs::context::Context;
 use crate::fs::mask::{VfsopMask, VnopMask};
 use crate::fs::Result;
 use crate::vattr::Vattr;
@@ -37,9 +37,9 @@ pub trait Dispatch {
     /// The file-system operations the `impl` block defines.
     const VFSOPS: VfsopMask;
 
-    /// Runs `op` for the caller `cred`: its method if the block defines it, else
+    /// Runs `op` in the request context `ctx`: its method if the block defines it, else
     /// [`Op::absent`].
-    fn dispatch(&self, op: Op<'_>, cred: &Cred) -> Outcome;
+    fn dispatch(&self, op: Op<'_>, ctx: &Context<'_>) -> Outcome;
 }
 
 /// What an operation answered, by the type its method returns.
@@ -129,6 +129,7 @@ mod tests {
 
     use crate::cred::Cred;
     use crate::fs::answer::{NewNode, StatVfs};
+    use crate::fs::context::Context;
     use crate::fs::cookie::Cookie;
     use crate::fs::{FileSystem, Result};
     use crate::vattr::{Vattr, Vtype};
@@ -142,13 +143,13 @@ mod tests {
 
     #[puffs_fs]
     impl FileSystem for Fs {
-        fn node_lookup(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<NewNode> {
-            self.calls.lock().unwrap().push(format!("lookup {} {name:?} by {}", dir.0, cred.uid));
+        fn node_lookup(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
+            self.calls.lock().unwrap().push(format!("lookup {} {name:?} by {}", dir.0, ctx.cred().uid));
             Ok(NewNode::new(Cookie(7), Vattr::new(Vtype::Reg, 0o644, 7)))
         }
 
         #[cfg(any())]
-        fn node_getattr(&self, _node: Cookie, _cred: &Cred) -> Result<Vattr> {
+        fn node_getattr(&self, _node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
             unreachable!("compiled out")
         }
 
@@ -157,7 +158,7 @@ mod tests {
         }
     }
 
-    const CRED: Cred = Cred { uid: 1000, gid: 100, pid: 9 };
+    const CRED: Context<'static> = Context::new(Cred { uid: 1000, gid: 100, pid: 9 });
 
     #[test]
     fn an_implemented_operation_reaches_its_method_with_the_requests_fields() {

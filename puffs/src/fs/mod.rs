@@ -1,6 +1,7 @@
 //! The operations a file system implements: the [`FileSystem`] trait, in puffs vocabulary.
 
 pub(crate) mod answer;
+pub(crate) mod context;
 pub(crate) mod cookie;
 pub(crate) mod dispatch;
 pub(crate) mod flags;
@@ -12,9 +13,9 @@ use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::AccessFlags;
 
-use crate::cred::Cred;
 use crate::dirent::DirBuf;
 use crate::fs::answer::{NewNode, Opened, StatVfs};
+use crate::fs::context::Context;
 use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
 use crate::settings::MountInfo;
@@ -64,12 +65,12 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
     fn fs_mounted(&self, info: &MountInfo) {}
 
     /// Statistics of the whole file system (`statvfs(2)`).
-    fn fs_statvfs(&self, cred: &Cred) -> Result<StatVfs> {
+    fn fs_statvfs(&self, ctx: &Context<'_>) -> Result<StatVfs> {
         Err(Errno::ENOSYS)
     }
 
     /// Write everything to stable storage (`sync(2)`, `syncfs(2)`).
-    fn fs_sync(&self, waitfor: WaitFor, cred: &Cred) -> Result<()> {
+    fn fs_sync(&self, waitfor: WaitFor, ctx: &Context<'_>) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 
@@ -83,22 +84,22 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
     fn fs_suspend(&self, phase: SuspendPhase) {}
 
     /// Find `name` in directory `dir`. `ENOENT` if there is no such entry.
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
         Err(Errno::ENOSYS)
     }
 
     /// The attributes of `node`.
-    fn node_getattr(&self, node: Cookie, cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, ctx: &Context<'_>) -> Result<Vattr> {
         Err(Errno::ENOSYS)
     }
 
     /// Change attributes of `node`; answers the attributes after the change.
-    fn node_setattr(&self, node: Cookie, changes: &SetVattr, cred: &Cred) -> Result<Vattr> {
+    fn node_setattr(&self, node: Cookie, changes: &SetVattr, ctx: &Context<'_>) -> Result<Vattr> {
         Err(Errno::ENOSYS)
     }
 
     /// Create a regular file `name` in `dir` with permissions `mode` (the umask already applied).
-    fn node_create(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
+    fn node_create(&self, dir: Cookie, name: &OsStr, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
         Err(Errno::ENOSYS)
     }
 
@@ -110,13 +111,13 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         vtype: Vtype,
         mode: u32,
         rdev: u64,
-        cred: &Cred,
+        ctx: &Context<'_>,
     ) -> Result<NewNode> {
         Err(Errno::ENOSYS)
     }
 
     /// Open `node` (a file or a directory) with `open(2)` flags.
-    fn node_open(&self, node: Cookie, flags: OFlag, cred: &Cred) -> Result<Opened> {
+    fn node_open(&self, node: Cookie, flags: OFlag, ctx: &Context<'_>) -> Result<Opened> {
         Err(Errno::ENOSYS)
     }
 
@@ -125,18 +126,32 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         Err(Errno::ENOSYS)
     }
 
-    /// May `cred` access `node` as `mode` asks (`access(2)`)? `EACCES` if not.
-    fn node_access(&self, node: Cookie, mode: AccessFlags, cred: &Cred) -> Result<()> {
+    /// May the caller access `node` as `mode` asks (`access(2)`)? `EACCES` if not.
+    fn node_access(&self, node: Cookie, mode: AccessFlags, ctx: &Context<'_>) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 
     /// Read from `node` at `offset` into `buf`; answers how many bytes were read (0 at the end).
-    fn node_read(&self, node: Cookie, handle: FileHandle, offset: u64, buf: &mut [u8], cred: &Cred) -> Result<usize> {
+    fn node_read(
+        &self,
+        node: Cookie,
+        handle: FileHandle,
+        offset: u64,
+        buf: &mut [u8],
+        ctx: &Context<'_>,
+    ) -> Result<usize> {
         Err(Errno::ENOSYS)
     }
 
     /// Write `data` to `node` at `offset`; answers how many bytes were written.
-    fn node_write(&self, node: Cookie, handle: FileHandle, offset: u64, data: &[u8], cred: &Cred) -> Result<usize> {
+    fn node_write(
+        &self,
+        node: Cookie,
+        handle: FileHandle,
+        offset: u64,
+        data: &[u8],
+        ctx: &Context<'_>,
+    ) -> Result<usize> {
         Err(Errno::ENOSYS)
     }
 
@@ -148,38 +163,38 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         handle: FileHandle,
         offset: u64,
         buf: &mut DirBuf<'_>,
-        cred: &Cred,
+        ctx: &Context<'_>,
     ) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 
     /// The target of symbolic link `node`.
-    fn node_readlink(&self, node: Cookie, cred: &Cred) -> Result<OsString> {
+    fn node_readlink(&self, node: Cookie, ctx: &Context<'_>) -> Result<OsString> {
         Err(Errno::ENOSYS)
     }
 
     /// Create a symbolic link `name` in `dir` pointing at `target`.
-    fn node_symlink(&self, dir: Cookie, name: &OsStr, target: &OsStr, cred: &Cred) -> Result<NewNode> {
+    fn node_symlink(&self, dir: Cookie, name: &OsStr, target: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
         Err(Errno::ENOSYS)
     }
 
     /// Create directory `name` in `dir` with permissions `mode`.
-    fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
+    fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
         Err(Errno::ENOSYS)
     }
 
     /// Remove the empty directory `name` from `dir`.
-    fn node_rmdir(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<()> {
+    fn node_rmdir(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 
     /// Remove the non-directory `name` from `dir` (`unlink(2)`).
-    fn node_remove(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<()> {
+    fn node_remove(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 
     /// Make `name` in `dir` a new hard link to `node`; answers the node's attributes after.
-    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, cred: &Cred) -> Result<Vattr> {
+    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<Vattr> {
         Err(Errno::ENOSYS)
     }
 
@@ -191,13 +206,13 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         new_dir: Cookie,
         new_name: &OsStr,
         flags: RenameFlags,
-        cred: &Cred,
+        ctx: &Context<'_>,
     ) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 
     /// Flush `node` to stable storage; only its data when `datasync`.
-    fn node_fsync(&self, node: Cookie, handle: FileHandle, datasync: bool, cred: &Cred) -> Result<()> {
+    fn node_fsync(&self, node: Cookie, handle: FileHandle, datasync: bool, ctx: &Context<'_>) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 
@@ -209,22 +224,29 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
     fn node_reclaim(&self, node: Cookie) {}
 
     /// The value of extended attribute `name` of `node`; `ENODATA` if it has none.
-    fn node_getextattr(&self, node: Cookie, name: &OsStr, cred: &Cred) -> Result<Vec<u8>> {
+    fn node_getextattr(&self, node: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<Vec<u8>> {
         Err(Errno::ENOSYS)
     }
 
     /// Set extended attribute `name` of `node` to `value`.
-    fn node_setextattr(&self, node: Cookie, name: &OsStr, value: &[u8], flags: XattrFlags, cred: &Cred) -> Result<()> {
+    fn node_setextattr(
+        &self,
+        node: Cookie,
+        name: &OsStr,
+        value: &[u8],
+        flags: XattrFlags,
+        ctx: &Context<'_>,
+    ) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 
     /// The names of the extended attributes of `node`.
-    fn node_listextattr(&self, node: Cookie, cred: &Cred) -> Result<Vec<OsString>> {
+    fn node_listextattr(&self, node: Cookie, ctx: &Context<'_>) -> Result<Vec<OsString>> {
         Err(Errno::ENOSYS)
     }
 
     /// Remove extended attribute `name` of `node`; `ENODATA` if it has none.
-    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, cred: &Cred) -> Result<()> {
+    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 }

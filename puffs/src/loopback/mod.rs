@@ -13,14 +13,14 @@
 //!
 //! ```
 //! use std::ffi::OsStr;
-//! use puffs::{puffs_fs, Cookie, Cred, Errno, FileSystem, NewNode, Result, Usermount, Vattr, Vtype};
+//! use puffs::{puffs_fs, Cookie, Context, Errno, FileSystem, NewNode, Result, Usermount, Vattr, Vtype};
 //! use puffs::loopback::{self, MountArgs};
 //!
 //! struct One;
 //!
 //! #[puffs_fs]
 //! impl FileSystem for One {
-//!     fn node_lookup(&self, _dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+//!     fn node_lookup(&self, _dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
 //!         if name != "one" {
 //!             return Err(Errno::ENOENT);
 //!         }

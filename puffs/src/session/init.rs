@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 
 use nix::errno::Errno;
 
-use crate::cred::Cred;
+use crate::fs::context::Context;
 use crate::fs::dispatch::Op;
 use crate::fs::mask::{vnop_mask, VnopMask};
 use crate::fs::FileSystem;
@@ -112,7 +112,7 @@ impl<F: FileSystem> Session<F> {
             protocol: (abi::KERNEL_VERSION, minor),
             posix_acl: self.acl_granted(),
         };
-        let _ = self.call(Op::Mounted { info: &info }, &Cred::ROOT).done();
+        let _ = self.call(Op::Mounted { info: &info }, &Context::ROOT).done();
         Ok(info)
     }
 

@@ -4,11 +4,13 @@
 //!
 //! - `mod.rs`: the session, one frame's way through it, and sending;
 //! - [`init`]: the `INIT` handshake;
+//! - [`interrupt`]: which requests are in flight, for `INTERRUPT`;
 //! - [`translate`]: from a wire request to the file system's operation and back to a reply;
 //! - [`node`]: the node table (cookies and lookup counts);
 //! - [`posix_acl`]: what the framework does for file systems with POSIX ACLs.
 
 mod init;
+mod interrupt;
 pub(crate) mod node;
 mod posix_acl;
 mod translate;
@@ -20,6 +22,7 @@ use std::sync::{Arc, Mutex};
 use nix::errno::Errno;
 
 use crate::cred::Cred;
+use crate::fs::context::Context;
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::{Op, Outcome};
 use crate::fs::flags::UnmountFlags;
@@ -29,6 +32,7 @@ use crate::fuse::reply::Reply;
 use crate::fuse::request::{Operation, Request};
 use crate::fuse::Channel;
 use crate::settings::{clamp_request_len, Settings};
+use interrupt::Interrupts;
 use node::NodeTable;
 
 /// A mounted file system's request handling.
@@ -44,6 +48,8 @@ pub(crate) struct Session<F: FileSystem> {
     pub(crate) request_len: usize,
     /// The kernel enforces POSIX ACLs and leaves the umask to the framework (see `posix_acl`).
     acl: AtomicBool,
+    /// The requests in flight, for `INTERRUPT`.
+    interrupts: Interrupts,
     destroyed: AtomicBool,
     /// The file system already agreed to (or was told of) the unmount.
     pub(crate) unmount_told: AtomicBool,
@@ -59,7 +65,7 @@ pub(crate) enum Handled {
     Destroyed,
 }
 
-fn cred_of(h: &InHeader) -> Cred {
+pub(super) fn cred_of(h: &InHeader) -> Cred {
     Cred { uid: h.uid, gid: h.gid, pid: h.pid }
 }
 
@@ -72,6 +78,7 @@ impl<F: FileSystem> Session<F> {
             request_len: clamp_request_len(settings.max_request_len),
             settings,
             acl: AtomicBool::new(false),
+            interrupts: Interrupts::default(),
             destroyed: AtomicBool::new(false),
             unmount_told: AtomicBool::new(false),
             dump_lock: Mutex::new(()),
@@ -94,7 +101,7 @@ impl<F: FileSystem> Session<F> {
         if self.unmount_told.load(Ordering::Acquire) {
             return Ok(());
         }
-        let verdict = self.call(Op::Unmount { flags }, &Cred::ROOT).done();
+        let verdict = self.call(Op::Unmount { flags }, &Context::ROOT).done();
         if verdict.is_ok() || flags.contains(UnmountFlags::FORCE) {
             self.unmount_told.store(true, Ordering::Release);
         }
@@ -159,14 +166,28 @@ impl<F: FileSystem> Session<F> {
             h.pid,
             request.op
         ));
+        if let Operation::Interrupt { unique: target } = request.op {
+            if let Some(retry) = self.interrupts.interrupt(h.unique, target) {
+                self.send_error(retry, Errno::EAGAIN);
+            }
+            return Handled::Continue;
+        }
         let wants_reply = request.wants_reply();
+        let started = wants_reply.then(|| self.interrupts.start(h.unique));
+        if let Some(retry) = started.as_ref().and_then(|s| s.retry) {
+            self.send_error(retry, Errno::EAGAIN);
+        }
+        let ctx = match &started {
+            Some(started) => Context::interruptible(cred_of(&h), &started.interrupt),
+            None => Context::new(cred_of(&h)),
+        };
         // An operation that may hand a node to the kernel holds off reclaims until its reply is
         // delivered and the lookup counted (see `node`).
         let handing_out = request.op.hands_out_node().then(|| self.nodes.handing_out());
         let mut handed_out = None;
         // A panicking operation must not leave the caller waiting forever: it answers EIO.
         let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(&request, &mut handed_out)))
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(&request, &ctx, &mut handed_out)))
                 .unwrap_or_else(|_| {
                     self.dump(format_args!(
                         "!! {} unique {} panicked in the file system",
@@ -183,6 +204,9 @@ impl<F: FileSystem> Session<F> {
             }
             _ => false,
         };
+        if started.is_some() {
+            self.interrupts.end(h.unique);
+        }
         if let (Some(guard), Some(cookie)) = (&handing_out, handed_out) {
             if delivered {
                 self.nodes.looked_up(guard, cookie);
@@ -204,13 +228,13 @@ impl<F: FileSystem> Session<F> {
 
     /// Runs `op` for `cred`: the file system's method if it has it, the framework's answer if
     /// not (see [`Op::absent`]).
-    pub(crate) fn call(&self, op: Op<'_>, cred: &Cred) -> Outcome {
-        self.fs.dispatch(op, cred)
+    pub(crate) fn call(&self, op: Op<'_>, ctx: &Context<'_>) -> Outcome {
+        self.fs.dispatch(op, ctx)
     }
 
     /// The kernel holds `cookie` no more: tells the file system (puffs `node_reclaim`).
     fn reclaim(&self, cookie: Cookie) {
-        let _ = self.call(Op::Reclaim { node: cookie }, &Cred::ROOT).done();
+        let _ = self.call(Op::Reclaim { node: cookie }, &Context::ROOT).done();
     }
 }
 

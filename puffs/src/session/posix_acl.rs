@@ -18,7 +18,7 @@ use std::ffi::OsStr;
 use nix::errno::Errno;
 
 use crate::acl::{Acl, ACCESS_XATTR, DEFAULT_XATTR};
-use crate::cred::Cred;
+use crate::fs::context::Context;
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::Op;
 use crate::fs::flags::XattrFlags;
@@ -43,13 +43,13 @@ pub(crate) struct Inherited {
 impl<F: FileSystem> Session<F> {
     /// The mode and ACLs of a node created with `mode` in `dir` by a caller whose umask is
     /// `umask`: the directory's default ACL masks the mode, or else the umask does.
-    pub(crate) fn inherit_acl(&self, dir: Cookie, mode: u32, umask: u32, is_dir: bool, cred: &Cred) -> Inherited {
+    pub(crate) fn inherit_acl(&self, dir: Cookie, mode: u32, umask: u32, is_dir: bool, ctx: &Context<'_>) -> Inherited {
         if !self.acl_granted() {
             // The kernel applied the umask already.
             return Inherited { mode, access: None, default: None };
         }
         let default =
-            self.call(Op::Getextattr { node: dir, name: OsStr::new(DEFAULT_XATTR) }, cred).value().ok().and_then(
+            self.call(Op::Getextattr { node: dir, name: OsStr::new(DEFAULT_XATTR) }, ctx).value().ok().and_then(
                 |bytes| {
                     // What the file system stored came through `set_acl`: valid unless it was changed
                     // behind the framework's back, and then it is ignored.
@@ -66,12 +66,17 @@ impl<F: FileSystem> Session<F> {
     }
 
     /// Stores the ACLs a new node inherited.
-    pub(crate) fn store_inherited_acl(&self, node: Cookie, inherited: &Inherited, cred: &Cred) -> Result<(), Errno> {
+    pub(crate) fn store_inherited_acl(
+        &self,
+        node: Cookie,
+        inherited: &Inherited,
+        ctx: &Context<'_>,
+    ) -> Result<(), Errno> {
         for (name, acl) in [(ACCESS_XATTR, &inherited.access), (DEFAULT_XATTR, &inherited.default)] {
             if let Some(acl) = acl {
                 self.call(
                     Op::Setextattr { node, name: OsStr::new(name), value: &acl.to_xattr(), flags: XattrFlags::empty() },
-                    cred,
+                    ctx,
                 )
                 .done()?;
             }
@@ -80,18 +85,18 @@ impl<F: FileSystem> Session<F> {
     }
 
     /// Brings the stored access ACL of `node`, if any, in step with its new `mode`.
-    pub(crate) fn chmod_acl(&self, node: Cookie, mode: u32, cred: &Cred) -> Result<(), Errno> {
+    pub(crate) fn chmod_acl(&self, node: Cookie, mode: u32, ctx: &Context<'_>) -> Result<(), Errno> {
         if !self.acl_granted() {
             return Ok(());
         }
         let name = OsStr::new(ACCESS_XATTR);
         let Ok(Ok(mut acl)) =
-            self.call(Op::Getextattr { node, name }, cred).value().map(|bytes| Acl::from_xattr(&bytes))
+            self.call(Op::Getextattr { node, name }, ctx).value().map(|bytes| Acl::from_xattr(&bytes))
         else {
             return Ok(());
         };
         acl.chmod(mode);
-        self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags: XattrFlags::empty() }, cred).done()
+        self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags: XattrFlags::empty() }, ctx).done()
     }
 
     /// Sets one of the ACL attributes of `node` (`setfacl`, `cp -a`).
@@ -101,29 +106,29 @@ impl<F: FileSystem> Session<F> {
         name: &OsStr,
         value: &[u8],
         flags: XattrFlags,
-        cred: &Cred,
+        ctx: &Context<'_>,
     ) -> Result<(), Errno> {
         if !self.acl_granted() {
             return Err(Errno::EOPNOTSUPP);
         }
         let acl = Acl::from_xattr(value)?;
         if name == DEFAULT_XATTR {
-            return self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags }, cred).done();
+            return self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags }, ctx).done();
         }
         // The access ACL decides the permission bits; set-id and sticky bits stay.
-        let current = self.call(Op::Getattr { node }, cred).vattr()?.mode;
+        let current = self.call(Op::Getattr { node }, ctx).vattr()?.mode;
         let mode = (current & !0o777) | acl.mode_bits();
         // Granted only to a file system with setattr and the xattr operations (see INIT).
         let changes = SetVattr { mode: Some(mode), ..SetVattr::default() };
-        self.call(Op::Setattr { node, changes: &changes }, cred).vattr()?;
+        self.call(Op::Setattr { node, changes: &changes }, ctx).vattr()?;
         if acl.is_equivalent_to_mode() {
             // The mode says it all: no ACL is kept (as every disk file system does).
-            match self.call(Op::Deleteextattr { node, name }, cred).done() {
+            match self.call(Op::Deleteextattr { node, name }, ctx).done() {
                 Ok(()) | Err(Errno::ENODATA) => Ok(()),
                 Err(e) => Err(e),
             }
         } else {
-            self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags }, cred).done()
+            self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags }, ctx).done()
         }
     }
 }

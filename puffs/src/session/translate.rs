@@ -7,9 +7,9 @@ use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
-use crate::cred::Cred;
 use crate::dirent::DirBuf;
 use crate::fs::answer::{NewNode, Opened};
+use crate::fs::context::Context;
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::Op;
 use crate::fs::flags::{UnmountFlags, WaitFor};
@@ -21,7 +21,7 @@ use crate::fuse::request::{Operation, Request};
 use crate::vattr::{Vattr, Vtype};
 
 use super::posix_acl::is_acl_name;
-use super::{cred_of, Session};
+use super::Session;
 
 impl<F: FileSystem> Session<F> {
     /// The reply handing `node` to the kernel; `handed_out` records it, to be counted once the
@@ -73,8 +73,8 @@ impl<F: FileSystem> Session<F> {
         abi::OpenOut { fh: opened.handle.0, open_flags, padding: 0 }.encode(reply.body());
     }
 
-    fn open_node(&self, cookie: Cookie, flags: OFlag, cred: &Cred) -> Result<Opened, Errno> {
-        let opened = self.call(Op::Open { node: cookie, flags }, cred).opened()?;
+    fn open_node(&self, cookie: Cookie, flags: OFlag, ctx: &Context<'_>) -> Result<Opened, Errno> {
+        let opened = self.call(Op::Open { node: cookie, flags }, ctx).opened()?;
         self.nodes.opened(cookie);
         Ok(opened)
     }
@@ -90,12 +90,15 @@ impl<F: FileSystem> Session<F> {
     }
 
     /// Runs the operation of `request` and encodes the reply; `Err` is the errno to answer.
-    pub(super) fn dispatch(&self, request: &Request<'_>, handed_out: &mut Option<Cookie>) -> Result<Vec<u8>, Errno> {
+    pub(super) fn dispatch(
+        &self,
+        request: &Request<'_>,
+        ctx: &Context<'_>,
+        handed_out: &mut Option<Cookie>,
+    ) -> Result<Vec<u8>, Errno> {
         let h = &request.header;
         let unique = h.unique;
         let node = self.nodes.cookie_of(h.nodeid);
-        let cred = cred_of(h);
-        let cred = &cred;
         match &request.op {
             Operation::Init(_) => Err(Errno::EIO),
             Operation::Destroy => {
@@ -103,7 +106,7 @@ impl<F: FileSystem> Session<F> {
                 Ok(Self::empty_reply(unique))
             }
             &Operation::Lookup { name } => {
-                let found = self.call(Op::Lookup { dir: node, name }, cred).node()?;
+                let found = self.call(Op::Lookup { dir: node, name }, ctx).node()?;
                 Ok(self.entry_reply(unique, &found, 0, handed_out)?.finish())
             }
             Operation::Forget { nlookup } => {
@@ -115,59 +118,59 @@ impl<F: FileSystem> Session<F> {
                 self.nodes.forget(forgotten, |cookie| self.reclaim(cookie));
                 Err(Errno::ENOSYS)
             }
-            Operation::Getattr { .. } => Ok(self.attr_reply(unique, &self.call(Op::Getattr { node }, cred).vattr()?)),
+            Operation::Getattr { .. } => Ok(self.attr_reply(unique, &self.call(Op::Getattr { node }, ctx).vattr()?)),
             Operation::Setattr(changes) => {
-                let vattr = self.call(Op::Setattr { node, changes }, cred).vattr()?;
+                let vattr = self.call(Op::Setattr { node, changes }, ctx).vattr()?;
                 if let Some(mode) = changes.mode {
-                    self.chmod_acl(node, mode, cred)?;
+                    self.chmod_acl(node, mode, ctx)?;
                 }
                 Ok(self.attr_reply(unique, &vattr))
             }
             Operation::Readlink => {
-                let target = self.call(Op::Readlink { node }, cred).target()?;
+                let target = self.call(Op::Readlink { node }, ctx).target()?;
                 Ok(Self::data_reply(unique, target.as_bytes()))
             }
             &Operation::Symlink { name, target } => {
-                let made = self.call(Op::Symlink { dir: node, name, target }, cred).node()?;
+                let made = self.call(Op::Symlink { dir: node, name, target }, ctx).node()?;
                 Ok(self.entry_reply(unique, &made, 0, handed_out)?.finish())
             }
             &Operation::Mknod { name, vtype, mode, rdev, umask } => {
-                let inherited = self.inherit_acl(node, mode, umask, false, cred);
+                let inherited = self.inherit_acl(node, mode, umask, false, ctx);
                 let mode = inherited.mode;
                 // A regular file is what create makes: without mknod, create makes it.
                 let made = if vtype == Vtype::Reg && !vnop_mask::<F>().contains(VnopMask::MKNOD) {
-                    self.call(Op::Create { dir: node, name, mode }, cred)
+                    self.call(Op::Create { dir: node, name, mode }, ctx)
                 } else {
-                    self.call(Op::Mknod { dir: node, name, vtype, mode, rdev }, cred)
+                    self.call(Op::Mknod { dir: node, name, vtype, mode, rdev }, ctx)
                 }
                 .node()?;
                 let reply = self.entry_reply(unique, &made, 0, handed_out)?;
-                self.store_inherited_acl(made.cookie, &inherited, cred)?;
+                self.store_inherited_acl(made.cookie, &inherited, ctx)?;
                 Ok(reply.finish())
             }
             &Operation::Mkdir { name, mode, umask } => {
-                let inherited = self.inherit_acl(node, mode, umask, true, cred);
-                let made = self.call(Op::Mkdir { dir: node, name, mode: inherited.mode }, cred).node()?;
+                let inherited = self.inherit_acl(node, mode, umask, true, ctx);
+                let made = self.call(Op::Mkdir { dir: node, name, mode: inherited.mode }, ctx).node()?;
                 let reply = self.entry_reply(unique, &made, 0, handed_out)?;
-                self.store_inherited_acl(made.cookie, &inherited, cred)?;
+                self.store_inherited_acl(made.cookie, &inherited, ctx)?;
                 Ok(reply.finish())
             }
             &Operation::Unlink { name } => {
-                self.call(Op::Remove { dir: node, name }, cred).done()?;
+                self.call(Op::Remove { dir: node, name }, ctx).done()?;
                 Ok(Self::empty_reply(unique))
             }
             &Operation::Rmdir { name } => {
-                self.call(Op::Rmdir { dir: node, name }, cred).done()?;
+                self.call(Op::Rmdir { dir: node, name }, ctx).done()?;
                 Ok(Self::empty_reply(unique))
             }
             &Operation::Rename { newdir, flags, name, newname } => {
                 let new_dir = self.nodes.cookie_of(newdir);
-                self.call(Op::Rename { dir: node, name, new_dir, new_name: newname, flags }, cred).done()?;
+                self.call(Op::Rename { dir: node, name, new_dir, new_name: newname, flags }, ctx).done()?;
                 Ok(Self::empty_reply(unique))
             }
             &Operation::Link { oldnodeid, name } => {
                 let target = self.nodes.cookie_of(oldnodeid);
-                let vattr = self.call(Op::Link { dir: node, node: target, name }, cred).vattr()?;
+                let vattr = self.call(Op::Link { dir: node, node: target, name }, ctx).vattr()?;
                 Ok(self.entry_reply(unique, &NewNode::new(target, vattr), 0, handed_out)?.finish())
             }
             &Operation::Open { flags, .. } => {
@@ -176,18 +179,18 @@ impl<F: FileSystem> Session<F> {
                     // succeed" and stops sending them.
                     return Err(Errno::ENOSYS);
                 }
-                let opened = self.open_node(node, flags, cred)?;
+                let opened = self.open_node(node, flags, ctx)?;
                 let mut reply = Reply::new(unique, abi::OpenOut::SIZE);
                 Self::open_out(&mut reply, opened);
                 Ok(reply.finish())
             }
             &Operation::Create { name, mode, umask, flags } => {
-                let inherited = self.inherit_acl(node, mode, umask, false, cred);
-                let made = self.call(Op::Create { dir: node, name, mode: inherited.mode }, cred).node()?;
+                let inherited = self.inherit_acl(node, mode, umask, false, ctx);
+                let made = self.call(Op::Create { dir: node, name, mode: inherited.mode }, ctx).node()?;
                 // If the open fails, the kernel never learns of the node and `handle` gives it up.
                 let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, handed_out)?;
-                self.store_inherited_acl(made.cookie, &inherited, cred)?;
-                Self::open_out(&mut reply, self.open_node(made.cookie, flags, cred)?);
+                self.store_inherited_acl(made.cookie, &inherited, ctx)?;
+                Self::open_out(&mut reply, self.open_node(made.cookie, flags, ctx)?);
                 Ok(reply.finish())
             }
             &Operation::Read { fh, offset, size } => {
@@ -196,12 +199,12 @@ impl<F: FileSystem> Session<F> {
                 let start = reply.body().len();
                 reply.body().resize(start + size, 0);
                 let buf = &mut reply.body()[start..];
-                let n = self.call(Op::Read { node, handle: fh, offset, buf }, cred).size()?;
+                let n = self.call(Op::Read { node, handle: fh, offset, buf }, ctx).size()?;
                 reply.body().truncate(start + n.min(size));
                 Ok(reply.finish())
             }
             &Operation::Write { fh, offset, data } => {
-                let n = self.call(Op::Write { node, handle: fh, offset, data }, cred).size()?;
+                let n = self.call(Op::Write { node, handle: fh, offset, data }, ctx).size()?;
                 let mut reply = Reply::new(unique, abi::WriteOut::SIZE);
                 abi::WriteOut { size: n.min(data.len()) as u32, padding: 0 }.encode(reply.body());
                 Ok(reply.finish())
@@ -211,29 +214,29 @@ impl<F: FileSystem> Session<F> {
                 let size = (size as usize).min(self.request_len);
                 let mut reply = Reply::new(unique, size);
                 let mut buf = DirBuf::new(reply.body(), size);
-                self.call(Op::Readdir { dir: node, handle: fh, offset, buf: &mut buf }, cred).done()?;
+                self.call(Op::Readdir { dir: node, handle: fh, offset, buf: &mut buf }, ctx).done()?;
                 Ok(reply.finish())
             }
             Operation::Statfs => {
-                let st = self.call(Op::Statvfs {}, cred).statvfs()?;
+                let st = self.call(Op::Statvfs {}, ctx).statvfs()?;
                 let mut reply = Reply::new(unique, abi::Kstatfs::SIZE);
                 statfs_to_wire(&st).encode(reply.body());
                 Ok(reply.finish())
             }
             &Operation::Release { fh, flags, .. } => {
                 // The kernel ignores errors of release: the descriptor is gone already.
-                let _ = self.call(Op::Close { node, handle: fh, flags }, cred).done();
+                let _ = self.call(Op::Close { node, handle: fh, flags }, ctx).done();
                 if self.nodes.closed(node) {
-                    let _ = self.call(Op::Inactive { node }, cred).done();
+                    let _ = self.call(Op::Inactive { node }, ctx).done();
                 }
                 Ok(Self::empty_reply(unique))
             }
             &Operation::Fsync { fh, datasync, .. } => {
-                self.call(Op::Fsync { node, handle: fh, datasync }, cred).done()?;
+                self.call(Op::Fsync { node, handle: fh, datasync }, ctx).done()?;
                 Ok(Self::empty_reply(unique))
             }
             Operation::Syncfs => {
-                self.call(Op::Sync { waitfor: WaitFor::Wait }, cred).done()?;
+                self.call(Op::Sync { waitfor: WaitFor::Wait }, ctx).done()?;
                 Ok(Self::empty_reply(unique))
             }
             Operation::PuffsUnmount { flags } => {
@@ -243,14 +246,14 @@ impl<F: FileSystem> Session<F> {
                 Ok(Self::empty_reply(unique))
             }
             &Operation::PuffsSuspend { phase } => {
-                let _ = self.call(Op::Suspend { phase }, cred).done();
+                let _ = self.call(Op::Suspend { phase }, ctx).done();
                 Ok(Self::empty_reply(unique))
             }
             &Operation::Setxattr { name, value, flags } => {
                 if is_acl_name(name) {
-                    self.set_acl(node, name, value, flags, cred)?;
+                    self.set_acl(node, name, value, flags, ctx)?;
                 } else {
-                    self.call(Op::Setextattr { node, name, value, flags }, cred).done()?;
+                    self.call(Op::Setextattr { node, name, value, flags }, ctx).done()?;
                 }
                 Ok(Self::empty_reply(unique))
             }
@@ -260,23 +263,23 @@ impl<F: FileSystem> Session<F> {
                 Err(Errno::EOPNOTSUPP)
             }
             &Operation::Getxattr { name, size } => {
-                let value = self.call(Op::Getextattr { node, name }, cred).value()?;
+                let value = self.call(Op::Getextattr { node, name }, ctx).value()?;
                 sized_reply(unique, &value, size)
             }
             &Operation::Listxattr { size } => {
                 let mut list = Vec::new();
-                for name in self.call(Op::Listextattr { node }, cred).names()? {
+                for name in self.call(Op::Listextattr { node }, ctx).names()? {
                     list.extend_from_slice(&name.into_vec());
                     list.push(0);
                 }
                 sized_reply(unique, &list, size)
             }
             &Operation::Removexattr { name } => {
-                self.call(Op::Deleteextattr { node, name }, cred).done()?;
+                self.call(Op::Deleteextattr { node, name }, ctx).done()?;
                 Ok(Self::empty_reply(unique))
             }
             &Operation::Access { mode } => {
-                self.call(Op::Access { node, mode }, cred).done()?;
+                self.call(Op::Access { node, mode }, ctx).done()?;
                 Ok(Self::empty_reply(unique))
             }
             // puffs has no flush; ENOSYS makes the kernel stop sending it.

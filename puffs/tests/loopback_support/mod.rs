@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use puffs::loopback::{self, Loopback, MountArgs};
 use puffs::{
-    puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, MountInfo, NewNode, RenameFlags, Result, SetVattr,
-    StatVfs, SuspendPhase, UnmountFlags, Usermount, Vattr, Vtype, WaitFor, XattrFlags,
+    puffs_fs, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, MountInfo, NewNode, RenameFlags, Result,
+    SetVattr, StatVfs, SuspendPhase, UnmountFlags, Usermount, Vattr, Vtype, WaitFor, XattrFlags,
 };
 
 /// Longest a gate holds an operation, so that a failing test cannot hang.
@@ -118,12 +118,12 @@ impl FileSystem for Recorder {
         *self.log.mounted.lock().unwrap() = Some(info.clone());
     }
 
-    fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+    fn fs_statvfs(&self, _ctx: &Context<'_>) -> Result<StatVfs> {
         self.log.record("statvfs".into());
         Ok(StatVfs { blocks: 1234, ..StatVfs::default() })
     }
 
-    fn fs_sync(&self, waitfor: WaitFor, _cred: &Cred) -> Result<()> {
+    fn fs_sync(&self, waitfor: WaitFor, _ctx: &Context<'_>) -> Result<()> {
         self.log.record(format!("sync {waitfor:?}"));
         Ok(())
     }
@@ -141,7 +141,7 @@ impl FileSystem for Recorder {
         self.log.record(format!("suspend {phase:?}"));
     }
 
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         self.log.record(format!("lookup {} {}", dir.0, name.to_string_lossy()));
         match (dir, name.to_str()) {
             (d, Some("file")) if d == self.root || d == DIR => Ok(NewNode::new(FILE, self.attr(FILE)?)),
@@ -150,7 +150,7 @@ impl FileSystem for Recorder {
         }
     }
 
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         self.log.record(format!("getattr {}", node.0));
         if node == self.root {
             self.log.root_gate.pass();
@@ -158,7 +158,14 @@ impl FileSystem for Recorder {
         self.attr(node)
     }
 
-    fn node_read(&self, node: Cookie, _fh: FileHandle, offset: u64, buf: &mut [u8], _cred: &Cred) -> Result<usize> {
+    fn node_read(
+        &self,
+        node: Cookie,
+        _fh: FileHandle,
+        offset: u64,
+        buf: &mut [u8],
+        _ctx: &Context<'_>,
+    ) -> Result<usize> {
         self.log.record(format!("read {}", node.0));
         self.log.read_gate.pass();
         let data = b"data";
@@ -222,15 +229,15 @@ impl Memfs {
         Memfs { nodes: Mutex::new((nodes, 2)), reclaimed: Arc::default() }
     }
 
-    fn make(&self, dir: Cookie, name: &OsStr, vtype: Vtype, mode: u32, cred: &Cred) -> Result<NewNode> {
+    fn make(&self, dir: Cookie, name: &OsStr, vtype: Vtype, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
         let mut guard = self.nodes.lock().unwrap();
         let (nodes, next) = &mut *guard;
         let parent = nodes.get(&dir.0).ok_or(Errno::ENOENT)?;
         if parent.vattr.vtype != Vtype::Dir {
             return Err(Errno::ENOTDIR);
         }
-        let may_write = cred.uid == 0
-            || (parent.vattr.uid == cred.uid && parent.vattr.mode & 0o200 != 0)
+        let may_write = ctx.cred().uid == 0
+            || (parent.vattr.uid == ctx.cred().uid && parent.vattr.mode & 0o200 != 0)
             || parent.vattr.mode & 0o002 != 0;
         if !may_write {
             return Err(Errno::EACCES);
@@ -241,8 +248,8 @@ impl Memfs {
         let id = *next;
         *next += 1;
         let mut vattr = Vattr::new(vtype, mode, id);
-        vattr.uid = cred.uid;
-        vattr.gid = cred.gid;
+        vattr.uid = ctx.cred().uid;
+        vattr.gid = ctx.cred().gid;
         if vtype == Vtype::Dir {
             vattr.nlink = 2;
             nodes.get_mut(&dir.0).unwrap().vattr.nlink += 1;
@@ -266,23 +273,23 @@ impl MemNode {
 
 #[puffs_fs]
 impl FileSystem for Memfs {
-    fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+    fn fs_statvfs(&self, _ctx: &Context<'_>) -> Result<StatVfs> {
         let files = self.nodes.lock().unwrap().0.len() as u64;
         Ok(StatVfs { files, ..StatVfs::default() })
     }
 
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
         let guard = self.nodes.lock().unwrap();
         let parent = guard.0.get(&dir.0).ok_or(Errno::ENOENT)?;
         let id = *parent.children.get(name).ok_or(Errno::ENOENT)?;
         Ok(NewNode::new(Cookie(id), guard.0[&id].vattr.clone()))
     }
 
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         self.with(node, |n| Ok(n.vattr.clone()))
     }
 
-    fn node_setattr(&self, node: Cookie, changes: &SetVattr, _cred: &Cred) -> Result<Vattr> {
+    fn node_setattr(&self, node: Cookie, changes: &SetVattr, _ctx: &Context<'_>) -> Result<Vattr> {
         self.with(node, |n| {
             if let Some(mode) = changes.mode {
                 n.vattr.mode = mode;
@@ -301,16 +308,16 @@ impl FileSystem for Memfs {
         })
     }
 
-    fn node_create(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
-        self.make(dir, name, Vtype::Reg, mode, cred)
+    fn node_create(&self, dir: Cookie, name: &OsStr, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
+        self.make(dir, name, Vtype::Reg, mode, ctx)
     }
 
-    fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, cred: &Cred) -> Result<NewNode> {
-        self.make(dir, name, Vtype::Dir, mode, cred)
+    fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
+        self.make(dir, name, Vtype::Dir, mode, ctx)
     }
 
-    fn node_symlink(&self, dir: Cookie, name: &OsStr, target: &OsStr, cred: &Cred) -> Result<NewNode> {
-        let made = self.make(dir, name, Vtype::Lnk, 0o777, cred)?;
+    fn node_symlink(&self, dir: Cookie, name: &OsStr, target: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
+        let made = self.make(dir, name, Vtype::Lnk, 0o777, ctx)?;
         self.with(made.cookie, |n| {
             n.target = target.to_owned();
             n.vattr.size = target.len() as u64;
@@ -319,11 +326,18 @@ impl FileSystem for Memfs {
         Ok(NewNode { vattr: Vattr { size: target.len() as u64, ..made.vattr.clone() }, ..made })
     }
 
-    fn node_readlink(&self, node: Cookie, _cred: &Cred) -> Result<OsString> {
+    fn node_readlink(&self, node: Cookie, _ctx: &Context<'_>) -> Result<OsString> {
         self.with(node, |n| if n.vattr.vtype == Vtype::Lnk { Ok(n.target.clone()) } else { Err(Errno::EINVAL) })
     }
 
-    fn node_read(&self, node: Cookie, _fh: FileHandle, offset: u64, buf: &mut [u8], _cred: &Cred) -> Result<usize> {
+    fn node_read(
+        &self,
+        node: Cookie,
+        _fh: FileHandle,
+        offset: u64,
+        buf: &mut [u8],
+        _ctx: &Context<'_>,
+    ) -> Result<usize> {
         self.with(node, |n| {
             let start = (offset as usize).min(n.data.len());
             let len = buf.len().min(n.data.len() - start);
@@ -332,7 +346,7 @@ impl FileSystem for Memfs {
         })
     }
 
-    fn node_write(&self, node: Cookie, _fh: FileHandle, offset: u64, data: &[u8], _cred: &Cred) -> Result<usize> {
+    fn node_write(&self, node: Cookie, _fh: FileHandle, offset: u64, data: &[u8], _ctx: &Context<'_>) -> Result<usize> {
         self.with(node, |n| {
             let end = offset as usize + data.len();
             if n.data.len() < end {
@@ -350,7 +364,7 @@ impl FileSystem for Memfs {
         _fh: FileHandle,
         offset: u64,
         buf: &mut DirBuf<'_>,
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<()> {
         let guard = self.nodes.lock().unwrap();
         let node = guard.0.get(&dir.0).ok_or(Errno::ENOENT)?;
@@ -366,7 +380,7 @@ impl FileSystem for Memfs {
         Ok(())
     }
 
-    fn node_remove(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_remove(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         let mut guard = self.nodes.lock().unwrap();
         let id = *guard.0.get(&dir.0).ok_or(Errno::ENOENT)?.children.get(name).ok_or(Errno::ENOENT)?;
         if guard.0[&id].vattr.vtype == Vtype::Dir {
@@ -377,7 +391,7 @@ impl FileSystem for Memfs {
         Ok(())
     }
 
-    fn node_rmdir(&self, dir: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_rmdir(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         let mut guard = self.nodes.lock().unwrap();
         let id = *guard.0.get(&dir.0).ok_or(Errno::ENOENT)?.children.get(name).ok_or(Errno::ENOENT)?;
         let node = &guard.0[&id];
@@ -392,7 +406,7 @@ impl FileSystem for Memfs {
         Ok(())
     }
 
-    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, _cred: &Cred) -> Result<Vattr> {
+    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<Vattr> {
         let mut guard = self.nodes.lock().unwrap();
         let parent = guard.0.get_mut(&dir.0).ok_or(Errno::ENOENT)?;
         if parent.children.contains_key(name) {
@@ -411,7 +425,7 @@ impl FileSystem for Memfs {
         new_dir: Cookie,
         new_name: &OsStr,
         _flags: RenameFlags,
-        _cred: &Cred,
+        _ctx: &Context<'_>,
     ) -> Result<()> {
         let mut guard = self.nodes.lock().unwrap();
         let id = *guard.0.get(&dir.0).ok_or(Errno::ENOENT)?.children.get(name).ok_or(Errno::ENOENT)?;
@@ -429,11 +443,18 @@ impl FileSystem for Memfs {
         self.reclaimed.lock().unwrap().push(node.0);
     }
 
-    fn node_getextattr(&self, node: Cookie, name: &OsStr, _cred: &Cred) -> Result<Vec<u8>> {
+    fn node_getextattr(&self, node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<Vec<u8>> {
         self.with(node, |n| n.xattrs.get(name).cloned().ok_or(Errno::ENODATA))
     }
 
-    fn node_setextattr(&self, node: Cookie, name: &OsStr, value: &[u8], flags: XattrFlags, _cred: &Cred) -> Result<()> {
+    fn node_setextattr(
+        &self,
+        node: Cookie,
+        name: &OsStr,
+        value: &[u8],
+        flags: XattrFlags,
+        _ctx: &Context<'_>,
+    ) -> Result<()> {
         self.with(node, |n| {
             let exists = n.xattrs.contains_key(name);
             if flags.contains(XattrFlags::CREATE) && exists {
@@ -447,11 +468,11 @@ impl FileSystem for Memfs {
         })
     }
 
-    fn node_listextattr(&self, node: Cookie, _cred: &Cred) -> Result<Vec<OsString>> {
+    fn node_listextattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vec<OsString>> {
         self.with(node, |n| Ok(n.xattrs.keys().cloned().collect()))
     }
 
-    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, _cred: &Cred) -> Result<()> {
+    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         self.with(node, |n| n.xattrs.remove(name).map(drop).ok_or(Errno::ENODATA))
     }
 }

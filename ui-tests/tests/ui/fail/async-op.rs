@@ -1,11 +1,11 @@
 // An `async` vnop: puffs operations are synchronous.
-use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, Vattr, Vtype};
+use puffs::{puffs_fs, Cookie, Context, FileSystem, Result, Vattr, Vtype};
 
 struct Fs;
 
 #[puffs_fs]
 impl FileSystem for Fs {
-    async fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    async fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
     }
 }

@@ -1,11 +1,11 @@
 // A before-mount setter (`daemonize(true)`) called on a Running usermount.
-use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, Vattr, Vtype};
+use puffs::{puffs_fs, Cookie, Context, FileSystem, Result, Vattr, Vtype};
 
 struct Tiny;
 
 #[puffs_fs]
 impl FileSystem for Tiny {
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
     }
 }

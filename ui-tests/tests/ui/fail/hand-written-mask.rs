@@ -1,5 +1,5 @@
 // A mask written by hand inside the impl: the mask is derived, never declared this way.
-use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, Vattr, Vtype};
+use puffs::{puffs_fs, Cookie, Context, FileSystem, Result, Vattr, Vtype};
 
 struct Fs;
 
@@ -7,7 +7,7 @@ struct Fs;
 impl FileSystem for Fs {
     const VNOPS: puffs::VnopMask = puffs::VnopMask::all();
 
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
     }
 }

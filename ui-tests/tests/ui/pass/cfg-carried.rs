@@ -1,21 +1,21 @@
 // A method under `#[cfg]` adds its bit only when it is compiled in.
-use puffs::{puffs_fs, Cookie, Cred, FileHandle, FileSystem, Result, Vattr, VnopMask, Vtype};
+use puffs::{puffs_fs, Cookie, Context, FileHandle, FileSystem, Result, Vattr, VnopMask, Vtype};
 
 struct Fs;
 
 #[puffs_fs]
 impl FileSystem for Fs {
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
     }
 
     #[cfg(any())]
-    fn node_read(&self, _node: Cookie, _fh: FileHandle, _offset: u64, _buf: &mut [u8], _cred: &Cred) -> Result<usize> {
+    fn node_read(&self, _node: Cookie, _fh: FileHandle, _offset: u64, _buf: &mut [u8], _ctx: &Context<'_>) -> Result<usize> {
         Ok(0)
     }
 
     #[cfg(all())]
-    fn node_write(&self, _node: Cookie, _fh: FileHandle, _offset: u64, data: &[u8], _cred: &Cred) -> Result<usize> {
+    fn node_write(&self, _node: Cookie, _fh: FileHandle, _offset: u64, data: &[u8], _ctx: &Context<'_>) -> Result<usize> {
         Ok(data.len())
     }
 }

@@ -1,15 +1,15 @@
 // A declared mask that agrees with the methods compiles, in any order.
-use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, StatVfs, Vattr, Vtype};
+use puffs::{puffs_fs, Cookie, Context, FileSystem, Result, StatVfs, Vattr, Vtype};
 
 struct Fs;
 
 #[puffs_fs(vfsops(statvfs), vnops(getattr))]
 impl puffs::FileSystem for Fs {
-    fn fs_statvfs(&self, _cred: &Cred) -> Result<StatVfs> {
+    fn fs_statvfs(&self, _ctx: &Context<'_>) -> Result<StatVfs> {
         Ok(StatVfs::default())
     }
 
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
     }
 }

@@ -1,5 +1,5 @@
 // Generics and where clauses of the impl carry over to the derived masks.
-use puffs::{puffs_fs, Cookie, Cred, FileSystem, Result, Vattr, Vtype};
+use puffs::{puffs_fs, Cookie, Context, FileSystem, Result, Vattr, Vtype};
 
 struct Fs<T>(T);
 
@@ -8,7 +8,7 @@ impl<T> FileSystem for Fs<T>
 where
     T: Send + Sync + 'static,
 {
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
     }
 }

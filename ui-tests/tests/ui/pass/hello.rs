@@ -1,7 +1,7 @@
 // The hello file system of the crate docs compiles, and mounting it type-checks through every state.
 use std::ffi::OsStr;
 
-use puffs::{puffs_fs, Cookie, Cred, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result, Usermount, Vattr, Vtype};
+use puffs::{puffs_fs, Cookie, Context, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result, Usermount, Vattr, Vtype};
 
 struct Hello;
 
@@ -11,14 +11,14 @@ const TEXT: &[u8] = b"Hello, world!\n";
 
 #[puffs_fs]
 impl FileSystem for Hello {
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, cred: &Cred) -> Result<NewNode> {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
         if dir != ROOT || name != "hello" {
             return Err(Errno::ENOENT);
         }
-        Ok(NewNode::new(FILE, self.node_getattr(FILE, cred)?))
+        Ok(NewNode::new(FILE, self.node_getattr(FILE, ctx)?))
     }
 
-    fn node_getattr(&self, node: Cookie, _cred: &Cred) -> Result<Vattr> {
+    fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
         match node {
             ROOT => Ok(Vattr { nlink: 2, ..Vattr::new(Vtype::Dir, 0o555, 1) }),
             FILE => Ok(Vattr { size: TEXT.len() as u64, ..Vattr::new(Vtype::Reg, 0o444, 2) }),
@@ -26,7 +26,7 @@ impl FileSystem for Hello {
         }
     }
 
-    fn node_read(&self, node: Cookie, _fh: FileHandle, offset: u64, buf: &mut [u8], _cred: &Cred) -> Result<usize> {
+    fn node_read(&self, node: Cookie, _fh: FileHandle, offset: u64, buf: &mut [u8], _ctx: &Context<'_>) -> Result<usize> {
         if node != FILE {
             return Err(Errno::EISDIR);
         }
@@ -36,7 +36,7 @@ impl FileSystem for Hello {
         Ok(n)
     }
 
-    fn node_readdir(&self, _dir: Cookie, _fh: FileHandle, offset: u64, buf: &mut DirBuf<'_>, _cred: &Cred) -> Result<()> {
+    fn node_readdir(&self, _dir: Cookie, _fh: FileHandle, offset: u64, buf: &mut DirBuf<'_>, _ctx: &Context<'_>) -> Result<()> {
         let entries = [(1, Vtype::Dir, "."), (1, Vtype::Dir, ".."), (2, Vtype::Reg, "hello")];
         for (i, (fileid, vtype, name)) in entries.iter().enumerate().skip(offset as usize) {
             if !buf.push(*fileid, i as u64 + 1, *vtype, OsStr::new(name)) {
