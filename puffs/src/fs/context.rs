@@ -16,6 +16,11 @@ use crate::cred::Cred;
 /// sees `EINTR` (or restarts the call, as `SA_RESTART` asks). Answering normally is also
 /// right: the interruption is a request, not an order.
 ///
+/// The interrupt is a request of its own, read by whichever worker thread is free: an operation
+/// can see it only while another worker reads requests, so a file system whose operations wait
+/// runs with [`threads`](crate::Usermount::threads) of 2 or more (as with libfuse, where
+/// `fuse_req_interrupted` needs the multi-threaded loop).
+///
 /// A file system calling its own methods, or a test calling them directly, makes a context with
 /// [`Context::new`]: it is never interrupted.
 #[derive(Debug, Clone, Copy)]

@@ -144,6 +144,28 @@ impl Client {
         }
     }
 
+    /// Interrupts every call waiting on this mount, as a signal interrupts a process's system
+    /// call: the kernel sends `INTERRUPT` for each (again while the file system answers
+    /// `EAGAIN`, not knowing the call yet). An operation sees it through its
+    /// [`Context`](crate::Context) and may answer `EINTR`, which the call then returns. Answers
+    /// how many calls were interrupted.
+    pub fn interrupt(&self) -> usize {
+        let mut state = self.shared.lock();
+        let targets: Vec<u64> = state
+            .pending
+            .iter()
+            .filter(|(_, p)| p.client && p.outcome.is_none() && !p.abandoned)
+            .map(|(&unique, _)| unique)
+            .collect();
+        let frames: Vec<Vec<u8>> =
+            targets.iter().map(|&target| self.shared.interrupt_frame(&mut state, target)).collect();
+        drop(state);
+        for frame in &frames {
+            let _ = self.shared.channel.send(&[frame]);
+        }
+        frames.len()
+    }
+
     /// Cuts the connection as a FUSE abort does (the kernel-side `puffs_userdead`): every
     /// waiting and later call fails with `ENXIO`, and the file system's main loop ends. The
     /// mount is [`Status::Dying`]; [`Loopback::unmount`](super::Loopback::unmount) still hands the file system back.

@@ -67,6 +67,8 @@ pub(super) struct State {
     /// Same for `OPENDIR`.
     pub(super) no_opendir: bool,
     pub(super) sent: HashMap<u32, u64>,
+    /// `INTERRUPT`s sent and not yet known to have arrived: their unique id, and their target's.
+    pub(super) interrupts: HashMap<u64, u64>,
     /// Frames from the file system's side that answered nothing readable.
     pub(super) unroutable: u64,
 }
@@ -83,6 +85,7 @@ impl State {
             no_open: false,
             no_opendir: false,
             sent: HashMap::new(),
+            interrupts: HashMap::new(),
             unroutable: 0,
         }
     }
@@ -135,6 +138,15 @@ impl Shared {
         self.release_waiters(&mut state, status, Errno::ENXIO);
     }
 
+    /// The `INTERRUPT` of request `target`, registered to be sent again if the file system
+    /// answers it `EAGAIN`.
+    pub(super) fn interrupt_frame(&self, state: &mut State, target: u64) -> Vec<u8> {
+        let unique = self.next_unique.fetch_add(1, Ordering::Relaxed);
+        state.interrupts.insert(unique, target);
+        *state.sent.entry(abi::opcode::INTERRUPT).or_default() += 1;
+        Operation::Interrupt { unique: target }.encode(InHeader { unique, ..Default::default() })
+    }
+
     /// Routes one frame from the file system's side to the request it answers.
     pub(super) fn deliver(&self, frame: &[u8]) {
         let (unique, outcome) = match split_reply(frame) {
@@ -153,6 +165,17 @@ impl Shared {
             },
         };
         let mut state = self.lock();
+        if let Some(target) = state.interrupts.remove(&unique) {
+            // The file system did not know the target yet: the kernel sends the interrupt again
+            // while its target waits.
+            let waiting = state.pending.get(&target).is_some_and(|p| p.outcome.is_none() && !p.abandoned);
+            if outcome == Err(Errno::EAGAIN) && waiting {
+                let frame = self.interrupt_frame(&mut state, target);
+                drop(state);
+                let _ = self.channel.send(&[&frame]);
+            }
+            return;
+        }
         let Some(pending) = state.pending.get_mut(&unique) else {
             state.unroutable += 1;
             return;

@@ -31,6 +31,8 @@ requests! {
     Init = INIT,
     /// The last request of a mount (`DESTROY`; the file system's `fs_unmount`, forced).
     Destroy = DESTROY,
+    /// An interrupted call (`INTERRUPT`; the operation's [`Context`](crate::Context) sees it).
+    Interrupt = INTERRUPT,
     /// `node_lookup` (`LOOKUP`).
     Lookup = LOOKUP,
     /// One node's lookups forgotten (`FORGET`; `node_reclaim` at zero).
