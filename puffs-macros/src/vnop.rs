@@ -77,7 +77,7 @@ pub(crate) struct Op {
     pub(crate) flag: &'static str,
     /// The variant of the request enum `Op`: `Lookup`.
     pub(crate) variant: &'static str,
-    /// The method's arguments after `&self` and before the caller's credentials, as the
+    /// The method's arguments after `&self` and before the request's context, as the
     /// variant's fields: name and type, with `'a` the request's lifetime.
     pub(crate) args: &'static [(&'static str, &'static str)],
     /// Whether the method takes the request's context (`ctx: &Context`, the caller's
@@ -166,7 +166,7 @@ const fn vfsop(method: &'static str, flag: &'static str, variant: &'static str, 
 
 const UNIT: Returns = Returns::Result("()");
 
-/// `op` without the caller's credentials: the kernel tells, nobody asks.
+/// `op` without a request context: the kernel tells, nobody asks.
 const fn told(op: Op) -> Op {
     Op { cred: false, ..op }
 }
