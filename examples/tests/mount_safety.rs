@@ -6,10 +6,9 @@ mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::Program;
-use nix::errno::Errno;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::signal::Signal;
 
@@ -53,19 +52,6 @@ fn run(args: &[&str], dir: &Path) -> std::process::Output {
     Program::spawn(Command::new(DTFS).args(args).arg(dir)).output(Duration::from_secs(30))
 }
 
-/// Unmounts `dir`, retrying for a few seconds while it is busy: a program another test starts
-/// at the same moment holds a copy of this process's descriptors (the file just written among
-/// them) between its fork and its exec, which under load can outlast the write.
-fn umount_when_idle(dir: &Path) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        match umount2(dir, MntFlags::empty()) {
-            Err(Errno::EBUSY) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
-            outcome => return outcome.expect("umount dtfs"),
-        }
-    }
-}
-
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn stopping_the_server_leaves_the_mount_beneath_alone() {
@@ -75,7 +61,7 @@ fn stopping_the_server_leaves_the_mount_beneath_alone() {
         let mut dtfs = Program::serve(DTFS, &["-f"], &beneath.dir);
         std::fs::write(beneath.dir.join("g"), "on dtfs").unwrap();
         match stop {
-            "umount" => umount_when_idle(&beneath.dir),
+            "umount" => common::umount_when_idle(&beneath.dir, Duration::from_secs(10)).expect("umount dtfs"),
             "SIGINT" => dtfs.signal(Signal::SIGINT),
             _ => dtfs.signal(Signal::SIGTERM),
         }

@@ -24,4 +24,7 @@ pub use loopback::LoopbackMount;
 #[allow(unused_imports)]
 pub use program::Program;
 #[allow(unused_imports)]
-pub use real::{abort_connection, detach_fuse, fuse_connection, mount_point, require_mount, wait_mounted, RealMount};
+pub use real::{
+    abort_connection, detach_fuse, fuse_connection, mount_point, require_mount, umount_when_idle, wait_mounted,
+    RealMount,
+};

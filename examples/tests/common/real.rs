@@ -36,6 +36,19 @@ pub fn require_mount() {
 
 static MOUNT_SERIAL: AtomicUsize = AtomicUsize::new(0);
 
+/// Unmounts `dir`, retrying for up to `patience` while it is busy: open files the kernel is
+/// letting go of, or a program another test starts at that moment, which holds a copy of this
+/// process's descriptors between its fork and its exec. Any other error ends it at once.
+pub fn umount_when_idle(dir: &Path, patience: Duration) -> Result<(), Errno> {
+    let deadline = Instant::now() + patience;
+    loop {
+        match umount2(dir, MntFlags::empty()) {
+            Err(Errno::EBUSY) if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            outcome => return outcome,
+        }
+    }
+}
+
 /// A fresh, empty directory to mount on.
 pub fn mount_point(tag: &str) -> PathBuf {
     let serial = MOUNT_SERIAL.fetch_add(1, Ordering::Relaxed);
@@ -144,12 +157,9 @@ impl<F: FileSystem> RealMount<F> {
 
     /// Unmounts and gives the file system back once its main loop has ended.
     pub fn unmount(mut self) -> F {
-        let mut tries = 0;
-        while let Err(e) = umount2(&self.dir, MntFlags::empty()) {
-            // Busy for a moment while the kernel lets go of the last open files.
-            tries += 1;
-            assert!(e == Errno::EBUSY && tries < 100, "unmount {}: {e}", self.dir.display());
-            std::thread::sleep(Duration::from_millis(20));
+        // Busy for a moment while the kernel lets go of the last open files.
+        if let Err(e) = umount_when_idle(&self.dir, Duration::from_secs(2)) {
+            panic!("unmount {}: {e}", self.dir.display());
         }
         let server = self.server.take().expect("the server runs until unmount");
         let deadline = Instant::now() + Duration::from_secs(10);

@@ -151,12 +151,8 @@ impl Client {
     /// how many calls were interrupted.
     pub fn interrupt(&self) -> usize {
         let mut state = self.shared.lock();
-        let targets: Vec<u64> = state
-            .pending
-            .iter()
-            .filter(|(_, p)| p.client && p.outcome.is_none() && !p.abandoned)
-            .map(|(&unique, _)| unique)
-            .collect();
+        let targets: Vec<u64> =
+            state.pending.iter().filter(|(_, p)| p.client && p.awaited()).map(|(&unique, _)| unique).collect();
         let frames: Vec<Vec<u8>> =
             targets.iter().map(|&target| self.shared.interrupt_frame(&mut state, target)).collect();
         drop(state);

@@ -53,6 +53,13 @@ pub(super) struct Pending {
     pub(super) root: bool,
 }
 
+impl Pending {
+    /// Whether a caller still waits for the reply.
+    pub(super) fn awaited(&self) -> bool {
+        self.outcome.is_none() && !self.abandoned
+    }
+}
+
 #[derive(Debug)]
 pub(super) struct State {
     pub(super) status: Status,
@@ -168,7 +175,7 @@ impl Shared {
         if let Some(target) = state.interrupts.remove(&unique) {
             // The file system did not know the target yet: the kernel sends the interrupt again
             // while its target waits.
-            let waiting = state.pending.get(&target).is_some_and(|p| p.outcome.is_none() && !p.abandoned);
+            let waiting = state.pending.get(&target).is_some_and(Pending::awaited);
             if outcome == Err(Errno::EAGAIN) && waiting {
                 let frame = self.interrupt_frame(&mut state, target);
                 drop(state);

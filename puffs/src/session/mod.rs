@@ -65,7 +65,7 @@ pub(crate) enum Handled {
     Destroyed,
 }
 
-pub(super) fn cred_of(h: &InHeader) -> Cred {
+fn cred_of(h: &InHeader) -> Cred {
     Cred { uid: h.uid, gid: h.gid, pid: h.pid }
 }
 
