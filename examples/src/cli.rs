@@ -119,7 +119,8 @@ pub fn usage(name: &str, about: &str, own: &[OwnOption]) -> String {
          options:\n  \
          -o OPTIONS   mount options, comma-separated: ro, allow_other, auto_unmount,\n               \
          default_permissions, fsname=NAME, attr_timeout=SECONDS, entry_timeout=SECONDS,\n               \
-         nosuid, nodev, noexec, noatime, sync, dirsync\n  \
+         negative_timeout=SECONDS, cache_symlinks, auto_inval_data, explicit_inval_data,\n               \
+         writeback_cache, direct_io_allow_mmap, nosuid, nodev, noexec, noatime, sync, dirsync\n  \
          -f           stay in the foreground (default: detach once mounted)\n  \
          -d           dump every request and reply to stderr; implies -f\n  \
          -t N         serve requests with N worker threads (default 1)\n  \

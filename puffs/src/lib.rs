@@ -104,7 +104,7 @@ pub use error::Error;
 pub use fs::answer::{NewNode, Opened, StatVfs};
 pub use fs::context::Context;
 pub use fs::cookie::{Cookie, FileHandle};
-pub use fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
+pub use fs::flags::{OpenedFlags, RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
 pub use fs::mask::{vfsop_mask, vnop_mask, VfsopMask, VnopMask};
 pub use fs::{FileSystem, Result};
 pub use nix::errno::Errno;
@@ -115,7 +115,7 @@ pub use nix::unistd::AccessFlags;
 #[doc(hidden)]
 pub use os::mount_table;
 pub use puffs_macros::puffs_fs;
-pub use settings::{MountFlags, MountInfo, MountOptions, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
+pub use settings::{DataCache, MountFlags, MountInfo, MountOptions, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
 pub use usermount::{
     BeforeMount, BlockingMode, MountError, Mounted, MountedState, Notifier, Progress, Running, RunningState, Unmounted,
     Usermount, UsermountState,

@@ -96,6 +96,44 @@ pub struct MountOptions {
     pub attr_timeout: Option<Duration>,
     /// `entry_timeout=SECONDS`: how long the kernel caches names.
     pub entry_timeout: Option<Duration>,
+    /// `negative_timeout=SECONDS`: how long the kernel remembers that a name does not exist
+    /// (a lookup answered `ENOENT`); none by default. A lookup can set its own lifetime with
+    /// [`Context::set_entry_ttl`](crate::Context::set_entry_ttl).
+    pub negative_timeout: Option<Duration>,
+    /// `cache_symlinks`: the kernel caches symbolic link targets (FUSE `CACHE_SYMLINKS`). Right
+    /// when targets never change behind the kernel's back, which holds for every file system
+    /// whose links change only through the mount: a link's target never changes, only the
+    /// link is replaced. A network file system whose links change elsewhere leaves it off, or
+    /// invalidates the link's node when it learns of the change.
+    pub cache_symlinks: bool,
+    /// When the kernel drops cached file data: `auto_inval_data`, `explicit_inval_data`, or
+    /// at every open by default.
+    pub data_cache: DataCache,
+    /// `writeback_cache`: the kernel caches writes and writes them back later, in larger
+    /// requests (FUSE `WRITEBACK_CACHE`), for file systems that implement `node_write`. Its
+    /// rules: the kernel keeps the file's size and modification time while it caches, and
+    /// sends them by `node_setattr`; it reads a file to fill a partly written page, so the
+    /// framework opens write-only files for reading and writing and leaves `O_APPEND` to the
+    /// kernel (the file system never sees either); a change made behind the kernel's back must
+    /// be announced with the notifier.
+    pub writeback_cache: bool,
+    /// `direct_io_allow_mmap`: files opened with `direct_io` may still be mapped shared (FUSE
+    /// `DIRECT_IO_ALLOW_MMAP`); off, `mmap(MAP_SHARED)` of such a file fails with `ENODEV`.
+    pub direct_io_allow_mmap: bool,
+}
+
+/// When the kernel drops the file data it caches (the `*_inval_data` mount options).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DataCache {
+    /// At every open, unless the open answers `keep_cache`: the kernel's default.
+    #[default]
+    OnOpen,
+    /// `auto_inval_data`: also when fresh attributes show a changed size or modification
+    /// time (FUSE `AUTO_INVAL_DATA`): right for data that changes behind the kernel's back.
+    Auto,
+    /// `explicit_inval_data`: only when the file system says so with the notifier's
+    /// `invalidate_node_data` (FUSE `EXPLICIT_INVAL_DATA`), and at open unless `keep_cache`.
+    Explicit,
 }
 
 impl MountOptions {
@@ -118,6 +156,7 @@ impl MountOptions {
             Some(("fsname", v)) if !v.is_empty() => self.fs_name = Some(v.to_string()),
             Some(("attr_timeout", v)) => self.attr_timeout = Some(seconds(v).ok_or_else(bad)?),
             Some(("entry_timeout", v)) => self.entry_timeout = Some(seconds(v).ok_or_else(bad)?),
+            Some(("negative_timeout", v)) => self.negative_timeout = Some(seconds(v).ok_or_else(bad)?),
             Some(_) => return Err(bad()),
             None => match option {
                 "ro" | "rw" => flag(option == "ro", MountFlags::RDONLY, &mut self.flags),
@@ -130,6 +169,11 @@ impl MountOptions {
                 "allow_other" => self.allow_other = true,
                 "auto_unmount" => self.auto_unmount = true,
                 "default_permissions" => self.default_permissions = true,
+                "cache_symlinks" => self.cache_symlinks = true,
+                "auto_inval_data" => self.data_cache = DataCache::Auto,
+                "explicit_inval_data" => self.data_cache = DataCache::Explicit,
+                "writeback_cache" => self.writeback_cache = true,
+                "direct_io_allow_mmap" => self.direct_io_allow_mmap = true,
                 _ => return Err(bad()),
             },
         }
@@ -200,6 +244,12 @@ impl Settings {
         self.options.entry_timeout.unwrap_or(Duration::from_secs(1))
     }
 
+    /// How long the kernel may remember a missing name: the `negative_timeout` option, else
+    /// not at all.
+    pub(crate) fn negative_ttl(&self) -> Duration {
+        self.options.negative_timeout.unwrap_or(Duration::ZERO)
+    }
+
     /// Whether NFS-style export (lookups of `.` and `..` by node id) is offered: a file-handle
     /// size was given.
     pub(crate) fn export_support(&self) -> bool {
@@ -226,4 +276,33 @@ pub struct MountInfo {
     /// Whether POSIX ACLs were negotiated (FUSE `POSIX_ACL`): the kernel enforces the ACLs the
     /// file system keeps in extended attributes.
     pub posix_acl: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use nix::errno::Errno;
+
+    use super::{DataCache, MountFlags, MountOptions};
+
+    #[test]
+    fn mount_options_parse_with_their_values_and_refuse_the_unknown() {
+        let options = MountOptions::parse(
+            "ro,default_permissions,entry_timeout=2.5,negative_timeout=7,cache_symlinks,explicit_inval_data,\
+             writeback_cache,direct_io_allow_mmap,fsname=src",
+        )
+        .expect("parses");
+        assert_eq!(options.flags, MountFlags::RDONLY);
+        assert!(options.default_permissions && options.cache_symlinks && options.writeback_cache);
+        assert!(options.direct_io_allow_mmap);
+        assert_eq!(options.entry_timeout, Some(Duration::from_millis(2500)));
+        assert_eq!(options.negative_timeout, Some(Duration::from_secs(7)));
+        assert_eq!(options.data_cache, DataCache::Explicit);
+        assert_eq!(options.fs_name.as_deref(), Some("src"));
+        assert_eq!(MountOptions::parse("auto_inval_data").unwrap().data_cache, DataCache::Auto);
+        for bad in ["frobnicate", "negative_timeout=-1", "attr_timeout=x", "fsname="] {
+            assert_eq!(MountOptions::parse(bad).map_err(|e| e.errno()).err(), Some(Errno::EINVAL), "{bad}");
+        }
+    }
 }

@@ -56,7 +56,7 @@ fn name(s: &str) -> Vec<u8> {
 /// Mounts a Recorder on a fake kernel and runs its main loop in a thread.
 fn running() -> (FakeKernel, std::thread::JoinHandle<std::result::Result<Recorder, puffs::Error>>) {
     let (channel, kernel) = pair();
-    kernel.init(7, 45);
+    kernel.init(7, 46);
     let mounted = Usermount::init(Recorder::default(), "rec")
         .max_request_len(64 * 1024)
         .mount_on_channel(channel, Cookie(1), "rec")
@@ -65,7 +65,7 @@ fn running() -> (FakeKernel, std::thread::JoinHandle<std::result::Result<Recorde
     let (header, body) = kernel.reply();
     assert_eq!(header.error, 0);
     let init = abi::InitOut::decode(&body).expect("init reply");
-    assert_eq!((init.major, init.minor), (7, 38), "negotiated down to the version spoken");
+    assert_eq!((init.major, init.minor), (7, abi::KERNEL_MINOR_VERSION), "negotiated down to the version spoken");
     assert_eq!(init.max_write as usize, 64 * 1024 - 4096, "max write follows the granted request length");
     let server = std::thread::spawn(move || mounted.mainloop());
     (kernel, server)

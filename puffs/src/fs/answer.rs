@@ -1,6 +1,7 @@
 //! What operations answer and are told: new nodes, opens, statistics, the mount.
 
 use crate::fs::cookie::{Cookie, FileHandle};
+use crate::fs::flags::OpenedFlags;
 use crate::vattr::Vattr;
 
 /// A node handed to the kernel by lookup or by a creating operation: its cookie, attributes and
@@ -28,16 +29,19 @@ impl NewNode {
 pub struct Opened {
     /// The handle passed back to read, write, fsync and close of this open file.
     pub handle: FileHandle,
-    /// Bypass the page cache: every read and write reaches the file system (`FOPEN_DIRECT_IO`).
-    pub direct_io: bool,
-    /// Keep cached data from earlier opens (`FOPEN_KEEP_CACHE`).
-    pub keep_cache: bool,
+    /// How the kernel caches and positions this open file.
+    pub flags: OpenedFlags,
 }
 
 impl Opened {
-    /// An open with this handle and default caching.
+    /// An open with this handle and the kernel's default caching.
     pub fn handle(handle: FileHandle) -> Opened {
-        Opened { handle, ..Opened::default() }
+        Opened { handle, flags: OpenedFlags::empty() }
+    }
+
+    /// This open with `flags` added.
+    pub fn with(self, flags: OpenedFlags) -> Opened {
+        Opened { flags: self.flags | flags, ..self }
     }
 }
 

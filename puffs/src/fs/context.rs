@@ -1,6 +1,7 @@
-//! The context of one request: who asks, and whether the caller gave up waiting.
+//! The context of one request: who asks, whether the caller gave up waiting, and how long the
+//! kernel may cache the answer.
 
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -21,12 +22,18 @@ use crate::cred::Cred;
 /// runs with [`threads`](crate::Usermount::threads) of 2 or more (as with libfuse, where
 /// `fuse_req_interrupted` needs the multi-threaded loop).
 ///
+/// How long the kernel may cache the answer is the mount's `entry_timeout` and `attr_timeout`
+/// unless the operation says otherwise for its own answer, with
+/// [`set_entry_ttl`](Context::set_entry_ttl) and [`set_attr_ttl`](Context::set_attr_ttl) (puffs
+/// `puffs_newinfo_setcnttl`, `puffs_newinfo_setvattl` and `getattr_ttl`).
+///
 /// A file system calling its own methods, or a test calling them directly, makes a context with
-/// [`Context::new`]: it is never interrupted.
+/// [`Context::new`]: it is never interrupted and its cache lifetimes go nowhere.
 #[derive(Debug, Clone, Copy)]
 pub struct Context<'a> {
     cred: Cred,
     interrupt: Option<&'a Interrupt>,
+    ttls: Option<&'a Ttls>,
 }
 
 impl Context<'static> {
@@ -35,14 +42,15 @@ impl Context<'static> {
 
     /// A context for `cred` that is never interrupted.
     pub const fn new(cred: Cred) -> Context<'static> {
-        Context { cred, interrupt: None }
+        Context { cred, interrupt: None, ttls: None }
     }
 }
 
 impl<'a> Context<'a> {
-    /// A context for `cred`, interrupted when `interrupt` is.
-    pub(crate) fn interruptible(cred: Cred, interrupt: &'a Interrupt) -> Context<'a> {
-        Context { cred, interrupt: Some(interrupt) }
+    /// A context for `cred`, interrupted when `interrupt` is (if given), keeping the cache
+    /// lifetimes the operation sets in `ttls`.
+    pub(crate) fn of_request(cred: Cred, interrupt: Option<&'a Interrupt>, ttls: &'a Ttls) -> Context<'a> {
+        Context { cred, interrupt, ttls: Some(ttls) }
     }
 
     /// Who asks.
@@ -68,6 +76,67 @@ impl<'a> Context<'a> {
             }
         }
     }
+}
+
+impl Context<'_> {
+    /// How long the kernel may keep the name this operation answers: the entry a lookup found or
+    /// a creating operation made, or, when a lookup answers `ENOENT`, the fact that the name
+    /// does not exist (a negative entry; zero, the default without `negative_timeout`, caches
+    /// nothing). FUSE `entry_valid`. Overrides the mount's `entry_timeout` for this answer.
+    pub fn set_entry_ttl(&self, ttl: Duration) {
+        if let Some(ttls) = self.ttls {
+            ttls.entry.store(nanos(ttl), Ordering::Relaxed);
+        }
+    }
+
+    /// How long the kernel may keep the attributes this operation answers (lookup, creating
+    /// operations, getattr, setattr, link). FUSE `attr_valid`. Overrides the mount's
+    /// `attr_timeout` for this answer.
+    pub fn set_attr_ttl(&self, ttl: Duration) {
+        if let Some(ttls) = self.ttls {
+            ttls.attr.store(nanos(ttl), Ordering::Relaxed);
+        }
+    }
+}
+
+/// Cache lifetimes an operation set for its answer, in nanoseconds; [`Ttls::UNSET`] where it set
+/// none.
+#[derive(Debug)]
+pub(crate) struct Ttls {
+    entry: AtomicU64,
+    attr: AtomicU64,
+}
+
+impl Default for Ttls {
+    fn default() -> Ttls {
+        Ttls { entry: AtomicU64::new(Ttls::UNSET), attr: AtomicU64::new(Ttls::UNSET) }
+    }
+}
+
+impl Ttls {
+    const UNSET: u64 = u64::MAX;
+
+    /// The entry lifetime set, else `default`.
+    pub(crate) fn entry_or(&self, default: Duration) -> Duration {
+        Ttls::get(&self.entry, default)
+    }
+
+    /// The attribute lifetime set, else `default`.
+    pub(crate) fn attr_or(&self, default: Duration) -> Duration {
+        Ttls::get(&self.attr, default)
+    }
+
+    fn get(ttl: &AtomicU64, default: Duration) -> Duration {
+        match ttl.load(Ordering::Relaxed) {
+            Ttls::UNSET => default,
+            nanos => Duration::from_nanos(nanos),
+        }
+    }
+}
+
+/// `ttl` in nanoseconds, saturating below [`Ttls::UNSET`] (some 584 years).
+fn nanos(ttl: Duration) -> u64 {
+    u64::try_from(ttl.as_nanos()).unwrap_or(u64::MAX).min(Ttls::UNSET - 1)
 }
 
 /// The interruption of one request: set once, by the `INTERRUPT` that names it.

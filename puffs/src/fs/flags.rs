@@ -1,5 +1,5 @@
-//! The flags and phases operations are handed: rename, extended attributes, unmount, sync,
-//! suspension.
+//! The flags and phases operations are handed or answer: rename, extended attributes, opens,
+//! unmount, sync, suspension.
 
 use bitflags::bitflags;
 
@@ -24,6 +24,33 @@ bitflags! {
         const CREATE = 1;
         /// Fail with `ENODATA` if the attribute does not exist.
         const REPLACE = 2;
+    }
+}
+
+bitflags! {
+    /// How the kernel treats one open file, answered by `node_open` in [`Opened`](crate::Opened)
+    /// (FUSE `FOPEN_*`, with their values).
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct OpenedFlags: u32 {
+        /// Bypass the page cache: every read and write reaches the file system, with the
+        /// caller's sizes (`FOPEN_DIRECT_IO`). For files whose contents are made at read time.
+        const DIRECT_IO = 1 << 0;
+        /// Keep the data cached from earlier opens instead of dropping it at this open
+        /// (`FOPEN_KEEP_CACHE`).
+        const KEEP_CACHE = 1 << 1;
+        /// The file has no positions: `lseek` and `pread` fail with `ESPIPE`
+        /// (`FOPEN_NONSEEKABLE`).
+        const NONSEEKABLE = 1 << 2;
+        /// Cache the directory's listing across opens (`FOPEN_CACHE_DIR`; directories only).
+        const CACHE_DIR = 1 << 3;
+        /// A stream: no positions at all, reads and writes in order (`FOPEN_STREAM`).
+        const STREAM = 1 << 4;
+        /// `close(2)` does not wait for a flush (`FOPEN_NOFLUSH`): `node_flush` is not called
+        /// for this open.
+        const NOFLUSH = 1 << 5;
+        /// Direct writes to this file may run in parallel, even when they extend it
+        /// (`FOPEN_PARALLEL_DIRECT_WRITES`).
+        const PARALLEL_DIRECT_WRITES = 1 << 6;
     }
 }
 

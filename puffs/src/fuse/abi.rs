@@ -5,7 +5,7 @@
 /// Protocol major version spoken.
 pub const KERNEL_VERSION: u32 = 7;
 /// Highest protocol minor version spoken.
-pub const KERNEL_MINOR_VERSION: u32 = 38;
+pub const KERNEL_MINOR_VERSION: u32 = 45;
 /// Lowest protocol minor version accepted from a kernel.
 pub const MIN_KERNEL_MINOR_VERSION: u32 = 31;
 /// Node id of the root directory.
@@ -185,27 +185,113 @@ pub mod notify {
     pub const DELETE: i32 = 6;
 }
 
-/// `INIT` capability flags (low 32 bits in `flags`, high in `flags2`).
-#[allow(missing_docs)]
-pub mod init_flag {
-    pub const ASYNC_READ: u64 = 1 << 0;
-    pub const POSIX_LOCKS: u64 = 1 << 1;
-    pub const ATOMIC_O_TRUNC: u64 = 1 << 3;
-    pub const EXPORT_SUPPORT: u64 = 1 << 4;
-    pub const BIG_WRITES: u64 = 1 << 5;
-    pub const DONT_MASK: u64 = 1 << 6;
-    pub const DO_READDIRPLUS: u64 = 1 << 13;
-    pub const WRITEBACK_CACHE: u64 = 1 << 16;
-    pub const NO_OPEN_SUPPORT: u64 = 1 << 17;
-    pub const PARALLEL_DIROPS: u64 = 1 << 18;
-    pub const HANDLE_KILLPRIV: u64 = 1 << 19;
-    pub const POSIX_ACL: u64 = 1 << 20;
-    pub const ABORT_ERROR: u64 = 1 << 21;
-    pub const MAX_PAGES: u64 = 1 << 22;
-    pub const CACHE_SYMLINKS: u64 = 1 << 23;
-    pub const NO_OPENDIR_SUPPORT: u64 = 1 << 24;
-    pub const SETXATTR_EXT: u64 = 1 << 29;
-    pub const INIT_EXT: u64 = 1 << 30;
+/// `INIT` capability flags (`FUSE_*`): the low 32 bits travel in `flags`, the high in `flags2`
+/// (read by the kernel only with [`InitFlags::INIT_EXT`], from 7.36).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub struct InitFlags(u64);
+
+bitflags::bitflags! {
+    impl InitFlags: u64 {
+        /// Reads of one file may be asked concurrently.
+        const ASYNC_READ = 1 << 0;
+        /// Byte-range locks (`fcntl`) reach the file system: `GETLK`, `SETLK`, `SETLKW`.
+        const POSIX_LOCKS = 1 << 1;
+        /// Unused by the kernel.
+        const FILE_OPS = 1 << 2;
+        /// `O_TRUNC` reaches open instead of a separate truncating `SETATTR`.
+        const ATOMIC_O_TRUNC = 1 << 3;
+        /// Lookups of `.` and `..`: the mount can be exported (NFS, `open_by_handle_at`).
+        const EXPORT_SUPPORT = 1 << 4;
+        /// Writes larger than a page.
+        const BIG_WRITES = 1 << 5;
+        /// The umask reaches the file system unapplied.
+        const DONT_MASK = 1 << 6;
+        /// Replies may be spliced into the device.
+        const SPLICE_WRITE = 1 << 7;
+        /// Spliced pages may be moved.
+        const SPLICE_MOVE = 1 << 8;
+        /// Requests may be spliced out of the device.
+        const SPLICE_READ = 1 << 9;
+        /// `flock(2)` locks reach the file system, as `SETLK`/`SETLKW` with `LK_FLOCK`.
+        const FLOCK_LOCKS = 1 << 10;
+        /// `ioctl` on directories.
+        const HAS_IOCTL_DIR = 1 << 11;
+        /// Cached data is dropped when the attributes show a changed mtime or size.
+        const AUTO_INVAL_DATA = 1 << 12;
+        /// `READDIRPLUS`: directory entries with their attributes.
+        const DO_READDIRPLUS = 1 << 13;
+        /// The kernel chooses between `READDIR` and `READDIRPLUS` as the caller reads.
+        const READDIRPLUS_AUTO = 1 << 14;
+        /// Direct I/O may be asked concurrently.
+        const ASYNC_DIO = 1 << 15;
+        /// Writes are cached by the kernel and written back later.
+        const WRITEBACK_CACHE = 1 << 16;
+        /// `ENOSYS` to `OPEN` means opens always succeed.
+        const NO_OPEN_SUPPORT = 1 << 17;
+        /// Lookups and readdirs of one directory may be asked concurrently.
+        const PARALLEL_DIROPS = 1 << 18;
+        /// The file system clears set-id bits on write, truncate and chown.
+        const HANDLE_KILLPRIV = 1 << 19;
+        /// The kernel enforces POSIX ACLs kept as extended attributes.
+        const POSIX_ACL = 1 << 20;
+        /// An aborted connection fails calls with `ECONNABORTED`.
+        const ABORT_ERROR = 1 << 21;
+        /// `max_pages` of the reply is read.
+        const MAX_PAGES = 1 << 22;
+        /// Symbolic link targets are cached.
+        const CACHE_SYMLINKS = 1 << 23;
+        /// `ENOSYS` to `OPENDIR` means opens of directories always succeed.
+        const NO_OPENDIR_SUPPORT = 1 << 24;
+        /// Cached data is dropped only when the file system says so.
+        const EXPLICIT_INVAL_DATA = 1 << 25;
+        /// DAX: `map_alignment` of the reply is read.
+        const MAP_ALIGNMENT = 1 << 26;
+        /// Virtiofs submounts.
+        const SUBMOUNTS = 1 << 27;
+        /// The kernel says when set-id bits are to be cleared (`KILL_SUIDGID` flags).
+        const HANDLE_KILLPRIV_V2 = 1 << 28;
+        /// `SETXATTR` carries `setxattr_flags`.
+        const SETXATTR_EXT = 1 << 29;
+        /// The second flag word (`flags2`) is valid.
+        const INIT_EXT = 1 << 30;
+        /// Reserved.
+        const INIT_RESERVED = 1 << 31;
+        /// Creating requests carry the caller's security context.
+        const SECURITY_CTX = 1 << 32;
+        /// DAX per inode.
+        const HAS_INODE_DAX = 1 << 33;
+        /// Creating requests carry the caller's supplementary group.
+        const CREATE_SUPP_GROUP = 1 << 34;
+        /// `INVAL_ENTRY` may only expire an entry (`EXPIRE_ONLY`).
+        const HAS_EXPIRE_ONLY = 1 << 35;
+        /// Files opened with `DIRECT_IO` may still be mapped shared.
+        const DIRECT_IO_ALLOW_MMAP = 1 << 36;
+        /// Reads and writes of an open file may go to a backing file.
+        const PASSTHROUGH = 1 << 37;
+        /// The mount refuses to be exported.
+        const NO_EXPORT_SUPPORT = 1 << 38;
+        /// The kernel resends requests on `NOTIFY_RESEND`.
+        const HAS_RESEND = 1 << 39;
+        /// Idmapped mounts.
+        const ALLOW_IDMAP = 1 << 40;
+        /// Requests may travel over io_uring.
+        const OVER_IO_URING = 1 << 41;
+        /// Requests time out (`request_timeout` of the reply).
+        const REQUEST_TIMEOUT = 1 << 42;
+    }
+}
+
+impl InitFlags {
+    /// The flags of the two words of `INIT`; `flags2` counts only with [`InitFlags::INIT_EXT`].
+    pub fn from_words(flags: u32, flags2: u32) -> InitFlags {
+        let ext = if flags & InitFlags::INIT_EXT.bits() as u32 != 0 { u64::from(flags2) << 32 } else { 0 };
+        InitFlags::from_bits_retain(u64::from(flags) | ext)
+    }
+
+    /// The two words the flags travel in: `(flags, flags2)`.
+    pub fn to_words(self) -> (u32, u32) {
+        (self.bits() as u32, (self.bits() >> 32) as u32)
+    }
 }
 
 /// `SETATTR` validity bits (`FATTR_*`).
@@ -223,13 +309,6 @@ pub mod fattr {
     pub const LOCKOWNER: u32 = 1 << 9;
     pub const CTIME: u32 = 1 << 10;
     pub const KILL_SUIDGID: u32 = 1 << 11;
-}
-
-/// `OPEN` reply flags (`FOPEN_*`).
-#[allow(missing_docs)]
-pub mod fopen {
-    pub const DIRECT_IO: u32 = 1 << 0;
-    pub const KEEP_CACHE: u32 = 1 << 1;
 }
 
 /// `FSYNC` flag: only data.
@@ -342,7 +421,7 @@ wire_struct! {
 }
 wire_struct! {
     /// Reply to `OPEN`, `OPENDIR` and (after the entry) `CREATE`.
-    pub struct OpenOut { pub fh: u64, pub open_flags: u32, pub padding: u32 }
+    pub struct OpenOut { pub fh: u64, pub open_flags: u32, pub backing_id: i32 }
 }
 wire_struct! {
     /// `RELEASE`/`RELEASEDIR` body.
@@ -399,8 +478,8 @@ wire_struct! {
     pub struct InitOut {
         pub major: u32, pub minor: u32, pub max_readahead: u32, pub flags: u32,
         pub max_background: u16, pub congestion_threshold: u16, pub max_write: u32, pub time_gran: u32,
-        pub max_pages: u16, pub map_alignment: u16, pub flags2: u32,
-        pub unused0: u64, pub unused1: u64, pub unused2: u64, pub unused3: u32,
+        pub max_pages: u16, pub map_alignment: u16, pub flags2: u32, pub max_stack_depth: u32,
+        pub request_timeout: u16, pub unused0: u16, pub unused1: u32, pub unused2: u64, pub unused3: u64,
     }
 }
 wire_struct! {

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use nix::fcntl::OFlag;
 
+use super::abi::InitFlags;
 use super::request::Operation;
 use crate::vattr::{time_to_wire, SetVattr, TimeSet, Vtype};
 
@@ -20,12 +21,11 @@ impl Display for Operation<'_> {
         match self {
             Operation::Init(init) => write!(
                 f,
-                "kernel {}.{}, max readahead {}, flags {:#x}/{:#x}",
+                "kernel {}.{}, max readahead {}, flags {}",
                 init.major,
                 init.minor,
                 Size(init.max_readahead.into()),
-                init.flags,
-                init.flags2
+                Flags(InitFlags::from_words(init.flags, init.flags2))
             ),
             Operation::Lookup { name } | Operation::Unlink { name } | Operation::Rmdir { name } => {
                 write!(f, "{}", Name(name))
@@ -194,7 +194,7 @@ impl Display for Bytes<'_> {
 }
 
 /// Set flags by name, joined with `|`; bits without a name in hex.
-struct Flags<B: bitflags::Flags>(B);
+pub(crate) struct Flags<B: bitflags::Flags>(pub(crate) B);
 
 impl<B: bitflags::Flags> Display for Flags<B>
 where

@@ -6,7 +6,7 @@
 
 pub mod abi;
 mod channel;
-mod dump;
+pub(crate) mod dump;
 pub mod encode;
 pub mod reply;
 pub mod request;

@@ -297,7 +297,7 @@ mod tests {
     fn replies_round_trip() {
         let entry = abi::EntryOut { nodeid: 5, generation: 1, entry_valid: 1, ..Default::default() };
         let attr = attr_to_wire(&Vattr::new(Vtype::Reg, 0o644, 5));
-        let open = abi::OpenOut { fh: 9, open_flags: abi::fopen::DIRECT_IO, padding: 0 };
+        let open = abi::OpenOut { fh: 9, open_flags: crate::OpenedFlags::DIRECT_IO.bits(), backing_id: 0 };
         let statfs = statfs_to_wire(&StatVfs { blocks: 10, ..StatVfs::default() });
         let init = abi::InitOut { major: 7, minor: 38, max_write: 4096, ..Default::default() };
         let cases: Vec<(ReplyKind, Vec<u8>, ReplyBody<'_>)> = vec![

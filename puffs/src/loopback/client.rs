@@ -60,8 +60,10 @@ impl Op<'_> {
     }
 }
 
+/// The node an entry reply hands out; `ENOENT` for a negative entry (node id 0).
 pub(super) fn entry_of(body: &[u8]) -> Result<(u64, Vattr), Errno> {
     match decode_body(ReplyKind::Entry, body) {
+        Some(ReplyBody::Entry { entry, .. }) if entry.nodeid == 0 => Err(Errno::ENOENT),
         Some(ReplyBody::Entry { entry, attr }) => Ok((entry.nodeid, attr_from_wire(&attr).ok_or(Errno::EIO)?)),
         _ => Err(Errno::EIO),
     }

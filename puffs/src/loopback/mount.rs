@@ -13,7 +13,7 @@ use crate::cred::Cred;
 use crate::error::Error;
 use crate::fs::flags::UnmountFlags;
 use crate::fs::FileSystem;
-use crate::fuse::abi::{self, init_flag, ROOT_ID};
+use crate::fuse::abi::{self, InitFlags, ROOT_ID};
 use crate::fuse::reply::{decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::fuse::Channel;
@@ -193,23 +193,25 @@ pub fn mount_nowait<F: FileSystem>(
         }
     };
 
-    let offered = init_flag::ASYNC_READ
-        | init_flag::BIG_WRITES
-        | init_flag::MAX_PAGES
-        | init_flag::PARALLEL_DIROPS
-        | init_flag::ABORT_ERROR
-        | init_flag::EXPORT_SUPPORT
-        | init_flag::CACHE_SYMLINKS
-        | init_flag::NO_OPEN_SUPPORT
-        | init_flag::NO_OPENDIR_SUPPORT
-        | init_flag::POSIX_ACL
-        | init_flag::DONT_MASK;
+    let offered = InitFlags::ASYNC_READ
+        | InitFlags::BIG_WRITES
+        | InitFlags::MAX_PAGES
+        | InitFlags::PARALLEL_DIROPS
+        | InitFlags::ABORT_ERROR
+        | InitFlags::EXPORT_SUPPORT
+        | InitFlags::CACHE_SYMLINKS
+        | InitFlags::NO_OPEN_SUPPORT
+        | InitFlags::NO_OPENDIR_SUPPORT
+        | InitFlags::POSIX_ACL
+        | InitFlags::DONT_MASK
+        | InitFlags::INIT_EXT
+        | InitFlags::HAS_EXPIRE_ONLY;
     let init = Operation::Init(abi::InitIn {
         major: abi::KERNEL_VERSION,
         minor: abi::KERNEL_MINOR_VERSION,
         max_readahead: 1 << 17,
-        flags: offered as u32,
-        flags2: (offered >> 32) as u32,
+        flags: offered.to_words().0,
+        flags2: offered.to_words().1,
     });
     let init_unique = match client.send(0, &init, Flavor::Kernel) {
         Ok(unique) => unique,

@@ -54,11 +54,8 @@ impl Client {
             return Err(Errno::ENOTDIR);
         }
         let body = self.call(dir.nodeid, &Operation::Lookup { name }, Flavor::Client)?;
+        // A negative entry is ENOENT: no node, nothing to forget.
         let (nodeid, vattr) = entry_of(&body)?;
-        if nodeid == 0 {
-            // A negative entry: no node, nothing to forget.
-            return Err(Errno::ENOENT);
-        }
         op.held.push(nodeid);
         Ok(Node { nodeid, vattr })
     }

@@ -10,10 +10,11 @@ use crate::fs::context::Context;
 use crate::fs::dispatch::Op;
 use crate::fs::mask::{vnop_mask, VnopMask};
 use crate::fs::FileSystem;
-use crate::fuse::abi::{self, init_flag};
+use crate::fuse::abi::{self, InitFlags};
+use crate::fuse::dump::Flags;
 use crate::fuse::reply::Reply;
 use crate::fuse::request::{Operation, Request};
-use crate::settings::{MountInfo, REQUEST_HEADER_ROOM};
+use crate::settings::{DataCache, MountInfo, REQUEST_HEADER_ROOM};
 
 use super::Session;
 
@@ -31,10 +32,7 @@ impl<F: FileSystem> Session<F> {
             return Err(Errno::EPROTO);
         };
         let unique = request.header.unique;
-        self.dump(format_args!(
-            "-> INIT unique {unique}: kernel {}.{}, flags {:#x}/{:#x}",
-            init.major, init.minor, init.flags, init.flags2
-        ));
+        self.dump(format_args!("-> INIT unique {unique}: kernel {}.{}", init.major, init.minor));
         if init.major < abi::KERNEL_VERSION
             || (init.major == abi::KERNEL_VERSION && init.minor < abi::MIN_KERNEL_MINOR_VERSION)
         {
@@ -50,50 +48,24 @@ impl<F: FileSystem> Session<F> {
             return Err(Errno::EAGAIN);
         }
         let minor = init.minor.min(abi::KERNEL_MINOR_VERSION);
-        let offered = u64::from(init.flags) | (u64::from(init.flags2) << 32);
-        let vnops = vnop_mask::<F>();
-        let mut wanted = init_flag::ASYNC_READ
-            | init_flag::BIG_WRITES
-            | init_flag::MAX_PAGES
-            | init_flag::PARALLEL_DIROPS
-            | init_flag::ABORT_ERROR;
-        if !self.needs_open() {
-            wanted |= init_flag::NO_OPEN_SUPPORT | init_flag::NO_OPENDIR_SUPPORT;
+        let offered = InitFlags::from_words(init.flags, init.flags2);
+        let mut granted = offered & self.wanted(fs_name);
+        let acl = InitFlags::POSIX_ACL | InitFlags::DONT_MASK;
+        if !granted.contains(acl) {
+            // Both or neither: inheriting default ACLs needs the unmasked mode.
+            granted.remove(acl);
         }
-        if self.settings.export_support() {
-            wanted |= init_flag::EXPORT_SUPPORT;
-        }
-        if !vnops.contains(VnopMask::WRITE) && !vnops.contains(VnopMask::SETATTR) {
-            // Nothing can change a file's contents: the page cache may be kept across opens.
-            wanted |= init_flag::CACHE_SYMLINKS;
-        }
-        if F::POSIX_ACL {
-            let needed = VnopMask::GETATTR
-                | VnopMask::SETATTR
-                | VnopMask::GETEXTATTR
-                | VnopMask::SETEXTATTR
-                | VnopMask::DELETEEXTATTR;
-            if vnops.contains(needed) {
-                // Both or neither: inheriting default ACLs needs the unmasked mode.
-                wanted |= init_flag::POSIX_ACL | init_flag::DONT_MASK;
-            } else {
-                log::warn!("{fs_name}: POSIX_ACL needs the extended-attribute operations: ACLs are off");
-            }
-        }
-        let mut granted = offered & wanted;
-        let acl = init_flag::POSIX_ACL | init_flag::DONT_MASK;
-        if granted & acl != acl {
-            granted &= !acl;
-        }
-        self.acl.store(granted & acl == acl, Ordering::Relaxed);
+        self.granted.store(granted.bits(), Ordering::Relaxed);
+        self.dump(format_args!("   INIT offered {}", Flags(offered)));
+        self.dump(format_args!("   INIT granted {}", Flags(granted)));
         let max_write = (self.request_len - REQUEST_HEADER_ROOM) as u32;
         let max_pages = max_write.div_ceil(4096).max(1) as u16;
         let out = abi::InitOut {
             major: abi::KERNEL_VERSION,
             minor,
             max_readahead: init.max_readahead,
-            flags: granted as u32,
-            flags2: (granted >> 32) as u32,
+            flags: granted.to_words().0,
+            flags2: granted.to_words().1,
             max_background: 16,
             congestion_threshold: 12,
             max_write,
@@ -114,6 +86,40 @@ impl<F: FileSystem> Session<F> {
         };
         let _ = self.call(Op::Mounted { info: &info }, &Context::ROOT).done();
         Ok(info)
+    }
+
+    /// The capabilities this file system asks of the kernel, from its masks and the mount
+    /// options; the kernel grants those it offers too.
+    fn wanted(&self, fs_name: &str) -> InitFlags {
+        let vnops = vnop_mask::<F>();
+        let options = &self.settings.options;
+        let mut wanted = InitFlags::ASYNC_READ
+            | InitFlags::BIG_WRITES
+            | InitFlags::MAX_PAGES
+            | InitFlags::PARALLEL_DIROPS
+            | InitFlags::ABORT_ERROR
+            | InitFlags::INIT_EXT
+            | InitFlags::HAS_EXPIRE_ONLY;
+        wanted.set(InitFlags::NO_OPEN_SUPPORT | InitFlags::NO_OPENDIR_SUPPORT, !self.needs_open());
+        wanted.set(InitFlags::EXPORT_SUPPORT, self.settings.export_support());
+        wanted.set(InitFlags::CACHE_SYMLINKS, options.cache_symlinks);
+        wanted.set(InitFlags::AUTO_INVAL_DATA, options.data_cache == DataCache::Auto);
+        wanted.set(InitFlags::EXPLICIT_INVAL_DATA, options.data_cache == DataCache::Explicit);
+        wanted.set(InitFlags::DIRECT_IO_ALLOW_MMAP, options.direct_io_allow_mmap);
+        wanted.set(InitFlags::WRITEBACK_CACHE, options.writeback_cache && vnops.contains(VnopMask::WRITE));
+        if F::POSIX_ACL {
+            let needed = VnopMask::GETATTR
+                | VnopMask::SETATTR
+                | VnopMask::GETEXTATTR
+                | VnopMask::SETEXTATTR
+                | VnopMask::DELETEEXTATTR;
+            if vnops.contains(needed) {
+                wanted |= InitFlags::POSIX_ACL | InitFlags::DONT_MASK;
+            } else {
+                log::warn!("{fs_name}: POSIX_ACL needs the extended-attribute operations: ACLs are off");
+            }
+        }
+        wanted
     }
 
     /// Whether opens must reach the framework: the file system implements open, close or

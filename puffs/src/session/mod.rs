@@ -13,21 +13,23 @@ mod init;
 mod interrupt;
 pub(crate) mod node;
 mod posix_acl;
+#[cfg(test)]
+mod tests;
 mod translate;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
 
 use crate::cred::Cred;
-use crate::fs::context::Context;
+use crate::fs::context::{Context, Ttls};
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::{Op, Outcome};
 use crate::fs::flags::UnmountFlags;
 use crate::fs::FileSystem;
-use crate::fuse::abi::{opcode, InHeader, OutHeader};
+use crate::fuse::abi::{opcode, InHeader, InitFlags, OutHeader};
 use crate::fuse::reply::Reply;
 use crate::fuse::request::{Operation, Request};
 use crate::fuse::Channel;
@@ -46,8 +48,8 @@ pub(crate) struct Session<F: FileSystem> {
     /// The length of a request buffer: the asked length, clamped (the only granted value the
     /// session needs before `INIT`).
     pub(crate) request_len: usize,
-    /// The kernel enforces POSIX ACLs and leaves the umask to the framework (see `posix_acl`).
-    acl: AtomicBool,
+    /// The capabilities the kernel granted at `INIT` ([`InitFlags`] bits).
+    granted: AtomicU64,
     /// The requests in flight, for `INTERRUPT`.
     interrupts: Interrupts,
     destroyed: AtomicBool,
@@ -77,7 +79,7 @@ impl<F: FileSystem> Session<F> {
             nodes: NodeTable::new(root, settings.cookie_hash_buckets),
             request_len: clamp_request_len(settings.max_request_len),
             settings,
-            acl: AtomicBool::new(false),
+            granted: AtomicU64::new(0),
             interrupts: Interrupts::default(),
             destroyed: AtomicBool::new(false),
             unmount_told: AtomicBool::new(false),
@@ -88,7 +90,12 @@ impl<F: FileSystem> Session<F> {
     /// Whether POSIX ACLs were negotiated: the file system keeps them and the kernel enforces
     /// them.
     pub(crate) fn acl_granted(&self) -> bool {
-        self.acl.load(Ordering::Relaxed)
+        self.granted().contains(InitFlags::POSIX_ACL)
+    }
+
+    /// The capabilities the kernel granted; none before `INIT`.
+    pub(crate) fn granted(&self) -> InitFlags {
+        InitFlags::from_bits_retain(self.granted.load(Ordering::Relaxed))
     }
 
     /// Whether the kernel sent `DESTROY`.
@@ -177,25 +184,20 @@ impl<F: FileSystem> Session<F> {
         if let Some(retry) = started.as_ref().and_then(|s| s.retry) {
             self.send_error(retry, Errno::EAGAIN);
         }
-        let ctx = match &started {
-            Some(started) => Context::interruptible(cred_of(&h), &started.interrupt),
-            None => Context::new(cred_of(&h)),
-        };
+        let ttls = Ttls::default();
+        let ctx = Context::of_request(cred_of(&h), started.as_ref().map(|s| &*s.interrupt), &ttls);
         // An operation that may hand a node to the kernel holds off reclaims until its reply is
         // delivered and the lookup counted (see `node`).
         let handing_out = request.op.hands_out_node().then(|| self.nodes.handing_out());
         let mut handed_out = None;
         // A panicking operation must not leave the caller waiting forever: it answers EIO.
-        let outcome =
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.dispatch(&request, &ctx, &mut handed_out)))
-                .unwrap_or_else(|_| {
-                    self.dump(format_args!(
-                        "!! {} unique {} panicked in the file system",
-                        opcode::name(h.opcode),
-                        h.unique
-                    ));
-                    Err(Errno::EIO)
-                });
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            self.dispatch(&request, &ctx, &ttls, &mut handed_out)
+        }))
+        .unwrap_or_else(|_| {
+            self.dump(format_args!("!! {} unique {} panicked in the file system", opcode::name(h.opcode), h.unique));
+            Err(Errno::EIO)
+        });
         let delivered = match outcome {
             Ok(frame) if wants_reply => self.send(h.unique, &frame),
             Err(errno) if wants_reply => {

@@ -9,13 +9,13 @@ use nix::fcntl::OFlag;
 
 use crate::dirent::DirBuf;
 use crate::fs::answer::{NewNode, Opened};
-use crate::fs::context::Context;
+use crate::fs::context::{Context, Ttls};
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::Op;
 use crate::fs::flags::{UnmountFlags, WaitFor};
 use crate::fs::mask::{vnop_mask, VnopMask};
 use crate::fs::FileSystem;
-use crate::fuse::abi;
+use crate::fuse::abi::{self, InitFlags};
 use crate::fuse::reply::{attr_to_wire, statfs_to_wire, ttl_to_wire, Reply};
 use crate::fuse::request::{Operation, Request};
 use crate::vattr::{Vattr, Vtype};
@@ -31,14 +31,15 @@ impl<F: FileSystem> Session<F> {
         unique: u64,
         node: &NewNode,
         extra: usize,
+        ttls: &Ttls,
         handed_out: &mut Option<Cookie>,
     ) -> Result<Reply, Errno> {
         let nodeid = self.nodes.nodeid_of(node.cookie).ok_or_else(|| {
             self.dump(format_args!("!! the file system returned the reserved cookie 0 for a non-root node"));
             Errno::EIO
         })?;
-        let (entry_valid, entry_valid_nsec) = ttl_to_wire(self.settings.entry_ttl());
-        let (attr_valid, attr_valid_nsec) = ttl_to_wire(self.settings.attr_ttl());
+        let (entry_valid, entry_valid_nsec) = ttl_to_wire(ttls.entry_or(self.settings.entry_ttl()));
+        let (attr_valid, attr_valid_nsec) = ttl_to_wire(ttls.attr_or(self.settings.attr_ttl()));
         let mut reply = Reply::new(unique, abi::EntryOut::SIZE + abi::Attr::SIZE + extra);
         abi::EntryOut {
             nodeid,
@@ -54,8 +55,22 @@ impl<F: FileSystem> Session<F> {
         Ok(reply)
     }
 
-    fn attr_reply(&self, unique: u64, vattr: &Vattr) -> Vec<u8> {
-        let (attr_valid, attr_valid_nsec) = ttl_to_wire(self.settings.attr_ttl());
+    /// The reply to a lookup that found nothing: a negative entry (node id 0) that the kernel
+    /// keeps for the lifetime set, else `ENOENT` alone.
+    fn negative_reply(&self, unique: u64, ttls: &Ttls) -> Result<Vec<u8>, Errno> {
+        let ttl = ttls.entry_or(self.settings.negative_ttl());
+        if ttl.is_zero() {
+            return Err(Errno::ENOENT);
+        }
+        let (entry_valid, entry_valid_nsec) = ttl_to_wire(ttl);
+        let mut reply = Reply::new(unique, abi::EntryOut::SIZE + abi::Attr::SIZE);
+        abi::EntryOut { entry_valid, entry_valid_nsec, ..Default::default() }.encode(reply.body());
+        abi::Attr::default().encode(reply.body());
+        Ok(reply.finish())
+    }
+
+    fn attr_reply(&self, unique: u64, vattr: &Vattr, ttls: &Ttls) -> Vec<u8> {
+        let (attr_valid, attr_valid_nsec) = ttl_to_wire(ttls.attr_or(self.settings.attr_ttl()));
         let mut reply = Reply::new(unique, abi::AttrOut::SIZE + abi::Attr::SIZE);
         abi::AttrOut { attr_valid, attr_valid_nsec, dummy: 0 }.encode(reply.body());
         attr_to_wire(vattr).encode(reply.body());
@@ -63,17 +78,18 @@ impl<F: FileSystem> Session<F> {
     }
 
     fn open_out(reply: &mut Reply, opened: Opened) {
-        let mut open_flags = 0;
-        if opened.direct_io {
-            open_flags |= abi::fopen::DIRECT_IO;
-        }
-        if opened.keep_cache {
-            open_flags |= abi::fopen::KEEP_CACHE;
-        }
-        abi::OpenOut { fh: opened.handle.0, open_flags, padding: 0 }.encode(reply.body());
+        abi::OpenOut { fh: opened.handle.0, open_flags: opened.flags.bits(), backing_id: 0 }.encode(reply.body());
     }
 
     fn open_node(&self, cookie: Cookie, flags: OFlag, ctx: &Context<'_>) -> Result<Opened, Errno> {
+        let mut flags = flags;
+        if self.granted().contains(InitFlags::WRITEBACK_CACHE) {
+            // The kernel reads to fill partly written pages and appends by itself.
+            if flags & OFlag::O_ACCMODE == OFlag::O_WRONLY {
+                flags = (flags - OFlag::O_WRONLY) | OFlag::O_RDWR;
+            }
+            flags.remove(OFlag::O_APPEND);
+        }
         let opened = self.call(Op::Open { node: cookie, flags }, ctx).opened()?;
         self.nodes.opened(cookie);
         Ok(opened)
@@ -94,6 +110,7 @@ impl<F: FileSystem> Session<F> {
         &self,
         request: &Request<'_>,
         ctx: &Context<'_>,
+        ttls: &Ttls,
         handed_out: &mut Option<Cookie>,
     ) -> Result<Vec<u8>, Errno> {
         let h = &request.header;
@@ -105,10 +122,11 @@ impl<F: FileSystem> Session<F> {
                 let _ = self.tell_unmount(UnmountFlags::FORCE);
                 Ok(Self::empty_reply(unique))
             }
-            &Operation::Lookup { name } => {
-                let found = self.call(Op::Lookup { dir: node, name }, ctx).node()?;
-                Ok(self.entry_reply(unique, &found, 0, handed_out)?.finish())
-            }
+            &Operation::Lookup { name } => match self.call(Op::Lookup { dir: node, name }, ctx).node() {
+                Ok(found) => Ok(self.entry_reply(unique, &found, 0, ttls, handed_out)?.finish()),
+                Err(Errno::ENOENT) => self.negative_reply(unique, ttls),
+                Err(errno) => Err(errno),
+            },
             Operation::Forget { nlookup } => {
                 self.nodes.forget([(node, *nlookup)], |cookie| self.reclaim(cookie));
                 Err(Errno::ENOSYS)
@@ -118,13 +136,15 @@ impl<F: FileSystem> Session<F> {
                 self.nodes.forget(forgotten, |cookie| self.reclaim(cookie));
                 Err(Errno::ENOSYS)
             }
-            Operation::Getattr { .. } => Ok(self.attr_reply(unique, &self.call(Op::Getattr { node }, ctx).vattr()?)),
+            Operation::Getattr { .. } => {
+                Ok(self.attr_reply(unique, &self.call(Op::Getattr { node }, ctx).vattr()?, ttls))
+            }
             Operation::Setattr(changes) => {
                 let vattr = self.call(Op::Setattr { node, changes }, ctx).vattr()?;
                 if let Some(mode) = changes.mode {
                     self.chmod_acl(node, mode, ctx)?;
                 }
-                Ok(self.attr_reply(unique, &vattr))
+                Ok(self.attr_reply(unique, &vattr, ttls))
             }
             Operation::Readlink => {
                 let target = self.call(Op::Readlink { node }, ctx).target()?;
@@ -132,7 +152,7 @@ impl<F: FileSystem> Session<F> {
             }
             &Operation::Symlink { name, target } => {
                 let made = self.call(Op::Symlink { dir: node, name, target }, ctx).node()?;
-                Ok(self.entry_reply(unique, &made, 0, handed_out)?.finish())
+                Ok(self.entry_reply(unique, &made, 0, ttls, handed_out)?.finish())
             }
             &Operation::Mknod { name, vtype, mode, rdev, umask } => {
                 let inherited = self.inherit_acl(node, mode, umask, false, ctx);
@@ -144,14 +164,14 @@ impl<F: FileSystem> Session<F> {
                     self.call(Op::Mknod { dir: node, name, vtype, mode, rdev }, ctx)
                 }
                 .node()?;
-                let reply = self.entry_reply(unique, &made, 0, handed_out)?;
+                let reply = self.entry_reply(unique, &made, 0, ttls, handed_out)?;
                 self.store_inherited_acl(made.cookie, &inherited, ctx)?;
                 Ok(reply.finish())
             }
             &Operation::Mkdir { name, mode, umask } => {
                 let inherited = self.inherit_acl(node, mode, umask, true, ctx);
                 let made = self.call(Op::Mkdir { dir: node, name, mode: inherited.mode }, ctx).node()?;
-                let reply = self.entry_reply(unique, &made, 0, handed_out)?;
+                let reply = self.entry_reply(unique, &made, 0, ttls, handed_out)?;
                 self.store_inherited_acl(made.cookie, &inherited, ctx)?;
                 Ok(reply.finish())
             }
@@ -171,7 +191,7 @@ impl<F: FileSystem> Session<F> {
             &Operation::Link { oldnodeid, name } => {
                 let target = self.nodes.cookie_of(oldnodeid);
                 let vattr = self.call(Op::Link { dir: node, node: target, name }, ctx).vattr()?;
-                Ok(self.entry_reply(unique, &NewNode::new(target, vattr), 0, handed_out)?.finish())
+                Ok(self.entry_reply(unique, &NewNode::new(target, vattr), 0, ttls, handed_out)?.finish())
             }
             &Operation::Open { flags, .. } => {
                 if !self.needs_open() {
@@ -188,7 +208,7 @@ impl<F: FileSystem> Session<F> {
                 let inherited = self.inherit_acl(node, mode, umask, false, ctx);
                 let made = self.call(Op::Create { dir: node, name, mode: inherited.mode }, ctx).node()?;
                 // If the open fails, the kernel never learns of the node and `handle` gives it up.
-                let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, handed_out)?;
+                let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, ttls, handed_out)?;
                 self.store_inherited_acl(made.cookie, &inherited, ctx)?;
                 Self::open_out(&mut reply, self.open_node(made.cookie, flags, ctx)?);
                 Ok(reply.finish())
