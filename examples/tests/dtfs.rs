@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{Client, Stat};
 use puffs::acl::{Acl, AclEntry, AclTag, ACCESS_XATTR, DEFAULT_XATTR};
-use puffs::{Errno, Vtype};
+use puffs::{Errno, FallocateFlags, SeekWhence, Vtype};
 use puffs_examples::dtfs::Dtfs;
 
 /// Bytes that are not all alike, so that a misplaced chunk shows.
@@ -410,7 +410,76 @@ macro_rules! suite {
     };
 }
 
+/// `fallocate -l 10M f`, `fallocate -p`, `fallocate -z`, and `SEEK_DATA`/`SEEK_HOLE` finding
+/// what was punched: through the file system, not the C library's fallback of writing zeros.
+fn fallocate_punches_and_seeks(c: &dyn Client, _fs: &Dtfs) {
+    const MIB: u64 = 1 << 20;
+    c.write_file("f", b"").unwrap();
+    c.fallocate("f", FallocateFlags::empty(), 0, 10 * MIB).unwrap();
+    let st = c.stat("f").unwrap();
+    assert_eq!(st.size, 10 * MIB, "allocation grows the file");
+    assert!(st.allocated >= 10 * MIB, "{} bytes allocated", st.allocated);
+    c.fallocate("f", FallocateFlags::KEEP_SIZE, 10 * MIB, MIB).unwrap();
+    assert_eq!(c.stat("f").unwrap().size, 10 * MIB, "KEEP_SIZE keeps it");
+
+    let data = pattern(MIB as usize, 3);
+    c.write_file("sparse", &data).unwrap();
+    assert_eq!(c.seek("sparse", 0, SeekWhence::Hole), Ok(MIB), "only the end is a hole");
+    c.fallocate("sparse", FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE, 256 << 10, 256 << 10).unwrap();
+    assert_eq!(c.stat("sparse").unwrap().size, MIB);
+    let back = c.read_file("sparse").unwrap();
+    assert!(back[256 << 10..512 << 10].iter().all(|&b| b == 0), "a punched hole reads zeros");
+    assert_eq!(&back[..256 << 10], &data[..256 << 10]);
+    assert_eq!(&back[512 << 10..], &data[512 << 10..]);
+    assert_eq!(c.seek("sparse", 0, SeekWhence::Hole), Ok(256 << 10), "SEEK_HOLE finds the hole");
+    assert_eq!(c.seek("sparse", 256 << 10, SeekWhence::Data), Ok(512 << 10), "SEEK_DATA skips it");
+    assert_eq!(c.seek("sparse", 100, SeekWhence::Data), Ok(100));
+    assert_eq!(c.seek("sparse", MIB, SeekWhence::Data), Err(Errno::ENXIO), "at the end");
+    assert!(c.stat("sparse").unwrap().allocated < MIB, "the hole's space was given back");
+
+    c.fallocate("sparse", FallocateFlags::ZERO_RANGE, 0, 10).unwrap();
+    assert_eq!(c.read_at("sparse", 0, 12).unwrap(), [&[0u8; 10][..], &data[10..12]].concat());
+    assert_eq!(c.fallocate("sparse", FallocateFlags::empty(), 0, 0), Err(Errno::EINVAL));
+    assert_eq!(
+        c.fallocate("sparse", FallocateFlags::PUNCH_HOLE, 0, 1),
+        Err(Errno::EOPNOTSUPP),
+        "punch needs KEEP_SIZE"
+    );
+}
+
+/// `copy_file_range(2)` copies inside the file system: a file that is mostly hole stays so in
+/// the copy, which a copy through the caller's reads and writes would fill with zeros.
+fn copy_file_range_copies_inside(c: &dyn Client, _fs: &Dtfs) {
+    const MIB: u64 = 1 << 20;
+    let head = pattern(100_000, 4);
+    c.write_file("src", &head).unwrap();
+    c.write_at("src", 64 * MIB, b"tail").unwrap();
+    c.write_file("dst", b"").unwrap();
+    let size = 64 * MIB + 4;
+    let mut copied = 0;
+    while copied < size {
+        match c.copy_range("src", copied, "dst", copied, size - copied).unwrap() {
+            0 => break,
+            n => copied += n,
+        }
+    }
+    assert_eq!(copied, size);
+    let dst = c.stat("dst").unwrap();
+    assert_eq!(dst.size, size);
+    assert!(dst.allocated < MIB, "the hole was copied as a hole: {} bytes allocated", dst.allocated);
+    assert_eq!(c.read_at("dst", 0, head.len()).unwrap(), head);
+    assert_eq!(c.read_at("dst", 64 * MIB, 10).unwrap(), b"tail");
+    assert!(c.read_at("dst", 32 * MIB, 4096).unwrap().iter().all(|&b| b == 0));
+    // Within one file, to a range that does not overlap; and nothing past the end.
+    assert_eq!(c.copy_range("src", 0, "src", 200_000, 10), Ok(10));
+    assert_eq!(c.read_at("src", 200_000, 10).unwrap(), &head[..10]);
+    assert_eq!(c.copy_range("src", size, "dst", 0, 10), Ok(0));
+    assert_eq!(c.copy_range("src", 0, "src", 5, 10), Err(Errno::EINVAL), "overlapping ranges");
+}
+
 suite!(
+    fallocate_punches_and_seeks,
+    copy_file_range_copies_inside,
     content_round_trips,
     directories_list_what_they_hold,
     rename_moves_and_replaces,

@@ -177,6 +177,7 @@ const NAME: (&str, &str) = ("name", "&'a ::std::ffi::OsStr");
 const HANDLE: (&str, &str) = ("handle", "crate::FileHandle");
 const OFFSET: (&str, &str) = ("offset", "u64");
 const MODE: (&str, &str) = ("mode", "u32");
+const LEN: (&str, &str) = ("len", "u64");
 const NEW_NODE: &str = "crate::NewNode";
 const VATTR: &str = "crate::Vattr";
 const SIZE: &str = "usize";
@@ -241,6 +242,30 @@ const OPS: &[Op] = &[
     vnop("node_listextattr", "LISTEXTATTR", "Listextattr", &[NODE], "`LISTXATTR`")
         .answers("::std::vec::Vec<::std::ffi::OsString>"),
     vnop("node_deleteextattr", "DELETEEXTATTR", "Deleteextattr", &[NODE, NAME], "`REMOVEXATTR`"),
+    vnop(
+        "node_fallocate",
+        "FALLOCATE",
+        "Fallocate",
+        &[NODE, HANDLE, OFFSET, LEN, ("mode", "crate::FallocateFlags")],
+        "`FALLOCATE`; punch hole only without `node_fdiscard`",
+    ),
+    vnop("node_fdiscard", "FDISCARD", "Fdiscard", &[NODE, HANDLE, OFFSET, LEN], "`FALLOCATE` with `PUNCH_HOLE`"),
+    vnop(
+        "node_seek",
+        "SEEK",
+        "Seek",
+        &[NODE, HANDLE, OFFSET, ("whence", "crate::SeekWhence")],
+        "`LSEEK` with `SEEK_DATA` or `SEEK_HOLE`",
+    )
+    .answers("u64"),
+    vnop(
+        "node_copy_file_range",
+        "COPY_FILE_RANGE",
+        "CopyFileRange",
+        &[NODE, HANDLE, OFFSET, ("to", "crate::Cookie"), ("to_handle", "crate::FileHandle"), ("to_offset", "u64"), LEN],
+        "`COPY_FILE_RANGE`, `COPY_FILE_RANGE_64`",
+    )
+    .answers("u64"),
     told(vfsop("fs_mounted", "MOUNTED", "Mounted", &[("info", "&'a crate::MountInfo")], "the reply to `INIT`"))
         .answers_nothing(),
     vfsop("fs_statvfs", "STATVFS", "Statvfs", &[], "`STATFS`").answers("crate::StatVfs").default_when_absent(),

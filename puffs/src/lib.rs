@@ -104,7 +104,9 @@ pub use error::Error;
 pub use fs::answer::{NewNode, Opened, StatVfs};
 pub use fs::context::Context;
 pub use fs::cookie::{Cookie, FileHandle};
-pub use fs::flags::{OpenedFlags, RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
+pub use fs::flags::{
+    FallocateFlags, OpenedFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, WaitFor, XattrFlags,
+};
 pub use fs::mask::{vfsop_mask, vnop_mask, VfsopMask, VnopMask};
 pub use fs::{FileSystem, Result};
 pub use nix::errno::Errno;

@@ -154,6 +154,54 @@ impl FileSystem for Everything {
     fn node_deleteextattr(&self, _node: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         nope()
     }
+
+    fn node_fallocate(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _offset: u64,
+        _len: u64,
+        _mode: puffs::FallocateFlags,
+        _ctx: &Context<'_>,
+    ) -> Result<()> {
+        nope()
+    }
+
+    fn node_fdiscard(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _offset: u64,
+        _len: u64,
+        _ctx: &Context<'_>,
+    ) -> Result<()> {
+        nope()
+    }
+
+    fn node_seek(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _offset: u64,
+        _whence: puffs::SeekWhence,
+        _ctx: &Context<'_>,
+    ) -> Result<u64> {
+        nope()
+    }
+
+    fn node_copy_file_range(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _offset: u64,
+        _to: Cookie,
+        _to_handle: FileHandle,
+        _to_offset: u64,
+        _len: u64,
+        _ctx: &Context<'_>,
+    ) -> Result<u64> {
+        nope()
+    }
 }
 
 #[test]

@@ -51,6 +51,7 @@
 //! # Ok::<(), puffs::Error>(())
 //! ```
 
+mod content;
 mod ops;
 #[cfg(test)]
 mod tests;

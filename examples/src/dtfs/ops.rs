@@ -5,13 +5,14 @@ use std::ffi::{OsStr, OsString};
 use std::sync::atomic::Ordering;
 
 use puffs::{
-    puffs_fs, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, NewNode, RenameFlags, Result, SetVattr, StatVfs,
-    Vattr, Vtype, WaitFor, XattrFlags,
+    puffs_fs, Context, Cookie, DirBuf, Errno, FallocateFlags, FileHandle, FileSystem, NewNode, RenameFlags, Result,
+    SeekWhence, SetVattr, StatVfs, Vattr, Vtype, WaitFor, XattrFlags,
 };
 
+use super::content;
 use super::tree::{
-    now, read_lock, set_file_size, vtype_of, write_lock, Content, Directory, FileMut, Tree, BLOCK, CHUNK,
-    FIRST_ENTRY_POSITION, LINK_MAX, MAX_FILE_SIZE, XATTR_SIZE_MAX,
+    now, read_lock, vtype_of, write_lock, Content, Directory, Tree, BLOCK, CHUNK, FIRST_ENTRY_POSITION, LINK_MAX,
+    MAX_FILE_SIZE, XATTR_SIZE_MAX,
 };
 use super::Dtfs;
 
@@ -62,9 +63,9 @@ impl FileSystem for Dtfs {
             if size > MAX_FILE_SIZE {
                 return Err(Errno::EFBIG);
             }
-            let FileMut { vattr, chunks, used, .. } = tree.file_mut(node.0)?;
-            set_file_size(vattr, chunks, used, size);
-            vattr.mtime = t;
+            let mut file = tree.file_mut(node.0)?;
+            file.set_size(size);
+            file.vattr.mtime = t;
         }
         let vattr = &mut tree.node_mut(node.0)?.vattr;
         if let Some(mode) = changes.mode {
@@ -133,29 +134,11 @@ impl FileSystem for Dtfs {
     ) -> Result<usize> {
         let tree = read_lock(&self.tree);
         let node = tree.node(node)?;
-        let chunks = match &node.content {
-            Content::File(chunks) => chunks,
-            Content::Dir(_) => return Err(Errno::EISDIR),
-            _ => return Err(Errno::EINVAL),
-        };
-        let size = node.vattr.size;
-        if offset >= size {
-            return Ok(0);
+        match &node.content {
+            Content::File(chunks) => Ok(content::read_at(chunks, node.vattr.size, offset, buf)),
+            Content::Dir(_) => Err(Errno::EISDIR),
+            _ => Err(Errno::EINVAL),
         }
-        let n = (size - offset).min(buf.len() as u64) as usize;
-        let mut done = 0;
-        while done < n {
-            let at = offset + done as u64;
-            let (index, within) = (at / CHUNK, (at % CHUNK) as usize);
-            let len = (CHUNK as usize - within).min(n - done);
-            let out = &mut buf[done..done + len];
-            let stored = chunks.get(&index).map_or(&[][..], |c| c.get(within..).unwrap_or(&[]));
-            let copied = stored.len().min(len);
-            out[..copied].copy_from_slice(&stored[..copied]);
-            out[copied..].fill(0);
-            done += len;
-        }
-        Ok(n)
     }
 
     fn node_write(
@@ -166,41 +149,7 @@ impl FileSystem for Dtfs {
         data: &[u8],
         _ctx: &Context<'_>,
     ) -> Result<usize> {
-        let mut tree = write_lock(&self.tree);
-        let FileMut { vattr, chunks, used, capacity } = tree.file_mut(node.0)?;
-        let end = offset.checked_add(data.len() as u64).filter(|&e| e <= MAX_FILE_SIZE).ok_or(Errno::EFBIG)?;
-        if data.is_empty() {
-            return Ok(0);
-        }
-        let growth: u64 = (offset / CHUNK..end.div_ceil(CHUNK))
-            .map(|index| {
-                let chunk_end = (end - index * CHUNK).min(CHUNK);
-                chunk_end.saturating_sub(chunks.get(&index).map_or(0, |c| c.len() as u64))
-            })
-            .sum();
-        if *used + growth > capacity {
-            return Err(Errno::ENOSPC);
-        }
-        let mut done = 0;
-        while done < data.len() {
-            let at = offset + done as u64;
-            let (index, within) = (at / CHUNK, (at % CHUNK) as usize);
-            let len = (CHUNK as usize - within).min(data.len() - done);
-            let chunk = chunks.entry(index).or_default();
-            if chunk.len() < within + len {
-                *used += (within + len - chunk.len()) as u64;
-                let blocks_before = (chunk.len() as u64).next_multiple_of(BLOCK);
-                chunk.resize(within + len, 0);
-                vattr.bytes += (chunk.len() as u64).next_multiple_of(BLOCK) - blocks_before;
-            }
-            chunk[within..within + len].copy_from_slice(&data[done..done + len]);
-            done += len;
-        }
-        vattr.size = vattr.size.max(end);
-        let t = now();
-        vattr.mtime = t;
-        vattr.ctime = t;
-        Ok(data.len())
+        write_lock(&self.tree).file_mut(node.0)?.write_at(offset, data)
     }
 
     fn node_readdir(
@@ -467,5 +416,69 @@ impl FileSystem for Dtfs {
         node.vattr.ctime = now();
         tree.used -= (name.len() + value.len()) as u64;
         Ok(())
+    }
+
+    fn node_fallocate(
+        &self,
+        node: Cookie,
+        _handle: FileHandle,
+        offset: u64,
+        len: u64,
+        mode: FallocateFlags,
+        _ctx: &Context<'_>,
+    ) -> Result<()> {
+        write_lock(&self.tree).file_mut(node.0)?.fallocate(offset, len, mode)
+    }
+
+    fn node_fdiscard(
+        &self,
+        node: Cookie,
+        _handle: FileHandle,
+        offset: u64,
+        len: u64,
+        _ctx: &Context<'_>,
+    ) -> Result<()> {
+        let end = offset.saturating_add(len);
+        write_lock(&self.tree).file_mut(node.0)?.punch(offset, end);
+        Ok(())
+    }
+
+    fn node_seek(
+        &self,
+        node: Cookie,
+        _handle: FileHandle,
+        offset: u64,
+        whence: SeekWhence,
+        _ctx: &Context<'_>,
+    ) -> Result<u64> {
+        let tree = read_lock(&self.tree);
+        let node = tree.node(node)?;
+        match &node.content {
+            Content::File(chunks) => content::seek(chunks, node.vattr.size, offset, whence),
+            _ => Err(Errno::EINVAL),
+        }
+    }
+
+    fn node_copy_file_range(
+        &self,
+        node: Cookie,
+        _handle: FileHandle,
+        offset: u64,
+        to: Cookie,
+        _to_handle: FileHandle,
+        to_offset: u64,
+        len: u64,
+        _ctx: &Context<'_>,
+    ) -> Result<u64> {
+        let mut tree = write_lock(&self.tree);
+        let source = tree.node(node)?;
+        let Content::File(chunks) = &source.content else { return Err(Errno::EINVAL) };
+        let size = source.vattr.size;
+        // Only the chunks of the range: the two files may be one.
+        let first = offset / CHUNK;
+        let last = offset.saturating_add(len.min(size.saturating_sub(offset))).div_ceil(CHUNK);
+        let range: content::Chunks = chunks.range(first..last).map(|(&i, c)| (i, c.clone())).collect();
+        let mut dest = tree.file_mut(to.0)?;
+        content::copy(&range, size, offset, &mut dest, to_offset, len)
     }
 }

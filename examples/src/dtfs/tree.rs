@@ -1,5 +1,5 @@
-//! dtfs's tree: nodes by inode number, directories with stable readdir positions, sparse file
-//! content in chunks, and the space accounting behind `ENOSPC`. The operations in `ops` work
+//! dtfs's tree: nodes by inode number, directories with stable readdir positions, and the space
+//! accounting behind `ENOSPC` (file content, in sparse chunks, is `content`'s). The operations in `ops` work
 //! on it under the one lock of [`Dtfs`](super::Dtfs).
 
 use std::collections::{BTreeMap, HashMap};
@@ -10,6 +10,7 @@ use std::time::SystemTime;
 
 use puffs::{Cookie, Cred, Errno, NewNode, Result, Vattr, Vtype};
 
+use super::content::{chunk_bytes, FileMut};
 use super::Dtfs;
 
 /// File content is kept in chunks of at most this size, each only as long as its last written
@@ -245,47 +246,12 @@ impl Tree {
     }
 }
 
-/// A regular file opened for change, with the tree's space accounting.
-pub(super) struct FileMut<'a> {
-    pub(super) vattr: &'a mut Vattr,
-    pub(super) chunks: &'a mut BTreeMap<u64, Vec<u8>>,
-    pub(super) used: &'a mut u64,
-    pub(super) capacity: u64,
-}
-
 fn node_bytes(node: &Node) -> u64 {
     let content = match &node.content {
         Content::File(chunks) => chunk_bytes(chunks),
         _ => 0,
     };
     content + node.xattrs.iter().map(|(k, v)| (k.len() + v.len()) as u64).sum::<u64>()
-}
-
-fn chunk_bytes(chunks: &BTreeMap<u64, Vec<u8>>) -> u64 {
-    chunks.values().map(|c| c.len() as u64).sum()
-}
-
-/// What a file's content occupies, in whole blocks (`st_blocks`).
-fn allocated(chunks: &BTreeMap<u64, Vec<u8>>) -> u64 {
-    chunks.values().map(|c| (c.len() as u64).next_multiple_of(BLOCK)).sum()
-}
-
-/// Sets the size of a file's content, freeing what lies past the new end, so that growing the
-/// file again reads zeros there.
-pub(super) fn set_file_size(vattr: &mut Vattr, chunks: &mut BTreeMap<u64, Vec<u8>>, used: &mut u64, size: u64) {
-    if size < vattr.size {
-        let gone = chunks.split_off(&size.div_ceil(CHUNK));
-        *used -= chunk_bytes(&gone);
-        if let Some(last) = chunks.get_mut(&(size / CHUNK)) {
-            let keep = (size % CHUNK) as usize;
-            if last.len() > keep {
-                *used -= (last.len() - keep) as u64;
-                last.truncate(keep);
-            }
-        }
-    }
-    vattr.size = size;
-    vattr.bytes = allocated(chunks);
 }
 
 pub(super) fn vtype_of(tree: &Tree, ino: u64) -> Vtype {

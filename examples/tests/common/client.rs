@@ -25,6 +25,8 @@ pub struct Stat {
     pub ino: u64,
     /// The device number of a device node.
     pub rdev: u64,
+    /// Bytes allocated (`st_blocks` × 512).
+    pub allocated: u64,
 }
 
 /// A file system seen by path, relative to its root ("" is the root).
@@ -61,6 +63,13 @@ pub trait Client: Sync {
     fn list_xattr(&self, path: &str) -> Outcome<Vec<String>>;
     fn remove_xattr(&self, path: &str, name: &str) -> Outcome<()>;
     fn statvfs(&self) -> Outcome<StatVfs>;
+    /// `fallocate(2)` of the existing file `path`, opened for writing.
+    fn fallocate(&self, path: &str, mode: puffs::FallocateFlags, offset: u64, len: u64) -> Outcome<()>;
+    /// `lseek(2)` with `SEEK_DATA` or `SEEK_HOLE` in `path`, opened for reading.
+    fn seek(&self, path: &str, offset: u64, whence: puffs::SeekWhence) -> Outcome<u64>;
+    /// `copy_file_range(2)` of up to `len` bytes from `from` at `from_offset` to the existing
+    /// file `to` at `to_offset`; answers how many were copied.
+    fn copy_range(&self, from: &str, from_offset: u64, to: &str, to_offset: u64, len: u64) -> Outcome<u64>;
     /// Makes every pending and later call fail instead of waiting: used when a body hangs.
     fn abort(&self);
 }

@@ -79,6 +79,7 @@ fn stat_of(vattr: &puffs::Vattr) -> Stat {
         gid: vattr.gid,
         ino: vattr.fileid,
         rdev: vattr.rdev,
+        allocated: vattr.bytes.next_multiple_of(512),
     }
 }
 
@@ -159,6 +160,22 @@ impl<F: FileSystem> Client for LoopbackMount<F> {
     fn chmod(&self, path: &str, mode: u32) -> Outcome<()> {
         let changes = puffs::SetVattr { mode: Some(mode), ..puffs::SetVattr::default() };
         self.client().setattr(path, &changes).map(drop)
+    }
+
+    fn fallocate(&self, path: &str, mode: puffs::FallocateFlags, offset: u64, len: u64) -> Outcome<()> {
+        self.with_open(path, nix::fcntl::OFlag::O_WRONLY, |f| self.client().fallocate(f, offset, len, mode))
+    }
+
+    fn seek(&self, path: &str, offset: u64, whence: puffs::SeekWhence) -> Outcome<u64> {
+        self.with_open(path, nix::fcntl::OFlag::O_RDONLY, |f| self.client().seek(f, offset, whence))
+    }
+
+    fn copy_range(&self, from: &str, from_offset: u64, to: &str, to_offset: u64, len: u64) -> Outcome<u64> {
+        self.with_open(from, nix::fcntl::OFlag::O_RDONLY, |source| {
+            self.with_open(to, nix::fcntl::OFlag::O_WRONLY, |dest| {
+                self.client().copy_file_range(source, from_offset, dest, to_offset, len)
+            })
+        })
     }
 
     fn truncate(&self, path: &str, size: u64) -> Outcome<()> {

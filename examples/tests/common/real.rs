@@ -252,7 +252,31 @@ impl<F: FileSystem> Client for RealMount<F> {
             gid: meta.gid(),
             ino: meta.ino(),
             rdev: meta.rdev(),
+            allocated: meta.blocks() * 512,
         })
+    }
+
+    fn fallocate(&self, path: &str, mode: puffs::FallocateFlags, offset: u64, len: u64) -> Outcome<()> {
+        let file = std::fs::OpenOptions::new().write(true).open(self.path(path)).map_err(errno)?;
+        let mode = nix::fcntl::FallocateFlags::from_bits_retain(mode.bits() as libc::c_int);
+        nix::fcntl::fallocate(&file, mode, offset as libc::off_t, len as libc::off_t)
+    }
+
+    fn seek(&self, path: &str, offset: u64, whence: puffs::SeekWhence) -> Outcome<u64> {
+        let file = std::fs::File::open(self.path(path)).map_err(errno)?;
+        let whence = match whence {
+            puffs::SeekWhence::Data => nix::unistd::Whence::SeekData,
+            puffs::SeekWhence::Hole => nix::unistd::Whence::SeekHole,
+        };
+        nix::unistd::lseek(&file, offset as libc::off_t, whence).map(|at| at as u64)
+    }
+
+    fn copy_range(&self, from: &str, from_offset: u64, to: &str, to_offset: u64, len: u64) -> Outcome<u64> {
+        let source = std::fs::File::open(self.path(from)).map_err(errno)?;
+        let dest = std::fs::OpenOptions::new().write(true).open(self.path(to)).map_err(errno)?;
+        let (mut off_in, mut off_out) = (from_offset as libc::off_t, to_offset as libc::off_t);
+        nix::fcntl::copy_file_range(&source, Some(&mut off_in), &dest, Some(&mut off_out), len as usize)
+            .map(|n| n as u64)
     }
 
     fn list(&self, path: &str) -> Outcome<Vec<String>> {

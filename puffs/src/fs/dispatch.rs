@@ -50,6 +50,7 @@ pub enum Outcome {
     Vattr(Result<Vattr>),
     Opened(Result<Opened>),
     Size(Result<usize>),
+    Offset(Result<u64>),
     Target(Result<OsString>),
     Value(Result<Vec<u8>>),
     Names(Result<Vec<OsString>>),
@@ -88,6 +89,7 @@ outcomes! {
     Vattr(Vattr) => vattr;
     Opened(Opened) => opened;
     Size(usize) => size;
+    Offset(u64) => offset;
     Target(OsString) => target;
     Value(Vec<u8>) => value;
     Names(Vec<OsString>) => names;

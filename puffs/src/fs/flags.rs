@@ -1,5 +1,5 @@
 //! The flags and phases operations are handed or answer: rename, extended attributes, opens,
-//! unmount, sync, suspension.
+//! fallocate and seek, unmount, sync, suspension.
 
 use bitflags::bitflags;
 
@@ -52,6 +52,32 @@ bitflags! {
         /// (`FOPEN_PARALLEL_DIRECT_WRITES`).
         const PARALLEL_DIRECT_WRITES = 1 << 6;
     }
+}
+
+bitflags! {
+    /// What `node_fallocate` is asked to do (`fallocate(2)` modes; the kernel passes these
+    /// three). No flag: allocate the range, growing the file if it ends past the end.
+    #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+    pub struct FallocateFlags: u32 {
+        /// Allocate without changing the file's size (`FALLOC_FL_KEEP_SIZE`).
+        const KEEP_SIZE = 0x01;
+        /// Deallocate the range, which then reads as zeros; always with `KEEP_SIZE`
+        /// (`FALLOC_FL_PUNCH_HOLE`). Goes to `node_fdiscard` when the file system has it.
+        const PUNCH_HOLE = 0x02;
+        /// Make the range read as zeros, allocated (`FALLOC_FL_ZERO_RANGE`).
+        const ZERO_RANGE = 0x10;
+    }
+}
+
+/// What `node_seek` looks for from an offset (`lseek(2)` whence; the kernel asks the file
+/// system only these two, and answers the others itself).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SeekWhence {
+    /// The first byte of data at or after the offset (`SEEK_DATA`).
+    Data,
+    /// The first byte of a hole at or after the offset, the end of the file counting as one
+    /// (`SEEK_HOLE`).
+    Hole,
 }
 
 bitflags! {

@@ -11,7 +11,7 @@ puffs_macros::__operation_flags! {
     /// `impl FileSystem` block: an operation outside the mask is never dispatched to the file
     /// system; the framework answers the kernel itself.
     #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-    pub struct VnopMask: u32;
+    pub struct VnopMask: u64;
 }
 
 puffs_macros::__operation_flags! {
@@ -35,7 +35,10 @@ impl VnopMask {
         .union(VnopMask::LINK)
         .union(VnopMask::RENAME)
         .union(VnopMask::SETEXTATTR)
-        .union(VnopMask::DELETEEXTATTR);
+        .union(VnopMask::DELETEEXTATTR)
+        .union(VnopMask::FALLOCATE)
+        .union(VnopMask::FDISCARD)
+        .union(VnopMask::COPY_FILE_RANGE);
 }
 
 /// The vnop mask of file system `F`, as [`#[puffs_fs]`](crate::puffs_fs) derived it.

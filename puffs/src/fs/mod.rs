@@ -17,7 +17,7 @@ use crate::dirent::DirBuf;
 use crate::fs::answer::{NewNode, Opened, StatVfs};
 use crate::fs::context::Context;
 use crate::fs::cookie::{Cookie, FileHandle};
-use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
+use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
 use crate::settings::MountInfo;
 use crate::vattr::{SetVattr, Vattr, Vtype};
 
@@ -247,6 +247,67 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
 
     /// Remove extended attribute `name` of `node`; `ENODATA` if it has none.
     fn node_deleteextattr(&self, node: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Allocate `len` bytes of `node` from `offset` (puffs `node_fallocate`; FUSE `FALLOCATE`,
+    /// `fallocate(2)`), so that writing there cannot fail for lack of space: with no `mode`
+    /// the file grows to the range's end if it is shorter, [`FallocateFlags::KEEP_SIZE`]
+    /// keeps its size, [`FallocateFlags::ZERO_RANGE`] also makes the range read as zeros.
+    /// [`FallocateFlags::PUNCH_HOLE`] arrives here only when the file system has no
+    /// `node_fdiscard`. `EOPNOTSUPP` for a mode it does not support; `ENOSPC` when the space
+    /// is not there.
+    fn node_fallocate(
+        &self,
+        node: Cookie,
+        handle: FileHandle,
+        offset: u64,
+        len: u64,
+        mode: FallocateFlags,
+        ctx: &Context<'_>,
+    ) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Deallocate `len` bytes of `node` from `offset`, which then read as zeros; the size
+    /// stays (puffs `node_fdiscard`; FUSE `FALLOCATE` with `PUNCH_HOLE | KEEP_SIZE`).
+    fn node_fdiscard(&self, node: Cookie, handle: FileHandle, offset: u64, len: u64, ctx: &Context<'_>) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// The offset of the first data ([`SeekWhence::Data`]) or hole ([`SeekWhence::Hole`]) at
+    /// or after `offset` in `node` (FUSE `LSEEK`; `lseek(2)` with `SEEK_DATA`, `SEEK_HOLE`;
+    /// puffs `node_seek` only checks a seek). The end of the file counts as a hole; `ENXIO`
+    /// when `offset` is at or past the end, or no data follows it. The kernel answers the
+    /// other kinds of seek itself; without this operation the whole file is data.
+    fn node_seek(
+        &self,
+        node: Cookie,
+        handle: FileHandle,
+        offset: u64,
+        whence: SeekWhence,
+        ctx: &Context<'_>,
+    ) -> Result<u64> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Copy up to `len` bytes of `node` from `offset` to node `to` at `to_offset`, inside the
+    /// file system (FUSE `COPY_FILE_RANGE`, `copy_file_range(2)`; not in puffs): answers how
+    /// many bytes were copied, fewer at the end of `node`. The two may be the same node, with
+    /// ranges that do not overlap (the kernel checks). Without this operation the kernel
+    /// copies through reads and writes.
+    #[allow(clippy::too_many_arguments)]
+    fn node_copy_file_range(
+        &self,
+        node: Cookie,
+        handle: FileHandle,
+        offset: u64,
+        to: Cookie,
+        to_handle: FileHandle,
+        to_offset: u64,
+        len: u64,
+        ctx: &Context<'_>,
+    ) -> Result<u64> {
         Err(Errno::ENOSYS)
     }
 }

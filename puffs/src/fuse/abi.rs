@@ -101,6 +101,7 @@ pub mod opcode {
     pub const SYNCFS: u32 = 50;
     pub const TMPFILE: u32 = 51;
     pub const STATX: u32 = 52;
+    pub const COPY_FILE_RANGE_64: u32 = 53;
     pub const CUSE_INIT: u32 = 4096;
 
     /// First puffs-specific opcode. FUSE opcodes end at [`CUSE_INIT`] (4096); the puffs ones sit
@@ -169,6 +170,7 @@ pub mod opcode {
             SYNCFS => "SYNCFS",
             TMPFILE => "TMPFILE",
             STATX => "STATX",
+            COPY_FILE_RANGE_64 => "COPY_FILE_RANGE_64",
             CUSE_INIT => "CUSE_INIT",
             PUFFS_UNMOUNT => "PUFFS_UNMOUNT",
             PUFFS_SUSPEND => "PUFFS_SUSPEND",
@@ -310,6 +312,14 @@ pub mod fattr {
     pub const CTIME: u32 = 1 << 10;
     pub const KILL_SUIDGID: u32 = 1 << 11;
 }
+
+/// `RELEASE` flag: the kernel also flushes (`FUSE_RELEASE_FLUSH`).
+pub const RELEASE_FLUSH: u32 = 1 << 0;
+/// `RELEASE` flag: drop the `flock` lock of the lock owner (`FUSE_RELEASE_FLOCK_UNLOCK`).
+pub const RELEASE_FLOCK_UNLOCK: u32 = 1 << 1;
+
+/// `SETLK`/`SETLKW`/`GETLK` flag: a `flock(2)` lock, not a byte-range one (`FUSE_LK_FLOCK`).
+pub const LK_FLOCK: u32 = 1 << 0;
 
 /// `FSYNC` flag: only data.
 pub const FSYNC_FDATASYNC: u32 = 1;
@@ -470,6 +480,41 @@ wire_struct! {
     pub struct AccessIn { pub mask: u32, pub padding: u32 }
 }
 wire_struct! {
+    /// A lock (`struct fuse_file_lock`): the byte range `start..=end`, `F_RDLCK`/`F_WRLCK`/
+    /// `F_UNLCK`, and the process holding it.
+    pub struct FileLock { pub start: u64, pub end: u64, pub typ: u32, pub pid: u32 }
+}
+wire_struct! {
+    /// `GETLK`/`SETLK`/`SETLKW` body (`struct fuse_lk_in`), with its `FileLock` inline.
+    pub struct LkIn {
+        pub fh: u64, pub owner: u64, pub start: u64, pub end: u64, pub typ: u32, pub pid: u32,
+        pub lk_flags: u32, pub padding: u32,
+    }
+}
+wire_struct! {
+    /// `FALLOCATE` body.
+    pub struct FallocateIn { pub fh: u64, pub offset: u64, pub length: u64, pub mode: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// `LSEEK` body.
+    pub struct LseekIn { pub fh: u64, pub offset: u64, pub whence: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// Reply to `LSEEK`.
+    pub struct LseekOut { pub offset: u64 }
+}
+wire_struct! {
+    /// `COPY_FILE_RANGE` and `COPY_FILE_RANGE_64` body.
+    pub struct CopyFileRangeIn {
+        pub fh_in: u64, pub off_in: u64, pub nodeid_out: u64, pub fh_out: u64, pub off_out: u64,
+        pub len: u64, pub flags: u64,
+    }
+}
+wire_struct! {
+    /// Reply to `COPY_FILE_RANGE_64` (`COPY_FILE_RANGE` answers a `WriteOut`).
+    pub struct CopyFileRangeOut { pub bytes_copied: u64 }
+}
+wire_struct! {
     /// `INIT` body (`struct fuse_init_in`, 7.36 layout; older kernels send the first 16 bytes).
     pub struct InitIn { pub major: u32, pub minor: u32, pub max_readahead: u32, pub flags: u32, pub flags2: u32 }
 }
@@ -523,6 +568,11 @@ mod tests {
         assert_eq!(ReadIn::SIZE, 40);
         assert_eq!(WriteIn::SIZE, 40);
         assert_eq!(ReleaseIn::SIZE, 24);
+        assert_eq!(FileLock::SIZE, 24);
+        assert_eq!(LkIn::SIZE, 48);
+        assert_eq!(FallocateIn::SIZE, 32);
+        assert_eq!(LseekIn::SIZE, 24);
+        assert_eq!(CopyFileRangeIn::SIZE, 56);
     }
 
     #[test]

@@ -83,6 +83,17 @@ impl Display for Operation<'_> {
                 }
             }
             Operation::Interrupt { unique } => write!(f, "request {unique}"),
+            Operation::Fallocate { fh, offset, length, mode } => {
+                write!(f, "fh {}, {} at {offset}, mode {}", fh.0, Size(*length), Flags(*mode))
+            }
+            Operation::Lseek { fh, offset, whence } => write!(f, "fh {}, {whence:?} from {offset}", fh.0),
+            Operation::CopyFileRange { fh_in, off_in, nodeid_out, fh_out, off_out, len, .. } => write!(
+                f,
+                "{} from fh {} at {off_in} to node {nodeid_out} fh {} at {off_out}",
+                Size(*len),
+                fh_in.0,
+                fh_out.0
+            ),
             Operation::PuffsUnmount { flags } => write!(f, "{}", Flags(*flags)),
             Operation::PuffsSuspend { phase } => write!(f, "{phase:?}"),
             Operation::Destroy

@@ -5,6 +5,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+use crate::fs::flags::SeekWhence;
 use crate::vattr::{libc_mode, time_to_wire, SetVattr, TimeSet, MODE_PERMISSION_BITS};
 
 use super::abi::{self, opcode, InHeader};
@@ -122,6 +123,10 @@ impl Operation<'_> {
             Operation::Create { .. } => opcode::CREATE,
             Operation::Interrupt { .. } => opcode::INTERRUPT,
             Operation::Syncfs => opcode::SYNCFS,
+            Operation::Fallocate { .. } => opcode::FALLOCATE,
+            Operation::Lseek { .. } => opcode::LSEEK,
+            Operation::CopyFileRange { wide: false, .. } => opcode::COPY_FILE_RANGE,
+            Operation::CopyFileRange { wide: true, .. } => opcode::COPY_FILE_RANGE_64,
             Operation::PuffsUnmount { .. } => opcode::PUFFS_UNMOUNT,
             Operation::PuffsSuspend { .. } => opcode::PUFFS_SUSPEND,
             Operation::NotifyReply => opcode::NOTIFY_REPLY,
@@ -146,7 +151,8 @@ impl Operation<'_> {
             Operation::Getattr { .. } | Operation::Setattr(_) => ReplyKind::Attr,
             Operation::Open { .. } => ReplyKind::Open,
             Operation::Create { .. } => ReplyKind::Create,
-            Operation::Write { .. } => ReplyKind::Write,
+            Operation::Write { .. } | Operation::CopyFileRange { wide: false, .. } => ReplyKind::Write,
+            Operation::Lseek { .. } | Operation::CopyFileRange { wide: true, .. } => ReplyKind::Offset,
             Operation::Statfs => ReplyKind::Statfs,
             Operation::Getxattr { size: 0, .. } | Operation::Listxattr { size: 0 } => ReplyKind::XattrSize,
             Operation::Readlink
@@ -165,6 +171,7 @@ impl Operation<'_> {
             | Operation::Flush { .. }
             | Operation::Access { .. }
             | Operation::Syncfs
+            | Operation::Fallocate { .. }
             | Operation::PuffsUnmount { .. }
             | Operation::PuffsSuspend { .. }
             | Operation::Unsupported
@@ -270,6 +277,27 @@ impl Operation<'_> {
                 push_string(out, name);
             }
             Operation::Interrupt { unique } => abi::InterruptIn { unique: *unique }.encode(out),
+            Operation::Fallocate { fh, offset, length, mode } => {
+                abi::FallocateIn { fh: fh.0, offset: *offset, length: *length, mode: mode.bits(), padding: 0 }
+                    .encode(out)
+            }
+            Operation::Lseek { fh, offset, whence } => {
+                let whence = match whence {
+                    SeekWhence::Data => nix::libc::SEEK_DATA,
+                    SeekWhence::Hole => nix::libc::SEEK_HOLE,
+                };
+                abi::LseekIn { fh: fh.0, offset: *offset, whence: whence as u32, padding: 0 }.encode(out)
+            }
+            Operation::CopyFileRange { fh_in, off_in, nodeid_out, fh_out, off_out, len, .. } => abi::CopyFileRangeIn {
+                fh_in: fh_in.0,
+                off_in: *off_in,
+                nodeid_out: *nodeid_out,
+                fh_out: fh_out.0,
+                off_out: *off_out,
+                len: *len,
+                flags: 0,
+            }
+            .encode(out),
             Operation::PuffsUnmount { flags } => abi::UnmountIn { flags: flags.bits(), pid: 0 }.encode(out),
             Operation::PuffsSuspend { phase } => {
                 abi::SuspendIn { phase: suspend_phase_to_wire(*phase), padding: 0 }.encode(out)
@@ -308,7 +336,7 @@ mod tests {
     use nix::unistd::AccessFlags;
 
     use crate::fs::cookie::FileHandle;
-    use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, XattrFlags};
+    use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, XattrFlags};
     use crate::fuse::request::Request;
     use crate::vattr::{SetVattr, TimeSet, Vtype};
 
@@ -374,6 +402,33 @@ mod tests {
             Operation::Create { name, mode: 0o644, umask: 0o22, flags: OFlag::O_WRONLY | OFlag::O_CREAT },
             Operation::Interrupt { unique: 40 },
             Operation::Syncfs,
+            Operation::Fallocate { fh: FileHandle(3), offset: 1 << 20, length: 4096, mode: FallocateFlags::empty() },
+            Operation::Fallocate {
+                fh: FileHandle(3),
+                offset: 0,
+                length: 1,
+                mode: FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE,
+            },
+            Operation::Lseek { fh: FileHandle(3), offset: 10, whence: SeekWhence::Data },
+            Operation::Lseek { fh: FileHandle(3), offset: 0, whence: SeekWhence::Hole },
+            Operation::CopyFileRange {
+                fh_in: FileHandle(3),
+                off_in: 1,
+                nodeid_out: 9,
+                fh_out: FileHandle(4),
+                off_out: 2,
+                len: 1 << 33,
+                wide: true,
+            },
+            Operation::CopyFileRange {
+                fh_in: FileHandle(3),
+                off_in: 0,
+                nodeid_out: 7,
+                fh_out: FileHandle(3),
+                off_out: 4096,
+                len: 5,
+                wide: false,
+            },
             Operation::PuffsUnmount { flags: UnmountFlags::FORCE },
             Operation::PuffsUnmount { flags: UnmountFlags::empty() },
             Operation::PuffsSuspend { phase: SuspendPhase::Start },
@@ -389,7 +444,7 @@ mod tests {
 
     #[test]
     fn operations_without_an_opcode_keep_the_headers() {
-        let header = InHeader { opcode: opcode::LSEEK, unique: 2, ..Default::default() };
+        let header = InHeader { opcode: opcode::BMAP, unique: 2, ..Default::default() };
         let frame = Operation::Unsupported.encode(header);
         assert_eq!(Request::decode(&frame).unwrap().op, Operation::Unsupported);
         let header = InHeader { opcode: 9999, unique: 2, ..Default::default() };
@@ -413,6 +468,50 @@ mod tests {
         assert_eq!(refused(Operation::Access { mode: AccessFlags::R_OK }, 0, 8), Errno::EINVAL);
         let mknod = Operation::Mknod { name, vtype: Vtype::Reg, mode: 0o644, rdev: 0, umask: 0 };
         assert_eq!(refused(mknod, 0, 0o644), Errno::EINVAL, "no node type");
+        let fallocate =
+            || Operation::Fallocate { fh: FileHandle(1), offset: 0, length: 1, mode: FallocateFlags::empty() };
+        assert_eq!(refused(fallocate(), 24, 0x08), Errno::EOPNOTSUPP, "collapse range");
+        assert_eq!(refused(fallocate(), 24, 0x02), Errno::EOPNOTSUPP, "punch hole without keep size");
+        let lseek = Operation::Lseek { fh: FileHandle(1), offset: 0, whence: SeekWhence::Data };
+        assert_eq!(refused(lseek, 16, nix::libc::SEEK_END as u32), Errno::EINVAL);
+        let copy = Operation::CopyFileRange {
+            fh_in: FileHandle(1),
+            off_in: 0,
+            nodeid_out: 1,
+            fh_out: FileHandle(1),
+            off_out: 0,
+            len: 1,
+            wide: true,
+        };
+        assert_eq!(refused(copy, 48, 1), Errno::EINVAL, "copy_file_range flags");
+    }
+
+    /// Hostile ranges (past the largest offset, or empty where that means nothing) are refused
+    /// before any operation sees them.
+    #[test]
+    fn hostile_ranges_are_refused_at_decoding() {
+        let decode =
+            |op: Operation<'_>| Request::decode(&op.encode(InHeader::default())).map(|_| ()).map_err(|e| e.errno);
+        let fallocate =
+            |offset, length| Operation::Fallocate { fh: FileHandle(1), offset, length, mode: FallocateFlags::empty() };
+        assert_eq!(decode(fallocate(u64::MAX, 2)), Err(Errno::EINVAL));
+        assert_eq!(decode(fallocate(i64::MAX as u64, 1)), Err(Errno::EINVAL));
+        assert_eq!(decode(fallocate(0, 0)), Err(Errno::EINVAL));
+        assert_eq!(
+            decode(Operation::Lseek { fh: FileHandle(1), offset: u64::MAX, whence: SeekWhence::Hole }),
+            Err(Errno::ENXIO)
+        );
+        let copy = |off_in, len| Operation::CopyFileRange {
+            fh_in: FileHandle(1),
+            off_in,
+            nodeid_out: 1,
+            fh_out: FileHandle(1),
+            off_out: 0,
+            len,
+            wide: true,
+        };
+        assert_eq!(decode(copy(1, u64::MAX)), Err(Errno::EINVAL));
+        assert_eq!(decode(copy(i64::MAX as u64, 0)), Ok(()), "a copy of nothing at the last offset");
     }
 
     #[test]

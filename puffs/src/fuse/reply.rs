@@ -169,6 +169,11 @@ pub enum ReplyKind {
     Statfs,
     /// A size-only `GETXATTR`/`LISTXATTR` (asked with size 0): a `fuse_getxattr_out`.
     XattrSize,
+    /// `LSEEK`, `COPY_FILE_RANGE_64`: one 64-bit number (`fuse_lseek_out`,
+    /// `fuse_copy_file_range_out`).
+    Offset,
+    /// `GETLK`: a `fuse_lk_out`, the lock in the way or `F_UNLCK`.
+    Lock,
     /// Bytes of any length: read data, directory records, a link target, attribute values.
     Data,
 }
@@ -186,6 +191,8 @@ pub enum ReplyBody<'a> {
     Write(abi::WriteOut),
     Statfs(abi::Kstatfs),
     XattrSize(abi::GetxattrOut),
+    Offset(u64),
+    Lock(abi::FileLock),
     Data(&'a [u8]),
 }
 
@@ -275,6 +282,8 @@ pub fn decode_body(kind: ReplyKind, body: &[u8]) -> Option<ReplyBody<'_>> {
         ReplyKind::Write => ReplyBody::Write(exact(body, abi::WriteOut::SIZE, abi::WriteOut::decode)?),
         ReplyKind::Statfs => ReplyBody::Statfs(exact(body, abi::Kstatfs::SIZE, abi::Kstatfs::decode)?),
         ReplyKind::XattrSize => ReplyBody::XattrSize(exact(body, abi::GetxattrOut::SIZE, abi::GetxattrOut::decode)?),
+        ReplyKind::Offset => ReplyBody::Offset(exact(body, abi::LseekOut::SIZE, abi::LseekOut::decode)?.offset),
+        ReplyKind::Lock => ReplyBody::Lock(exact(body, abi::FileLock::SIZE, abi::FileLock::decode)?),
         ReplyKind::Data => ReplyBody::Data(body),
     })
 }
@@ -300,6 +309,7 @@ mod tests {
         let open = abi::OpenOut { fh: 9, open_flags: crate::OpenedFlags::DIRECT_IO.bits(), backing_id: 0 };
         let statfs = statfs_to_wire(&StatVfs { blocks: 10, ..StatVfs::default() });
         let init = abi::InitOut { major: 7, minor: 38, max_write: 4096, ..Default::default() };
+        let lock = abi::FileLock { start: 10, end: 19, typ: nix::libc::F_WRLCK as u32, pid: 77 };
         let cases: Vec<(ReplyKind, Vec<u8>, ReplyBody<'_>)> = vec![
             (ReplyKind::Empty, frame_of(3, &[]), ReplyBody::Empty),
             (ReplyKind::Init, frame_of(3, &[&|b| init.encode(b)]), ReplyBody::Init(init)),
@@ -330,6 +340,12 @@ mod tests {
                 frame_of(3, &[&|b| abi::GetxattrOut { size: 12, padding: 0 }.encode(b)]),
                 ReplyBody::XattrSize(abi::GetxattrOut { size: 12, padding: 0 }),
             ),
+            (
+                ReplyKind::Offset,
+                frame_of(3, &[&|b| abi::LseekOut { offset: 1 << 40 }.encode(b)]),
+                ReplyBody::Offset(1 << 40),
+            ),
+            (ReplyKind::Lock, frame_of(3, &[&|b| lock.encode(b)]), ReplyBody::Lock(lock)),
             (ReplyKind::Data, frame_of(3, &[&|b| b.extend_from_slice(b"data")]), ReplyBody::Data(b"data")),
         ];
         for (kind, frame, expected) in &cases {

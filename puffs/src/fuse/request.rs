@@ -10,7 +10,7 @@ use nix::fcntl::OFlag;
 use nix::unistd::AccessFlags;
 
 use crate::fs::cookie::FileHandle;
-use crate::fs::flags::{RenameFlags, SuspendPhase, UnmountFlags, XattrFlags};
+use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, XattrFlags};
 use crate::vattr::{time_from_wire, SetVattr, TimeSet, Vtype, MODE_PERMISSION_BITS};
 
 use super::abi::{self, opcode, InHeader};
@@ -153,10 +153,31 @@ pub enum Operation<'a> {
     PuffsSuspend {
         phase: SuspendPhase,
     },
+    Fallocate {
+        fh: FileHandle,
+        offset: u64,
+        length: u64,
+        mode: FallocateFlags,
+    },
+    Lseek {
+        fh: FileHandle,
+        offset: u64,
+        whence: SeekWhence,
+    },
+    /// `COPY_FILE_RANGE`, or with `wide` `COPY_FILE_RANGE_64` (whose reply counts in 64 bits).
+    CopyFileRange {
+        fh_in: FileHandle,
+        off_in: u64,
+        nodeid_out: u64,
+        fh_out: FileHandle,
+        off_out: u64,
+        len: u64,
+        wide: bool,
+    },
     /// A reply to a notification; carries nothing the framework asked for.
     NotifyReply,
-    /// A known opcode the framework does not implement (locks, ioctl, poll, bmap, fallocate,
-    /// lseek, copy_file_range, readdirplus, tmpfile, statx, DAX mappings): answered `ENOSYS`,
+    /// A known opcode the framework does not implement (locks, ioctl, poll, bmap,
+    /// readdirplus, tmpfile, statx, DAX mappings): answered `ENOSYS`,
     /// which tells the kernel to fall back or to stop asking.
     Unsupported,
     /// An opcode this protocol version does not define: answered `ENOSYS`.
@@ -479,16 +500,58 @@ impl<'a> Request<'a> {
                 Operation::PuffsSuspend { phase }
             }
             opcode::NOTIFY_REPLY => Operation::NotifyReply,
+            opcode::FALLOCATE => {
+                let arg = body.record(abi::FallocateIn::SIZE, abi::FallocateIn::decode)?;
+                let mode = FallocateFlags::from_bits(arg.mode)
+                    .ok_or_else(|| body.fail(Errno::EOPNOTSUPP, "FALLOCATE mode the kernel does not pass"))?;
+                if mode.contains(FallocateFlags::PUNCH_HOLE) && !mode.contains(FallocateFlags::KEEP_SIZE) {
+                    return Err(body.fail(Errno::EOPNOTSUPP, "PUNCH_HOLE without KEEP_SIZE"));
+                }
+                if arg.offset.checked_add(arg.length).is_none_or(|end| end > i64::MAX as u64) || arg.length == 0 {
+                    return Err(body.fail(Errno::EINVAL, "FALLOCATE range empty or past the largest offset"));
+                }
+                Operation::Fallocate { fh: FileHandle(arg.fh), offset: arg.offset, length: arg.length, mode }
+            }
+            opcode::LSEEK => {
+                let arg = body.record(abi::LseekIn::SIZE, abi::LseekIn::decode)?;
+                let whence = match arg.whence as i32 {
+                    nix::libc::SEEK_DATA => SeekWhence::Data,
+                    nix::libc::SEEK_HOLE => SeekWhence::Hole,
+                    _ => return Err(body.fail(Errno::EINVAL, "LSEEK whence other than SEEK_DATA or SEEK_HOLE")),
+                };
+                if arg.offset > i64::MAX as u64 {
+                    return Err(body.fail(Errno::ENXIO, "LSEEK offset past the largest offset"));
+                }
+                Operation::Lseek { fh: FileHandle(arg.fh), offset: arg.offset, whence }
+            }
+            opcode::COPY_FILE_RANGE | opcode::COPY_FILE_RANGE_64 => {
+                let arg = body.record(abi::CopyFileRangeIn::SIZE, abi::CopyFileRangeIn::decode)?;
+                if arg.flags != 0 {
+                    return Err(
+                        body.fail(Errno::EINVAL, "COPY_FILE_RANGE flags, which copy_file_range(2) does not define")
+                    );
+                }
+                let past = |off: u64| off.checked_add(arg.len).is_none_or(|end| end > i64::MAX as u64);
+                if past(arg.off_in) || past(arg.off_out) {
+                    return Err(body.fail(Errno::EINVAL, "COPY_FILE_RANGE past the largest offset"));
+                }
+                Operation::CopyFileRange {
+                    fh_in: FileHandle(arg.fh_in),
+                    off_in: arg.off_in,
+                    nodeid_out: arg.nodeid_out,
+                    fh_out: FileHandle(arg.fh_out),
+                    off_out: arg.off_out,
+                    len: arg.len,
+                    wide: header.opcode == opcode::COPY_FILE_RANGE_64,
+                }
+            }
             opcode::GETLK
             | opcode::SETLK
             | opcode::SETLKW
             | opcode::BMAP
             | opcode::IOCTL
             | opcode::POLL
-            | opcode::FALLOCATE
             | opcode::READDIRPLUS
-            | opcode::LSEEK
-            | opcode::COPY_FILE_RANGE
             | opcode::SETUPMAPPING
             | opcode::REMOVEMAPPING
             | opcode::TMPFILE

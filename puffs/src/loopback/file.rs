@@ -66,6 +66,14 @@ impl OpenFile {
     fn access_mode(&self) -> OFlag {
         self.flags & OFlag::O_ACCMODE
     }
+
+    /// `EBADF` unless open for writing.
+    pub(super) fn writable(&self) -> Result<(), Errno> {
+        if self.access_mode() == OFlag::O_RDONLY {
+            return Err(Errno::EBADF);
+        }
+        Ok(())
+    }
 }
 
 impl Client {

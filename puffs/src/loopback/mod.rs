@@ -80,6 +80,7 @@ mod file;
 mod kernel;
 mod mount;
 mod namei;
+mod range;
 mod request;
 mod suspend;
 #[cfg(test)]

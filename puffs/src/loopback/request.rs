@@ -91,6 +91,12 @@ requests! {
     Listextattr = LISTXATTR,
     /// `node_deleteextattr` (`REMOVEXATTR`).
     Deleteextattr = REMOVEXATTR,
+    /// `node_fallocate` or `node_fdiscard` (`FALLOCATE`).
+    Fallocate = FALLOCATE,
+    /// `node_seek` (`LSEEK`).
+    Seek = LSEEK,
+    /// `node_copy_file_range` (`COPY_FILE_RANGE_64`, the opcode of protocol 7.45).
+    CopyFileRange = COPY_FILE_RANGE_64,
     /// `fs_statvfs` (`STATFS`).
     Statvfs = STATFS,
     /// `fs_sync` (`SYNCFS`).

@@ -167,3 +167,42 @@ fn lifetimes_come_from_the_answer_else_the_mount_and_misses_may_be_cached() {
     let (s, kernel) = session(Lookups, settings);
     assert_eq!(lookup(&s, &kernel, "gone"), Ok((0, 9, 0)), "a negative entry for the mount's lifetime");
 }
+
+/// A file system that can only punch holes, and records what it was asked.
+#[derive(Default)]
+struct Punches(std::sync::Mutex<Vec<(u64, u64)>>);
+
+#[puffs_macros::puffs_fs]
+impl FileSystem for Punches {
+    fn node_fdiscard(
+        &self,
+        _node: Cookie,
+        _handle: crate::FileHandle,
+        offset: u64,
+        len: u64,
+        _ctx: &Context<'_>,
+    ) -> Result<()> {
+        self.0.lock().unwrap().push((offset, len));
+        Ok(())
+    }
+}
+
+/// The errno of the answer to `op` on node 1 (0 for success).
+fn answer<F: FileSystem>(s: &Session<F>, kernel: &OwnedFd, op: &Operation<'_>) -> i32 {
+    s.handle(&frame(9, ROOT_ID, op));
+    -split_reply(&reply(kernel)).expect("a reply").0.error
+}
+
+#[test]
+fn a_punched_hole_goes_to_fdiscard_and_other_modes_are_not_supported_without_disabling_fallocate() {
+    use crate::fs::flags::FallocateFlags;
+    let fallocate = |mode| Operation::Fallocate { fh: crate::FileHandle(4), offset: 10, length: 20, mode };
+    let (s, kernel) = session(Punches::default(), Settings::new("t"));
+    let punch = FallocateFlags::PUNCH_HOLE | FallocateFlags::KEEP_SIZE;
+    assert_eq!(answer(&s, &kernel, &fallocate(punch)), 0);
+    assert_eq!(*s.fs.0.lock().unwrap(), [(10, 20)]);
+    // ENOSYS would make the kernel stop asking, punches included.
+    assert_eq!(answer(&s, &kernel, &fallocate(FallocateFlags::empty())), Errno::EOPNOTSUPP as i32);
+    let (s, kernel) = session(Lookups, Settings::new("t"));
+    assert_eq!(answer(&s, &kernel, &fallocate(punch)), Errno::ENOSYS as i32, "neither operation");
+}

@@ -12,7 +12,7 @@ use crate::fs::answer::{NewNode, Opened};
 use crate::fs::context::{Context, Ttls};
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::Op;
-use crate::fs::flags::{UnmountFlags, WaitFor};
+use crate::fs::flags::{FallocateFlags, UnmountFlags, WaitFor};
 use crate::fs::mask::{vnop_mask, VnopMask};
 use crate::fs::FileSystem;
 use crate::fuse::abi::{self, InitFlags};
@@ -301,6 +301,48 @@ impl<F: FileSystem> Session<F> {
             &Operation::Access { mode } => {
                 self.call(Op::Access { node, mode }, ctx).done()?;
                 Ok(Self::empty_reply(unique))
+            }
+            &Operation::Fallocate { fh, offset, length, mode } => {
+                let vnops = vnop_mask::<F>();
+                let op = if mode.contains(FallocateFlags::PUNCH_HOLE) && vnops.contains(VnopMask::FDISCARD) {
+                    Op::Fdiscard { node, handle: fh, offset, len: length }
+                } else if vnops.contains(VnopMask::FDISCARD) && !vnops.contains(VnopMask::FALLOCATE) {
+                    // Only holes can be punched: this mode is refused, and ENOSYS, which would
+                    // stop the kernel from asking for any, is not the answer.
+                    return Err(Errno::EOPNOTSUPP);
+                } else {
+                    Op::Fallocate { node, handle: fh, offset, len: length, mode }
+                };
+                self.call(op, ctx).done()?;
+                Ok(Self::empty_reply(unique))
+            }
+            &Operation::Lseek { fh, offset, whence } => {
+                let at = self.call(Op::Seek { node, handle: fh, offset, whence }, ctx).offset()?;
+                let mut reply = Reply::new(unique, abi::LseekOut::SIZE);
+                abi::LseekOut { offset: at }.encode(reply.body());
+                Ok(reply.finish())
+            }
+            &Operation::CopyFileRange { fh_in, off_in, nodeid_out, fh_out, off_out, len, wide } => {
+                // The narrow reply counts in 32 bits.
+                let len = if wide { len } else { len.min(u64::from(u32::MAX)) };
+                let to = self.nodes.cookie_of(nodeid_out);
+                let copy = Op::CopyFileRange {
+                    node,
+                    handle: fh_in,
+                    offset: off_in,
+                    to,
+                    to_handle: fh_out,
+                    to_offset: off_out,
+                    len,
+                };
+                let copied = self.call(copy, ctx).offset()?.min(len);
+                let mut reply = Reply::new(unique, abi::CopyFileRangeOut::SIZE);
+                if wide {
+                    abi::CopyFileRangeOut { bytes_copied: copied }.encode(reply.body());
+                } else {
+                    abi::WriteOut { size: copied as u32, padding: 0 }.encode(reply.body());
+                }
+                Ok(reply.finish())
             }
             // puffs has no flush; ENOSYS makes the kernel stop sending it.
             Operation::Flush { .. } => Err(Errno::ENOSYS),
