@@ -243,6 +243,22 @@ const OPS: &[Op] = &[
         .answers("::std::vec::Vec<::std::ffi::OsString>"),
     vnop("node_deleteextattr", "DELETEEXTATTR", "Deleteextattr", &[NODE, NAME], "`REMOVEXATTR`"),
     vnop(
+        "node_advlock",
+        "ADVLOCK",
+        "Advlock",
+        &[
+            NODE,
+            HANDLE,
+            ("owner", "crate::LockOwner"),
+            ("op", "crate::LockOp"),
+            ("lock", "crate::FileLock"),
+            ("flags", "crate::LockFlags"),
+        ],
+        "`GETLK`, `SETLK`, `SETLKW`, and the release of an owner's locks at `FLUSH` and `RELEASE`",
+    )
+    .answers("::std::option::Option<crate::FileLock>"),
+    vnop("node_flush", "FLUSH", "Flush", &[NODE, HANDLE, ("owner", "crate::LockOwner")], "`FLUSH`"),
+    vnop(
         "node_fallocate",
         "FALLOCATE",
         "Fallocate",

@@ -90,6 +90,7 @@ mod error;
 mod fs;
 #[doc(hidden)]
 pub mod fuse;
+pub mod locks;
 pub mod loopback;
 mod os;
 mod server;
@@ -107,6 +108,7 @@ pub use fs::cookie::{Cookie, FileHandle};
 pub use fs::flags::{
     FallocateFlags, OpenedFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, WaitFor, XattrFlags,
 };
+pub use fs::lock::{FileLock, LockFlags, LockKind, LockOp, LockOwner};
 pub use fs::mask::{vfsop_mask, vnop_mask, VfsopMask, VnopMask};
 pub use fs::{FileSystem, Result};
 pub use nix::errno::Errno;

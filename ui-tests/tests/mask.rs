@@ -155,6 +155,29 @@ impl FileSystem for Everything {
         nope()
     }
 
+    fn node_advlock(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _owner: puffs::LockOwner,
+        _op: puffs::LockOp,
+        _lock: puffs::FileLock,
+        _flags: puffs::LockFlags,
+        _ctx: &Context<'_>,
+    ) -> Result<Option<puffs::FileLock>> {
+        nope()
+    }
+
+    fn node_flush(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _owner: puffs::LockOwner,
+        _ctx: &Context<'_>,
+    ) -> Result<()> {
+        nope()
+    }
+
     fn node_fallocate(
         &self,
         _node: Cookie,

@@ -61,6 +61,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
+use puffs::locks::LockTable;
 #[cfg(doc)]
 use puffs::FileSystem;
 use puffs::{Cookie, Vattr, Vtype};
@@ -76,6 +77,9 @@ use tree::{read_lock, Content, Directory, Node, Tree, BLOCK, CHUNK};
 #[derive(Debug, Clone)]
 pub struct Dtfs {
     tree: Arc<RwLock<Tree>>,
+    /// Byte-range and `flock` locks, kept apart from the tree: lock traffic never waits for
+    /// data.
+    locks: Arc<LockTable>,
 }
 
 impl Dtfs {
@@ -110,7 +114,7 @@ impl Dtfs {
         let capacity = bytes.max(CHUNK);
         let tree =
             Tree { nodes, next_ino: Dtfs::ROOT.0 + 1, used: 0, capacity, max_nodes: (capacity / 1024).max(1024) };
-        Dtfs { tree: Arc::new(RwLock::new(tree)) }
+        Dtfs { tree: Arc::new(RwLock::new(tree)), locks: Arc::new(LockTable::new()) }
     }
 
     /// How many nodes dtfs holds, the root included: nodes removed from the tree but still

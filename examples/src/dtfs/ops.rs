@@ -5,8 +5,8 @@ use std::ffi::{OsStr, OsString};
 use std::sync::atomic::Ordering;
 
 use puffs::{
-    puffs_fs, Context, Cookie, DirBuf, Errno, FallocateFlags, FileHandle, FileSystem, NewNode, RenameFlags, Result,
-    SeekWhence, SetVattr, StatVfs, Vattr, Vtype, WaitFor, XattrFlags,
+    puffs_fs, Context, Cookie, DirBuf, Errno, FallocateFlags, FileHandle, FileLock, FileSystem, LockFlags, LockOp,
+    LockOwner, NewNode, RenameFlags, Result, SeekWhence, SetVattr, StatVfs, Vattr, Vtype, WaitFor, XattrFlags,
 };
 
 use super::content;
@@ -358,6 +358,7 @@ impl FileSystem for Dtfs {
     }
 
     fn node_reclaim(&self, node: Cookie) {
+        self.locks.forget(node);
         let mut tree = write_lock(&self.tree);
         if let Some(n) = tree.nodes.get_mut(&node.0) {
             n.known.store(false, Ordering::Relaxed);
@@ -416,6 +417,19 @@ impl FileSystem for Dtfs {
         node.vattr.ctime = now();
         tree.used -= (name.len() + value.len()) as u64;
         Ok(())
+    }
+
+    fn node_advlock(
+        &self,
+        node: Cookie,
+        _handle: FileHandle,
+        owner: LockOwner,
+        op: LockOp,
+        lock: FileLock,
+        flags: LockFlags,
+        _ctx: &Context<'_>,
+    ) -> Result<Option<FileLock>> {
+        self.locks.advlock(node, owner, op, &lock, flags)
     }
 
     fn node_fallocate(

@@ -12,6 +12,7 @@ use nix::errno::Errno;
 
 use crate::fs::answer::{NewNode, Opened, StatVfs};
 use crate::fs::context::Context;
+use crate::fs::lock::FileLock;
 use crate::fs::mask::{VfsopMask, VnopMask};
 use crate::fs::Result;
 use crate::vattr::Vattr;
@@ -51,6 +52,7 @@ pub enum Outcome {
     Opened(Result<Opened>),
     Size(Result<usize>),
     Offset(Result<u64>),
+    Lock(Result<Option<FileLock>>),
     Target(Result<OsString>),
     Value(Result<Vec<u8>>),
     Names(Result<Vec<OsString>>),
@@ -90,6 +92,7 @@ outcomes! {
     Opened(Opened) => opened;
     Size(usize) => size;
     Offset(u64) => offset;
+    Lock(Option<FileLock>) => lock;
     Target(OsString) => target;
     Value(Vec<u8>) => value;
     Names(Vec<OsString>) => names;

@@ -5,6 +5,7 @@ pub(crate) mod context;
 pub(crate) mod cookie;
 pub(crate) mod dispatch;
 pub(crate) mod flags;
+pub(crate) mod lock;
 pub(crate) mod mask;
 
 use std::ffi::{OsStr, OsString};
@@ -18,6 +19,7 @@ use crate::fs::answer::{NewNode, Opened, StatVfs};
 use crate::fs::context::Context;
 use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
+use crate::fs::lock::{FileLock, LockFlags, LockOp, LockOwner};
 use crate::settings::MountInfo;
 use crate::vattr::{SetVattr, Vattr, Vtype};
 
@@ -247,6 +249,43 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
 
     /// Remove extended attribute `name` of `node`; `ENODATA` if it has none.
     fn node_deleteextattr(&self, node: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<()> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Test, take or release an advisory lock of `node` for `owner` (puffs `node_advlock`;
+    /// FUSE `GETLK`, `SETLK`, `SETLKW`, with `POSIX_LOCKS` and `FLOCK_LOCKS` negotiated when
+    /// this method exists, so that locks reach the file system and a network file system can
+    /// share them between machines). [`LockOp::Test`] answers the lock in the way, if any;
+    /// [`LockOp::Set`] answers `None`, or `EAGAIN` when another owner's lock is in the way:
+    /// a caller that waits ([`LockFlags::WAIT`]) then waits in the framework, without a
+    /// worker thread, until a release of a lock of this node lets it through or its system
+    /// call is interrupted (`EINTR`). [`LockFlags::FLOCK`] marks `flock(2)` locks.
+    ///
+    /// The framework releases locks as the kernel expects of a FUSE server: the byte-range
+    /// locks of `owner` at each `FLUSH` (every `close(2)`), its `flock` lock at the last
+    /// `RELEASE`, each as a `Set` of [`LockKind::Unlock`](crate::LockKind::Unlock) over the whole file.
+    /// [`LockTable`](crate::locks::LockTable) is a complete body for locks kept in memory.
+    #[allow(clippy::too_many_arguments)]
+    fn node_advlock(
+        &self,
+        node: Cookie,
+        handle: FileHandle,
+        owner: LockOwner,
+        op: LockOp,
+        lock: FileLock,
+        flags: LockFlags,
+        ctx: &Context<'_>,
+    ) -> Result<Option<FileLock>> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// A descriptor of the open file `handle` was closed (`close(2)`; FUSE `FLUSH`, not in
+    /// puffs): write out what is buffered for it, so that the next open, by anyone, sees it
+    /// (close-to-open consistency), and answer the errors of delayed writes, which `close`
+    /// returns. Called once per descriptor, so possibly several times per open; `owner` is
+    /// the closing process's lock owner. Not called for opens answered with
+    /// [`OpenedFlags::NOFLUSH`](crate::OpenedFlags::NOFLUSH).
+    fn node_flush(&self, node: Cookie, handle: FileHandle, owner: LockOwner, ctx: &Context<'_>) -> Result<()> {
         Err(Errno::ENOSYS)
     }
 

@@ -64,7 +64,18 @@ impl Display for Operation<'_> {
                 let what = if *datasync { "data only" } else { "data and metadata" };
                 write!(f, "fh {}, {what}", fh.0)
             }
-            Operation::Flush { fh } => write!(f, "fh {}", fh.0),
+            Operation::Flush { fh, owner } => write!(f, "fh {}, lock owner {:#x}", fh.0, owner.0),
+            Operation::Getlk { fh, owner, lock, flock } | Operation::Setlk { fh, owner, lock, flock, .. } => write!(
+                f,
+                "fh {}, lock owner {:#x}, {}{:?} {}..={} pid {}",
+                fh.0,
+                owner.0,
+                if *flock { "flock " } else { "" },
+                lock.kind,
+                lock.start,
+                lock.end,
+                lock.pid
+            ),
             Operation::Setxattr { name, value, flags } => {
                 write!(f, "{} = {} {}", Name(name), Size(value.len() as u64), Bytes(value))?;
                 if !flags.is_empty() {

@@ -10,7 +10,7 @@ use crate::vattr::{libc_mode, time_to_wire, SetVattr, TimeSet, MODE_PERMISSION_B
 
 use super::abi::{self, opcode, InHeader};
 use super::reply::{encode_dev, ReplyKind};
-use super::request::{suspend_phase_to_wire, Operation, Request};
+use super::request::{lock_kind_to_wire, suspend_phase_to_wire, Operation, Request};
 
 /// Writes the time `set` asks for into `(secs, nsecs)`; answers the `valid` bits that say so:
 /// `bit` for a time, `bit | now` for the current time, none when the time stays.
@@ -118,6 +118,9 @@ impl Operation<'_> {
             Operation::Listxattr { .. } => opcode::LISTXATTR,
             Operation::Removexattr { .. } => opcode::REMOVEXATTR,
             Operation::Flush { .. } => opcode::FLUSH,
+            Operation::Getlk { .. } => opcode::GETLK,
+            Operation::Setlk { wait: false, .. } => opcode::SETLK,
+            Operation::Setlk { wait: true, .. } => opcode::SETLKW,
             Operation::Readdir { .. } => opcode::READDIR,
             Operation::Access { .. } => opcode::ACCESS,
             Operation::Create { .. } => opcode::CREATE,
@@ -153,6 +156,7 @@ impl Operation<'_> {
             Operation::Create { .. } => ReplyKind::Create,
             Operation::Write { .. } | Operation::CopyFileRange { wide: false, .. } => ReplyKind::Write,
             Operation::Lseek { .. } | Operation::CopyFileRange { wide: true, .. } => ReplyKind::Offset,
+            Operation::Getlk { .. } => ReplyKind::Lock,
             Operation::Statfs => ReplyKind::Statfs,
             Operation::Getxattr { size: 0, .. } | Operation::Listxattr { size: 0 } => ReplyKind::XattrSize,
             Operation::Readlink
@@ -169,6 +173,7 @@ impl Operation<'_> {
             | Operation::Setxattr { .. }
             | Operation::Removexattr { .. }
             | Operation::Flush { .. }
+            | Operation::Setlk { .. }
             | Operation::Access { .. }
             | Operation::Syncfs
             | Operation::Fallocate { .. }
@@ -247,9 +252,13 @@ impl Operation<'_> {
                 abi::WriteIn { fh: fh.0, offset: *offset, size: data.len() as u32, ..Default::default() }.encode(out);
                 out.extend_from_slice(data);
             }
-            Operation::Release { fh, flags, .. } => {
-                abi::ReleaseIn { fh: fh.0, flags: flags.bits() as u32, ..Default::default() }.encode(out)
+            Operation::Release { fh, flags, flock_owner, .. } => abi::ReleaseIn {
+                fh: fh.0,
+                flags: flags.bits() as u32,
+                release_flags: if flock_owner.is_some() { abi::RELEASE_FLOCK_UNLOCK } else { 0 },
+                lock_owner: flock_owner.map_or(0, |owner| owner.0),
             }
+            .encode(out),
             Operation::Fsync { fh, datasync, .. } => {
                 let fsync_flags = if *datasync { abi::FSYNC_FDATASYNC } else { 0 };
                 abi::FsyncIn { fh: fh.0, fsync_flags, padding: 0 }.encode(out)
@@ -264,7 +273,22 @@ impl Operation<'_> {
                 push_string(out, name);
             }
             Operation::Listxattr { size } => abi::GetxattrIn { size: *size, padding: 0 }.encode(out),
-            Operation::Flush { fh } => abi::FlushIn { fh: fh.0, ..Default::default() }.encode(out),
+            Operation::Flush { fh, owner } => {
+                abi::FlushIn { fh: fh.0, lock_owner: owner.0, ..Default::default() }.encode(out)
+            }
+            Operation::Getlk { fh, owner, lock, flock } | Operation::Setlk { fh, owner, lock, flock, .. } => {
+                abi::LkIn {
+                    fh: fh.0,
+                    owner: owner.0,
+                    start: lock.start,
+                    end: lock.end,
+                    typ: lock_kind_to_wire(lock.kind),
+                    pid: lock.pid,
+                    lk_flags: if *flock { abi::LK_FLOCK } else { 0 },
+                    padding: 0,
+                }
+                .encode(out)
+            }
             Operation::Access { mode } => abi::AccessIn { mask: mode.bits() as u32, padding: 0 }.encode(out),
             Operation::Create { name, mode, umask, flags } => {
                 abi::CreateIn {
@@ -337,6 +361,7 @@ mod tests {
 
     use crate::fs::cookie::FileHandle;
     use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, XattrFlags};
+    use crate::fs::lock::{FileLock, LockKind, LockOwner};
     use crate::fuse::request::Request;
     use crate::vattr::{SetVattr, TimeSet, Vtype};
 
@@ -386,8 +411,9 @@ mod tests {
             Operation::Read { fh: FileHandle(3), offset: 4096, size: 512 },
             Operation::Write { fh: FileHandle(3), offset: 8, data: b"hello" },
             Operation::Statfs,
-            Operation::Release { fh: FileHandle(3), flags: OFlag::O_RDWR, dir: false },
-            Operation::Release { fh: FileHandle(4), flags: OFlag::empty(), dir: true },
+            Operation::Release { fh: FileHandle(3), flags: OFlag::O_RDWR, dir: false, flock_owner: None },
+            Operation::Release { fh: FileHandle(3), flags: OFlag::O_RDWR, dir: false, flock_owner: Some(LockOwner(8)) },
+            Operation::Release { fh: FileHandle(4), flags: OFlag::empty(), dir: true, flock_owner: None },
             Operation::Fsync { fh: FileHandle(3), datasync: true, dir: false },
             Operation::Fsync { fh: FileHandle(0), datasync: false, dir: true },
             Operation::Setxattr { name: OsStr::new("user.a"), value: b"v\0lue", flags: XattrFlags::CREATE },
@@ -395,7 +421,27 @@ mod tests {
             Operation::Getxattr { name: OsStr::new("user.a"), size: 64 },
             Operation::Listxattr { size: 128 },
             Operation::Removexattr { name: OsStr::new("user.a") },
-            Operation::Flush { fh: FileHandle(3) },
+            Operation::Flush { fh: FileHandle(3), owner: LockOwner(99) },
+            Operation::Getlk {
+                fh: FileHandle(3),
+                owner: LockOwner(5),
+                lock: FileLock { kind: LockKind::Write, start: 0, end: FileLock::TO_END, pid: 12 },
+                flock: false,
+            },
+            Operation::Setlk {
+                fh: FileHandle(3),
+                owner: LockOwner(5),
+                lock: FileLock { kind: LockKind::Read, start: 10, end: 19, pid: 12 },
+                flock: false,
+                wait: true,
+            },
+            Operation::Setlk {
+                fh: FileHandle(3),
+                owner: LockOwner(6),
+                lock: FileLock::whole(LockKind::Unlock, 1),
+                flock: true,
+                wait: false,
+            },
             Operation::Readdir { fh: FileHandle(3), offset: 4096, size: 512 },
             Operation::Access { mode: AccessFlags::R_OK },
             Operation::Access { mode: AccessFlags::F_OK },

@@ -11,6 +11,7 @@ use nix::unistd::AccessFlags;
 
 use crate::fs::cookie::FileHandle;
 use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, XattrFlags};
+use crate::fs::lock::{FileLock, LockKind, LockOwner};
 use crate::vattr::{time_from_wire, SetVattr, TimeSet, Vtype, MODE_PERMISSION_BITS};
 
 use super::abi::{self, opcode, InHeader};
@@ -98,10 +99,13 @@ pub enum Operation<'a> {
         data: &'a [u8],
     },
     Statfs,
+    /// `flock_owner`: the `flock(2)` lock of this owner is to be dropped
+    /// (`RELEASE_FLOCK_UNLOCK`).
     Release {
         fh: FileHandle,
         flags: OFlag,
         dir: bool,
+        flock_owner: Option<LockOwner>,
     },
     Fsync {
         fh: FileHandle,
@@ -125,6 +129,22 @@ pub enum Operation<'a> {
     },
     Flush {
         fh: FileHandle,
+        owner: LockOwner,
+    },
+    /// `GETLK`: which lock is in the way of `lock`?
+    Getlk {
+        fh: FileHandle,
+        owner: LockOwner,
+        lock: FileLock,
+        flock: bool,
+    },
+    /// `SETLK`, or with `wait` `SETLKW`.
+    Setlk {
+        fh: FileHandle,
+        owner: LockOwner,
+        lock: FileLock,
+        flock: bool,
+        wait: bool,
     },
     Readdir {
         fh: FileHandle,
@@ -176,7 +196,7 @@ pub enum Operation<'a> {
     },
     /// A reply to a notification; carries nothing the framework asked for.
     NotifyReply,
-    /// A known opcode the framework does not implement (locks, ioctl, poll, bmap,
+    /// A known opcode the framework does not implement (ioctl, poll, bmap,
     /// readdirplus, tmpfile, statx, DAX mappings): answered `ENOSYS`,
     /// which tells the kernel to fall back or to stop asking.
     Unsupported,
@@ -433,6 +453,8 @@ impl<'a> Request<'a> {
                     fh: FileHandle(arg.fh),
                     flags: open_flags(arg.flags),
                     dir: header.opcode == opcode::RELEASEDIR,
+                    flock_owner: (arg.release_flags & abi::RELEASE_FLOCK_UNLOCK != 0)
+                        .then_some(LockOwner(arg.lock_owner)),
                 }
             }
             opcode::FSYNC | opcode::FSYNCDIR => {
@@ -466,7 +488,8 @@ impl<'a> Request<'a> {
             }
             opcode::REMOVEXATTR => Operation::Removexattr { name: body.string()? },
             opcode::FLUSH => {
-                Operation::Flush { fh: FileHandle(body.record(abi::FlushIn::SIZE, abi::FlushIn::decode)?.fh) }
+                let arg = body.record(abi::FlushIn::SIZE, abi::FlushIn::decode)?;
+                Operation::Flush { fh: FileHandle(arg.fh), owner: LockOwner(arg.lock_owner) }
             }
             opcode::ACCESS => {
                 let mask = body.record(abi::AccessIn::SIZE, abi::AccessIn::decode)?.mask;
@@ -545,10 +568,22 @@ impl<'a> Request<'a> {
                     wide: header.opcode == opcode::COPY_FILE_RANGE_64,
                 }
             }
-            opcode::GETLK
-            | opcode::SETLK
-            | opcode::SETLKW
-            | opcode::BMAP
+            opcode::GETLK | opcode::SETLK | opcode::SETLKW => {
+                let arg = body.record(abi::LkIn::SIZE, abi::LkIn::decode)?;
+                let kind = lock_kind_from_wire(arg.typ)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "lock type other than F_RDLCK, F_WRLCK, F_UNLCK"))?;
+                if arg.start > arg.end {
+                    return Err(body.fail(Errno::EINVAL, "lock range that ends before it starts"));
+                }
+                let (fh, owner) = (FileHandle(arg.fh), LockOwner(arg.owner));
+                let lock = FileLock { kind, start: arg.start, end: arg.end, pid: arg.pid };
+                let flock = arg.lk_flags & abi::LK_FLOCK != 0;
+                match header.opcode {
+                    opcode::GETLK => Operation::Getlk { fh, owner, lock, flock },
+                    _ => Operation::Setlk { fh, owner, lock, flock, wait: header.opcode == opcode::SETLKW },
+                }
+            }
+            opcode::BMAP
             | opcode::IOCTL
             | opcode::POLL
             | opcode::READDIRPLUS
@@ -572,6 +607,25 @@ impl<'a> Request<'a> {
                 | Operation::NotifyReply
         )
     }
+}
+
+/// The wire value of a lock kind (`F_RDLCK`, `F_WRLCK`, `F_UNLCK`).
+pub fn lock_kind_to_wire(kind: LockKind) -> u32 {
+    (match kind {
+        LockKind::Read => nix::libc::F_RDLCK,
+        LockKind::Write => nix::libc::F_WRLCK,
+        LockKind::Unlock => nix::libc::F_UNLCK,
+    }) as u32
+}
+
+/// The lock kind of a wire value; `None` if it names none.
+pub fn lock_kind_from_wire(typ: u32) -> Option<LockKind> {
+    Some(match i32::try_from(typ).ok()? {
+        nix::libc::F_RDLCK => LockKind::Read,
+        nix::libc::F_WRLCK => LockKind::Write,
+        nix::libc::F_UNLCK => LockKind::Unlock,
+        _ => return None,
+    })
 }
 
 /// The wire value of a suspension phase ([`abi::suspend_phase`]).

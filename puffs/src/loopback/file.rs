@@ -3,12 +3,14 @@
 
 use std::ffi::OsStr;
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
 use crate::dirent::{parse_dirents, Dirent};
 use crate::fs::cookie::FileHandle;
+use crate::fs::lock::{FileLock, LockKind, LockOwner};
 use crate::fuse::reply::{attr_from_wire, decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::settings::REQUEST_LEN_MAX;
@@ -36,6 +38,10 @@ pub struct OpenFile {
     pub(super) vtype: Vtype,
     /// Opened without asking the file system (no `OPEN` support): no `RELEASE` at close.
     pub(super) unasked: bool,
+    /// The open file description's own number: the owner of its `flock` lock.
+    pub(super) description: u64,
+    /// A `flock` lock was asked through it: its release drops the lock.
+    pub(super) flocked: AtomicBool,
 }
 
 impl Drop for OpenFile {
@@ -121,7 +127,7 @@ impl Client {
             Some(fh) => (fh, false),
             None => self.open_node(&node, wire_flags, dir)?,
         };
-        let mut file = OpenFile { owner: None, nodeid: node.nodeid, fh, flags, vtype: node.vattr.vtype, unasked };
+        let mut file = self.open_file(node.nodeid, fh, flags, node.vattr.vtype, unasked);
         if created.is_none() && flags.contains(OFlag::O_TRUNC) && !dir && access != OFlag::O_RDONLY {
             let changes = SetVattr { size: Some(0), handle: Some(FileHandle(fh)), ..SetVattr::default() };
             if let Err(e) = self.call(node.nodeid, &Operation::Setattr(changes), Flavor::Client) {
@@ -204,12 +210,36 @@ impl Client {
         }
     }
 
-    /// `RELEASE`/`RELEASEDIR` of an open file, unless it was opened unasked.
+    /// An open file of `nodeid`, with a description number of its own.
+    pub(super) fn open_file(&self, nodeid: u64, fh: u64, flags: OFlag, vtype: Vtype, unasked: bool) -> OpenFile {
+        let description = self.shared.next_unique.fetch_add(1, Ordering::Relaxed);
+        OpenFile { owner: None, nodeid, fh, flags, vtype, unasked, description, flocked: AtomicBool::new(false) }
+    }
+
+    /// Closing an open file, as the kernel does: `FLUSH` of a file (with the caller's lock
+    /// owner, unless the file system said `ENOSYS` once), then `RELEASE`/`RELEASEDIR`, which
+    /// drops a `flock` lock taken through it, unless the file was opened unasked.
     pub(super) fn release(&self, file: &OpenFile) {
+        let fh = FileHandle(file.fh);
+        if file.vtype != Vtype::Dir && !self.shared.lock().no_flush {
+            let flush = Operation::Flush { fh, owner: self.lock_owner() };
+            if self.call(file.nodeid, &flush, Flavor::Client) == Err(Errno::ENOSYS) {
+                self.shared.lock().no_flush = true;
+            }
+        }
+        let flock_owner = file.flocked.load(Ordering::Relaxed).then_some(LockOwner(file.description));
         if file.unasked {
+            if let Some(owner) = flock_owner {
+                let unlock = FileLock::whole(LockKind::Unlock, self.cred.pid);
+                let _ = self.call(
+                    file.nodeid,
+                    &Operation::Setlk { fh, owner, lock: unlock, flock: true, wait: false },
+                    Flavor::Client,
+                );
+            }
             return;
         }
-        let release = Operation::Release { fh: FileHandle(file.fh), flags: file.flags, dir: file.vtype == Vtype::Dir };
+        let release = Operation::Release { fh, flags: file.flags, dir: file.vtype == Vtype::Dir, flock_owner };
         let _ = self.call(file.nodeid, &release, Flavor::Client);
     }
 }
@@ -317,7 +347,7 @@ impl Client {
         }
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
         let (fh, unasked) = self.open_node(&node, flags, true)?;
-        let file = OpenFile { owner: None, nodeid: node.nodeid, fh, flags, vtype: Vtype::Dir, unasked };
+        let file = self.open_file(node.nodeid, fh, flags, Vtype::Dir, unasked);
         let listed = self.read_entries(&file);
         self.release(&file);
         listed

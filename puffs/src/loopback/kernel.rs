@@ -73,6 +73,8 @@ pub(super) struct State {
     pub(super) no_open: bool,
     /// Same for `OPENDIR`.
     pub(super) no_opendir: bool,
+    /// The file system answered `FLUSH` with `ENOSYS`: no more are sent.
+    pub(super) no_flush: bool,
     pub(super) sent: HashMap<u32, u64>,
     /// `INTERRUPT`s sent and not yet known to have arrived: their unique id, and their target's.
     pub(super) interrupts: HashMap<u64, u64>,
@@ -91,6 +93,7 @@ impl State {
             max_write: 0,
             no_open: false,
             no_opendir: false,
+            no_flush: false,
             sent: HashMap::new(),
             interrupts: HashMap::new(),
             unroutable: 0,

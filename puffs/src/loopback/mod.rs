@@ -78,6 +78,7 @@ mod args;
 mod client;
 mod file;
 mod kernel;
+mod lock;
 mod mount;
 mod namei;
 mod range;

@@ -91,6 +91,14 @@ requests! {
     Listextattr = LISTXATTR,
     /// `node_deleteextattr` (`REMOVEXATTR`).
     Deleteextattr = REMOVEXATTR,
+    /// `node_flush` (`FLUSH`, at each close of a file).
+    Flush = FLUSH,
+    /// `node_advlock` testing a lock (`GETLK`).
+    Getlk = GETLK,
+    /// `node_advlock` setting a lock (`SETLK`).
+    Setlk = SETLK,
+    /// `node_advlock` setting a lock the caller waits for (`SETLKW`).
+    Setlkw = SETLKW,
     /// `node_fallocate` or `node_fdiscard` (`FALLOCATE`).
     Fallocate = FALLOCATE,
     /// `node_seek` (`LSEEK`).

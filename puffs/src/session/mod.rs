@@ -11,6 +11,7 @@
 
 mod init;
 mod interrupt;
+mod lock;
 pub(crate) mod node;
 mod posix_acl;
 #[cfg(test)]
@@ -28,6 +29,7 @@ use crate::fs::context::{Context, Ttls};
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::{Op, Outcome};
 use crate::fs::flags::UnmountFlags;
+use crate::fs::lock::LockFlags;
 use crate::fs::FileSystem;
 use crate::fuse::abi::{opcode, InHeader, InitFlags, OutHeader};
 use crate::fuse::reply::Reply;
@@ -35,6 +37,7 @@ use crate::fuse::request::{Operation, Request};
 use crate::fuse::Channel;
 use crate::settings::{clamp_request_len, Settings};
 use interrupt::Interrupts;
+use lock::{Asked, Asking, LockWaiters};
 use node::NodeTable;
 
 /// A mounted file system's request handling.
@@ -52,6 +55,8 @@ pub(crate) struct Session<F: FileSystem> {
     granted: AtomicU64,
     /// The requests in flight, for `INTERRUPT`.
     interrupts: Interrupts,
+    /// The callers waiting for a lock.
+    lock_waiters: LockWaiters,
     destroyed: AtomicBool,
     /// The file system already agreed to (or was told of) the unmount.
     pub(crate) unmount_told: AtomicBool,
@@ -65,6 +70,14 @@ pub(crate) enum Handled {
     Continue,
     /// The kernel said `DESTROY`: the session is over.
     Destroyed,
+}
+
+/// The flags of a lock request.
+fn lock_flags(flock: bool, wait: bool) -> LockFlags {
+    let mut flags = LockFlags::empty();
+    flags.set(LockFlags::FLOCK, flock);
+    flags.set(LockFlags::WAIT, wait);
+    flags
 }
 
 fn cred_of(h: &InHeader) -> Cred {
@@ -81,6 +94,7 @@ impl<F: FileSystem> Session<F> {
             settings,
             granted: AtomicU64::new(0),
             interrupts: Interrupts::default(),
+            lock_waiters: LockWaiters::default(),
             destroyed: AtomicBool::new(false),
             unmount_told: AtomicBool::new(false),
             dump_lock: Mutex::new(()),
@@ -145,6 +159,18 @@ impl<F: FileSystem> Session<F> {
         self.send(unique, &Reply::error(unique, errno as i32));
     }
 
+    /// Answers request `unique`, which was left waiting, and forgets it.
+    fn answer_later(&self, unique: u64, answer: Result<Vec<u8>, Errno>) {
+        match answer {
+            Ok(frame) => self.send(unique, &frame),
+            Err(errno) => {
+                self.send_error(unique, errno);
+                false
+            }
+        };
+        self.interrupts.end(unique);
+    }
+
     /// Handles one request frame and answers it.
     pub(crate) fn handle(&self, frame: &[u8]) -> Handled {
         let request = match Request::decode(frame) {
@@ -177,6 +203,9 @@ impl<F: FileSystem> Session<F> {
             if let Some(retry) = self.interrupts.interrupt(h.unique, target) {
                 self.send_error(retry, Errno::EAGAIN);
             }
+            if self.lock_waiters.cancel(target) {
+                self.answer_later(target, Err(Errno::EINTR));
+            }
             return Handled::Continue;
         }
         let wants_reply = request.wants_reply();
@@ -190,14 +219,27 @@ impl<F: FileSystem> Session<F> {
         // delivered and the lookup counted (see `node`).
         let handing_out = request.op.hands_out_node().then(|| self.nodes.handing_out());
         let mut handed_out = None;
+        let run = || match request.op {
+            // A waiting lock may be answered later, by whichever worker releases the lock.
+            Operation::Setlk { fh, owner, lock, flock, wait: true } => {
+                let node = self.nodes.cookie_of(h.nodeid);
+                let asking = Asking { node, handle: fh, owner, lock, flags: lock_flags(flock, true) };
+                match self.set_lock(h.unique, asking, &ctx, started.as_ref().map(|s| &s.interrupt)) {
+                    Asked::Answer(answer) => Some(answer),
+                    Asked::Parked => None,
+                }
+            }
+            _ => Some(self.dispatch(&request, &ctx, &ttls, &mut handed_out)),
+        };
         // A panicking operation must not leave the caller waiting forever: it answers EIO.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            self.dispatch(&request, &ctx, &ttls, &mut handed_out)
-        }))
-        .unwrap_or_else(|_| {
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
             self.dump(format_args!("!! {} unique {} panicked in the file system", opcode::name(h.opcode), h.unique));
-            Err(Errno::EIO)
+            Some(Err(Errno::EIO))
         });
+        let Some(outcome) = outcome else {
+            // Parked: its interruption stays registered, for INTERRUPT to find.
+            return Handled::Continue;
+        };
         let delivered = match outcome {
             Ok(frame) if wants_reply => self.send(h.unique, &frame),
             Err(errno) if wants_reply => {

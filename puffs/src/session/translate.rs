@@ -20,6 +20,7 @@ use crate::fuse::reply::{attr_to_wire, statfs_to_wire, ttl_to_wire, Reply};
 use crate::fuse::request::{Operation, Request};
 use crate::vattr::{Vattr, Vtype};
 
+use super::lock::{Asked, Asking};
 use super::posix_acl::is_acl_name;
 use super::Session;
 
@@ -243,7 +244,10 @@ impl<F: FileSystem> Session<F> {
                 statfs_to_wire(&st).encode(reply.body());
                 Ok(reply.finish())
             }
-            &Operation::Release { fh, flags, .. } => {
+            &Operation::Release { fh, flags, flock_owner, .. } => {
+                if let Some(owner) = flock_owner {
+                    self.release_locks(node, fh, owner, true);
+                }
                 // The kernel ignores errors of release: the descriptor is gone already.
                 let _ = self.call(Op::Close { node, handle: fh, flags }, ctx).done();
                 if self.nodes.closed(node) {
@@ -344,8 +348,27 @@ impl<F: FileSystem> Session<F> {
                 }
                 Ok(reply.finish())
             }
-            // puffs has no flush; ENOSYS makes the kernel stop sending it.
-            Operation::Flush { .. } => Err(Errno::ENOSYS),
+            &Operation::Flush { fh, owner } => {
+                self.release_locks(node, fh, owner, false);
+                match self.call(Op::Flush { node, handle: fh, owner }, ctx).done() {
+                    // Without node_flush, ENOSYS makes the kernel stop flushing, unless its
+                    // flushes release locks.
+                    Err(Errno::ENOSYS) if vnop_mask::<F>().contains(VnopMask::ADVLOCK) => Ok(Self::empty_reply(unique)),
+                    done => done.map(|()| Self::empty_reply(unique)),
+                }
+            }
+            &Operation::Getlk { fh, owner, lock, flock } => {
+                let flags = super::lock_flags(flock, false);
+                self.test_lock(unique, Asking { node, handle: fh, owner, lock, flags }, ctx)
+            }
+            &Operation::Setlk { fh, owner, lock, flock, wait } => {
+                let flags = super::lock_flags(flock, wait);
+                match self.set_lock(unique, Asking { node, handle: fh, owner, lock, flags }, ctx, None) {
+                    Asked::Answer(answer) => answer,
+                    // Without an interruption to wait on, nothing parks.
+                    Asked::Parked => Err(Errno::EAGAIN),
+                }
+            }
             Operation::Interrupt { .. } | Operation::NotifyReply => Err(Errno::ENOSYS),
             Operation::Unsupported | Operation::Unknown => Err(Errno::ENOSYS),
         }
