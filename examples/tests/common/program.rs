@@ -15,10 +15,25 @@ pub struct Program {
     dir: Option<PathBuf>,
 }
 
+/// Starts `command`, again for a moment while its program is busy (`ETXTBSY`): another test
+/// thread may have just written a copy of it, and a child forked meanwhile by yet another
+/// test holds the written descriptor until its own exec closes it.
+fn spawn(command: &mut Command) -> io::Result<Child> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match command.spawn() {
+            Err(e) if e.kind() == io::ErrorKind::ExecutableFileBusy && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            started => return started,
+        }
+    }
+}
+
 impl Program {
     /// Starts `command` with its output piped.
     pub fn spawn(command: &mut Command) -> Program {
-        let child = command.stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("start the program");
+        let child = spawn(command.stdout(Stdio::piped()).stderr(Stdio::piped())).expect("start the program");
         Program { child: Some(child), dir: None }
     }
 
@@ -29,7 +44,7 @@ impl Program {
 
     /// Starts `command`, which serves a mount on `dir`, and waits until it is mounted.
     pub fn serve_command(command: &mut Command, dir: &Path) -> Program {
-        let child = command.stderr(Stdio::piped()).spawn().expect("start it");
+        let child = spawn(command.stderr(Stdio::piped())).expect("start it");
         let mut serving = Program { child: Some(child), dir: Some(dir.to_path_buf()) };
         if !wait_mounted(dir, true) {
             let _ = serving.child().kill();

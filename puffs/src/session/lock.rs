@@ -181,6 +181,14 @@ impl<F: FileSystem> Session<F> {
     }
 }
 
+/// The flags of a lock request from the wire's two bits.
+pub(super) fn lock_flags(flock: bool, wait: bool) -> LockFlags {
+    let mut flags = LockFlags::empty();
+    flags.set(LockFlags::FLOCK, flock);
+    flags.set(LockFlags::WAIT, wait);
+    flags
+}
+
 fn empty(unique: u64) -> Vec<u8> {
     Reply::new(unique, 0).finish()
 }

@@ -29,7 +29,6 @@ use crate::fs::context::{Context, Ttls};
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::{Op, Outcome};
 use crate::fs::flags::UnmountFlags;
-use crate::fs::lock::LockFlags;
 use crate::fs::FileSystem;
 use crate::fuse::abi::{opcode, InHeader, InitFlags, OutHeader};
 use crate::fuse::reply::Reply;
@@ -37,7 +36,7 @@ use crate::fuse::request::{Operation, Request};
 use crate::fuse::Channel;
 use crate::settings::{clamp_request_len, Settings};
 use interrupt::Interrupts;
-use lock::{Asked, Asking, LockWaiters};
+use lock::{lock_flags, Asked, Asking, LockWaiters};
 use node::NodeTable;
 
 /// A mounted file system's request handling.
@@ -70,14 +69,6 @@ pub(crate) enum Handled {
     Continue,
     /// The kernel said `DESTROY`: the session is over.
     Destroyed,
-}
-
-/// The flags of a lock request.
-fn lock_flags(flock: bool, wait: bool) -> LockFlags {
-    let mut flags = LockFlags::empty();
-    flags.set(LockFlags::FLOCK, flock);
-    flags.set(LockFlags::WAIT, wait);
-    flags
 }
 
 fn cred_of(h: &InHeader) -> Cred {

@@ -20,7 +20,7 @@ use crate::fuse::reply::{attr_to_wire, statfs_to_wire, ttl_to_wire, Reply};
 use crate::fuse::request::{Operation, Request};
 use crate::vattr::{Vattr, Vtype};
 
-use super::lock::{Asked, Asking};
+use super::lock::{lock_flags, Asked, Asking};
 use super::posix_acl::is_acl_name;
 use super::Session;
 
@@ -358,11 +358,11 @@ impl<F: FileSystem> Session<F> {
                 }
             }
             &Operation::Getlk { fh, owner, lock, flock } => {
-                let flags = super::lock_flags(flock, false);
+                let flags = lock_flags(flock, false);
                 self.test_lock(unique, Asking { node, handle: fh, owner, lock, flags }, ctx)
             }
             &Operation::Setlk { fh, owner, lock, flock, wait } => {
-                let flags = super::lock_flags(flock, wait);
+                let flags = lock_flags(flock, wait);
                 match self.set_lock(unique, Asking { node, handle: fh, owner, lock, flags }, ctx, None) {
                     Asked::Answer(answer) => answer,
                     // Without an interruption to wait on, nothing parks.
