@@ -32,7 +32,7 @@ pub struct FileLock {
 
 impl FileLock {
     /// The `end` of a lock that reaches the end of the file, wherever it is.
-    pub const TO_END: u64 = i64::MAX as u64;
+    pub const TO_END: u64 = crate::fuse::request::MAX_OFFSET;
 
     /// A lock of `kind` on the whole file, held by `pid`.
     pub fn whole(kind: LockKind, pid: u32) -> FileLock {

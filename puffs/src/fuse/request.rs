@@ -17,6 +17,14 @@ use crate::vattr::{time_from_wire, SetVattr, TimeSet, Vtype, MODE_PERMISSION_BIT
 use super::abi::{self, opcode, InHeader};
 use super::reply::decode_dev;
 
+/// The largest offset a file may have (the kernel's `MAX_LFS_FILESIZE`).
+pub const MAX_OFFSET: u64 = i64::MAX as u64;
+
+/// Whether `len` bytes from `offset` end past [`MAX_OFFSET`].
+pub fn ends_past_max(offset: u64, len: u64) -> bool {
+    offset.checked_add(len).is_none_or(|end| end > MAX_OFFSET)
+}
+
 /// Longest name accepted in a request, in bytes (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;
 
@@ -530,7 +538,7 @@ impl<'a> Request<'a> {
                 if mode.contains(FallocateFlags::PUNCH_HOLE) && !mode.contains(FallocateFlags::KEEP_SIZE) {
                     return Err(body.fail(Errno::EOPNOTSUPP, "PUNCH_HOLE without KEEP_SIZE"));
                 }
-                if arg.offset.checked_add(arg.length).is_none_or(|end| end > i64::MAX as u64) || arg.length == 0 {
+                if ends_past_max(arg.offset, arg.length) || arg.length == 0 {
                     return Err(body.fail(Errno::EINVAL, "FALLOCATE range empty or past the largest offset"));
                 }
                 Operation::Fallocate { fh: FileHandle(arg.fh), offset: arg.offset, length: arg.length, mode }
@@ -542,7 +550,7 @@ impl<'a> Request<'a> {
                     nix::libc::SEEK_HOLE => SeekWhence::Hole,
                     _ => return Err(body.fail(Errno::EINVAL, "LSEEK whence other than SEEK_DATA or SEEK_HOLE")),
                 };
-                if arg.offset > i64::MAX as u64 {
+                if arg.offset > MAX_OFFSET {
                     return Err(body.fail(Errno::ENXIO, "LSEEK offset past the largest offset"));
                 }
                 Operation::Lseek { fh: FileHandle(arg.fh), offset: arg.offset, whence }
@@ -554,8 +562,7 @@ impl<'a> Request<'a> {
                         body.fail(Errno::EINVAL, "COPY_FILE_RANGE flags, which copy_file_range(2) does not define")
                     );
                 }
-                let past = |off: u64| off.checked_add(arg.len).is_none_or(|end| end > i64::MAX as u64);
-                if past(arg.off_in) || past(arg.off_out) {
+                if ends_past_max(arg.off_in, arg.len) || ends_past_max(arg.off_out, arg.len) {
                     return Err(body.fail(Errno::EINVAL, "COPY_FILE_RANGE past the largest offset"));
                 }
                 Operation::CopyFileRange {

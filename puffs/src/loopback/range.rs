@@ -8,15 +8,12 @@ use nix::fcntl::OFlag;
 use crate::fs::cookie::FileHandle;
 use crate::fs::flags::{FallocateFlags, SeekWhence};
 use crate::fuse::reply::{decode_body, ReplyBody, ReplyKind};
-use crate::fuse::request::Operation;
+use crate::fuse::request::{ends_past_max, Operation, MAX_OFFSET};
 use crate::vattr::Vtype;
 
 use super::client::{attr_of, empty_of, Client};
 use super::file::OpenFile;
 use super::kernel::Flavor;
-
-/// The largest offset a file may have (`MAX_LFS_FILESIZE`).
-const MAX_OFFSET: u64 = i64::MAX as u64;
 
 impl Client {
     /// Allocates, zeroes or punches `len` bytes of an open file from `offset` (`fallocate(2)`:
@@ -27,7 +24,7 @@ impl Client {
     pub fn fallocate(&self, file: &OpenFile, offset: u64, len: u64, mode: FallocateFlags) -> Result<(), Errno> {
         let _op = self.enter()?;
         file.writable()?;
-        if len == 0 || offset.checked_add(len).is_none_or(|end| end > MAX_OFFSET) {
+        if len == 0 || ends_past_max(offset, len) {
             return Err(Errno::EINVAL);
         }
         if mode.contains(FallocateFlags::PUNCH_HOLE) && !mode.contains(FallocateFlags::KEEP_SIZE) {
@@ -101,8 +98,7 @@ impl Client {
                 _ => return Err(Errno::EINVAL),
             }
         }
-        let past = |offset: u64| offset.checked_add(len).is_none_or(|end| end > MAX_OFFSET);
-        if past(from_offset) || past(to_offset) {
+        if ends_past_max(from_offset, len) || ends_past_max(to_offset, len) {
             return Err(Errno::EINVAL);
         }
         let overlap = from_offset < to_offset.saturating_add(len) && to_offset < from_offset.saturating_add(len);
