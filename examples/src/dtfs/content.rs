@@ -167,14 +167,13 @@ impl FileMut<'_> {
             self.punch(offset, end);
             return Ok(());
         }
+        // The space first: ENOSPC before anything changes.
+        self.fill_to(offset, end)?;
         if mode.contains(FallocateFlags::ZERO_RANGE) {
-            // Zeros that stay allocated: a hole first, then the space.
-            let keep = self.vattr.size;
-            self.punch(offset, end);
-            self.fill_to(offset, end).inspect_err(|_| self.vattr.size = keep)?;
+            for (index, within, len) in pieces(offset, end) {
+                self.chunks.get_mut(&index).expect("filled")[within..within + len].fill(0);
+            }
             self.changed();
-        } else {
-            self.fill_to(offset, end)?;
         }
         if !mode.contains(FallocateFlags::KEEP_SIZE) && end > self.vattr.size {
             self.vattr.size = end;
@@ -293,6 +292,19 @@ mod tests {
         f.capacity = *f.used;
         assert_eq!(f.fallocate(20 << 20, 1, FallocateFlags::empty()), Err(Errno::ENOSPC));
         assert_eq!(f.vattr.size, 10 << 20, "nothing changed");
+    }
+
+    #[test]
+    fn a_zero_range_without_the_space_changes_nothing() {
+        let mut owned = Owned::new();
+        let mut f = owned.file();
+        f.write_at(0, b"abcdef").unwrap();
+        f.capacity = *f.used;
+        assert_eq!(f.fallocate(0, 2 * CHUNK, FallocateFlags::ZERO_RANGE), Err(Errno::ENOSPC));
+        let mut buf = [0u8; 6];
+        read_at(f.chunks, f.vattr.size, 0, &mut buf);
+        assert_eq!(&buf, b"abcdef", "the data is still there");
+        assert_eq!(*f.used, 6);
     }
 
     #[test]
