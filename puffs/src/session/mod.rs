@@ -153,12 +153,11 @@ impl<F: FileSystem> Session<F> {
     /// Answers request `unique`, which was left waiting, and forgets it.
     fn answer_later(&self, unique: u64, answer: Result<Vec<u8>, Errno>) {
         match answer {
-            Ok(frame) => self.send(unique, &frame),
-            Err(errno) => {
-                self.send_error(unique, errno);
-                false
+            Ok(frame) => {
+                self.send(unique, &frame);
             }
-        };
+            Err(errno) => self.send_error(unique, errno),
+        }
         self.interrupts.end(unique);
     }
 
