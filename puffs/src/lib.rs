@@ -121,8 +121,8 @@ pub use os::mount_table;
 pub use puffs_macros::puffs_fs;
 pub use settings::{DataCache, MountFlags, MountInfo, MountOptions, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
 pub use usermount::{
-    BeforeMount, BlockingMode, MountError, Mounted, MountedState, Notifier, Progress, Running, RunningState, Unmounted,
-    Usermount, UsermountState,
+    BeforeMount, BlockingMode, MountError, Mounted, MountedState, Notifier, Progress, Retrieval, Running, RunningState,
+    Unmounted, Usermount, UsermountState,
 };
 pub use vattr::{SetVattr, TimeSet, Vattr, Vtype, MODE_PERMISSION_BITS};
 

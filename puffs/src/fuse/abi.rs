@@ -182,9 +182,23 @@ pub mod opcode {
 /// Notification codes (`enum fuse_notify_code`), sent as the `error` of an unsolicited message.
 #[allow(missing_docs)]
 pub mod notify {
+    pub const POLL: i32 = 1;
     pub const INVAL_INODE: i32 = 2;
     pub const INVAL_ENTRY: i32 = 3;
+    pub const STORE: i32 = 4;
+    pub const RETRIEVE: i32 = 5;
     pub const DELETE: i32 = 6;
+    pub const RESEND: i32 = 7;
+    pub const INC_EPOCH: i32 = 8;
+    pub const PRUNE: i32 = 9;
+
+    /// `INVAL_ENTRY` flag (7.38, with `HAS_EXPIRE_ONLY`): mark the entry stale, keep it for
+    /// what already uses it.
+    pub const EXPIRE_ONLY: u32 = 1 << 0;
+    /// The first minor version that knows `INC_EPOCH`.
+    pub const INC_EPOCH_SINCE: u32 = 44;
+    /// The first minor version that knows `PRUNE`.
+    pub const PRUNE_SINCE: u32 = 45;
 }
 
 /// `INIT` capability flags (`FUSE_*`): the low 32 bits travel in `flags`, the high in `flags2`
@@ -539,6 +553,31 @@ wire_struct! {
     /// Body of an `INVAL_ENTRY` notification, followed by the name and a NUL.
     pub struct NotifyInvalEntryOut { pub parent: u64, pub namelen: u32, pub flags: u32 }
 }
+wire_struct! {
+    /// Body of a `DELETE` notification, followed by the name and a NUL.
+    pub struct NotifyDeleteOut { pub parent: u64, pub child: u64, pub namelen: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// Body of a `STORE` notification, followed by `size` bytes of data.
+    pub struct NotifyStoreOut { pub nodeid: u64, pub offset: u64, pub size: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// Body of a `RETRIEVE` notification; the kernel answers with a `NOTIFY_REPLY` request
+    /// whose unique is `notify_unique`.
+    pub struct NotifyRetrieveOut { pub notify_unique: u64, pub nodeid: u64, pub offset: u64, pub size: u32, pub padding: u32 }
+}
+wire_struct! {
+    /// Body of the kernel's `NOTIFY_REPLY` to a retrieve, followed by `size` bytes of data.
+    pub struct NotifyRetrieveIn { pub dummy1: u64, pub offset: u64, pub size: u32, pub dummy2: u32, pub dummy3: u64, pub dummy4: u64 }
+}
+wire_struct! {
+    /// Body of a `PRUNE` notification, followed by `count` node ids.
+    pub struct NotifyPruneOut { pub count: u32, pub padding: u32, pub spare: u64 }
+}
+wire_struct! {
+    /// Body of a `POLL` notification: the poll handle to wake.
+    pub struct NotifyPollWakeupOut { pub kh: u64 }
+}
 
 wire_struct! {
     /// puffs-specific `PUFFS_UNMOUNT` body (puffs `struct puffs_vfsmsg_unmount`): the
@@ -573,6 +612,11 @@ mod tests {
         assert_eq!(FallocateIn::SIZE, 32);
         assert_eq!(LseekIn::SIZE, 24);
         assert_eq!(CopyFileRangeIn::SIZE, 56);
+        assert_eq!(NotifyDeleteOut::SIZE, 24);
+        assert_eq!(NotifyStoreOut::SIZE, 24);
+        assert_eq!(NotifyRetrieveOut::SIZE, 32);
+        assert_eq!(NotifyRetrieveIn::SIZE, WriteIn::SIZE);
+        assert_eq!(NotifyPruneOut::SIZE, 16);
     }
 
     #[test]

@@ -56,6 +56,9 @@ impl Display for Operation<'_> {
             Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size } => {
                 write!(f, "fh {}, {} at {offset}", fh.0, Size((*size).into()))
             }
+            Operation::NotifyReply { offset, data } => {
+                write!(f, "retrieved {} at {offset}: {}", Size(data.len() as u64), Bytes(data))
+            }
             Operation::Write { fh, offset, data } => {
                 write!(f, "fh {}, {} at {offset}: {}", fh.0, Size(data.len() as u64), Bytes(data))
             }
@@ -112,7 +115,6 @@ impl Display for Operation<'_> {
             | Operation::Readlink
             | Operation::Statfs
             | Operation::Syncfs
-            | Operation::NotifyReply
             | Operation::Unsupported
             | Operation::Unknown => Ok(()),
         }

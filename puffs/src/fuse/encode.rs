@@ -132,7 +132,7 @@ impl Operation<'_> {
             Operation::CopyFileRange { wide: true, .. } => opcode::COPY_FILE_RANGE_64,
             Operation::PuffsUnmount { .. } => opcode::PUFFS_UNMOUNT,
             Operation::PuffsSuspend { .. } => opcode::PUFFS_SUSPEND,
-            Operation::NotifyReply => opcode::NOTIFY_REPLY,
+            Operation::NotifyReply { .. } => opcode::NOTIFY_REPLY,
             Operation::Unsupported | Operation::Unknown => return None,
         })
     }
@@ -144,7 +144,7 @@ impl Operation<'_> {
             Operation::Forget { .. }
             | Operation::BatchForget { .. }
             | Operation::Interrupt { .. }
-            | Operation::NotifyReply => return None,
+            | Operation::NotifyReply { .. } => return None,
             Operation::Init(_) => ReplyKind::Init,
             Operation::Lookup { .. }
             | Operation::Symlink { .. }
@@ -199,7 +199,6 @@ impl Operation<'_> {
             | Operation::Readlink
             | Operation::Statfs
             | Operation::Syncfs
-            | Operation::NotifyReply
             | Operation::Unsupported
             | Operation::Unknown => {}
             Operation::Lookup { name } | Operation::Unlink { name } | Operation::Rmdir { name } => {
@@ -247,6 +246,10 @@ impl Operation<'_> {
             Operation::Open { flags, .. } => abi::OpenIn { flags: flags.bits() as u32, open_flags: 0 }.encode(out),
             Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size } => {
                 abi::ReadIn { fh: fh.0, offset: *offset, size: *size, ..Default::default() }.encode(out)
+            }
+            Operation::NotifyReply { offset, data } => {
+                abi::NotifyRetrieveIn { offset: *offset, size: data.len() as u32, ..Default::default() }.encode(out);
+                out.extend_from_slice(data);
             }
             Operation::Write { fh, offset, data } => {
                 abi::WriteIn { fh: fh.0, offset: *offset, size: data.len() as u32, ..Default::default() }.encode(out);
@@ -481,7 +484,8 @@ mod tests {
             Operation::PuffsSuspend { phase: SuspendPhase::Suspended },
             Operation::PuffsSuspend { phase: SuspendPhase::Error },
             Operation::PuffsSuspend { phase: SuspendPhase::Resume },
-            Operation::NotifyReply,
+            Operation::NotifyReply { offset: 4096, data: b"cached" },
+            Operation::NotifyReply { offset: 0, data: b"" },
         ];
         for op in ops {
             round_trip(op);

@@ -34,11 +34,14 @@ impl Reply {
         bytes
     }
 
-    /// A notification (unsolicited message) with code `code`: unique 0, the code in `error`.
-    pub fn notification(code: i32) -> Reply {
-        let mut bytes = Vec::new();
-        OutHeader { len: 0, error: code, unique: 0 }.encode(&mut bytes);
-        Reply { bytes }
+    /// The header of a notification (unsolicited message) with code `code` and a body of
+    /// `body_len` bytes: unique 0, the code in `error`. `None` when the frame would not fit
+    /// the wire's length field.
+    pub fn notification_header(code: i32, body_len: usize) -> Option<Vec<u8>> {
+        let len = u32::try_from(OutHeader::SIZE + body_len).ok()?;
+        let mut bytes = Vec::with_capacity(OutHeader::SIZE);
+        OutHeader { len, error: code, unique: 0 }.encode(&mut bytes);
+        Some(bytes)
     }
 
     /// The body so far, to append to.

@@ -202,8 +202,12 @@ pub enum Operation<'a> {
         len: u64,
         wide: bool,
     },
-    /// A reply to a notification; carries nothing the framework asked for.
-    NotifyReply,
+    /// The kernel's answer to a `RETRIEVE` notification (its unique is the notification's):
+    /// the cached bytes found from `offset`.
+    NotifyReply {
+        offset: u64,
+        data: &'a [u8],
+    },
     /// A known opcode the framework does not implement (ioctl, poll, bmap,
     /// readdirplus, tmpfile, statx, DAX mappings): answered `ENOSYS`,
     /// which tells the kernel to fall back or to stop asking.
@@ -530,7 +534,14 @@ impl<'a> Request<'a> {
                     .ok_or_else(|| body.fail(Errno::EINVAL, "unknown suspension phase"))?;
                 Operation::PuffsSuspend { phase }
             }
-            opcode::NOTIFY_REPLY => Operation::NotifyReply,
+            opcode::NOTIFY_REPLY => {
+                let arg = body.record(abi::NotifyRetrieveIn::SIZE, abi::NotifyRetrieveIn::decode)?;
+                let data = body
+                    .rest
+                    .get(..arg.size as usize)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "NOTIFY_REPLY size exceeds frame"))?;
+                Operation::NotifyReply { offset: arg.offset, data }
+            }
             opcode::FALLOCATE => {
                 let arg = body.record(abi::FallocateIn::SIZE, abi::FallocateIn::decode)?;
                 let mode = FallocateFlags::from_bits(arg.mode)
@@ -611,7 +622,7 @@ impl<'a> Request<'a> {
             Operation::Forget { .. }
                 | Operation::BatchForget { .. }
                 | Operation::Interrupt { .. }
-                | Operation::NotifyReply
+                | Operation::NotifyReply { .. }
         )
     }
 }

@@ -21,7 +21,7 @@ use crate::vattr::{SetVattr, Vattr, Vtype};
 
 use super::args::{MountArgs, PATH_MAX};
 use super::kernel::{Flavor, Shared, Status, Suspension};
-use super::request::Request;
+use super::request::{Notification, Request};
 
 /// The POSIX-like side of a loopback mount: calls by path, from any number of threads.
 ///
@@ -120,6 +120,12 @@ impl Client {
     /// a file system was asked (`client.requests_sent(Request::Open)`).
     pub fn requests_sent(&self, request: Request) -> u64 {
         self.shared.lock().sent.get(&request.opcode()).copied().unwrap_or(0)
+    }
+
+    /// How many notifications of kind `notification` the file system's side has sent
+    /// (`client.notifications_received(Notification::InvalidateEntry)`).
+    pub fn notifications_received(&self, notification: Notification) -> u64 {
+        self.shared.lock().noticed.get(&notification.code()).copied().unwrap_or(0)
     }
 
     /// How many frames from the file system's side answered no waiting request (unreadable

@@ -76,6 +76,8 @@ pub(super) struct State {
     /// The file system answered `FLUSH` with `ENOSYS`: no more are sent.
     pub(super) no_flush: bool,
     pub(super) sent: HashMap<u32, u64>,
+    /// Notifications received, by code.
+    pub(super) noticed: HashMap<i32, u64>,
     /// `INTERRUPT`s sent and not yet known to have arrived: their unique id, and their target's.
     pub(super) interrupts: HashMap<u64, u64>,
     /// Frames from the file system's side that answered nothing readable.
@@ -95,6 +97,7 @@ impl State {
             no_opendir: false,
             no_flush: false,
             sent: HashMap::new(),
+            noticed: HashMap::new(),
             interrupts: HashMap::new(),
             unroutable: 0,
         }
@@ -157,13 +160,23 @@ impl Shared {
         Operation::Interrupt { unique: target }.encode(InHeader { unique, ..Default::default() })
     }
 
+    /// A notification with `code`: counted. The loopback caches nothing, so there is nothing
+    /// to drop, and a retrieve is answered at once with no bytes.
+    fn noticed(&self, code: i32, body: &[u8]) {
+        *self.lock().noticed.entry(code).or_default() += 1;
+        if code == abi::notify::RETRIEVE {
+            if let Some(asked) = abi::NotifyRetrieveOut::decode(body) {
+                let header = InHeader { unique: asked.notify_unique, nodeid: asked.nodeid, ..Default::default() };
+                let frame = Operation::NotifyReply { offset: asked.offset, data: &[] }.encode(header);
+                let _ = self.channel.send(&[&frame]);
+            }
+        }
+    }
+
     /// Routes one frame from the file system's side to the request it answers.
     pub(super) fn deliver(&self, frame: &[u8]) {
         let (unique, outcome) = match split_reply(frame) {
-            Ok((header, _)) if header.unique == 0 => {
-                // A notification (cache invalidation): the loopback caches nothing to drop.
-                return;
-            }
+            Ok((header, body)) if header.unique == 0 => return self.noticed(header.error, body),
             Ok((header, _)) if header.error != 0 => (header.unique, Err(Errno::from_raw(-header.error))),
             Ok((header, body)) => (header.unique, Ok(body.to_vec())),
             Err(e) => match e.unique {

@@ -93,4 +93,4 @@ pub use client::Client;
 pub use file::OpenFile;
 pub use kernel::Status;
 pub use mount::{mount, mount_nowait, Loopback, UnmountError};
-pub use request::Request;
+pub use request::{Notification, Request};

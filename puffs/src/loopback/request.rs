@@ -1,7 +1,9 @@
 //! What a test of a file system counts: the kinds of request the loopback kernel sends, by the
-//! operation each asks for (see [`Client::requests_sent`](super::Client::requests_sent)).
+//! operation each asks for (see [`Client::requests_sent`](super::Client::requests_sent)), and
+//! the notifications it receives (see
+//! [`Client::notifications_received`](super::Client::notifications_received)).
 
-use crate::fuse::abi::opcode;
+use crate::fuse::abi::{notify, opcode};
 
 macro_rules! requests {
     ($($(#[doc = $doc:literal])* $name:ident = $opcode:ident,)*) => {
@@ -113,4 +115,45 @@ requests! {
     Unmount = PUFFS_UNMOUNT,
     /// `fs_suspend`, one phase (puffs-specific `PUFFS_SUSPEND`).
     Suspend = PUFFS_SUSPEND,
+}
+
+/// A kind of notification the file system's side sends the loopback kernel (through a
+/// [`Notifier`](crate::Notifier)): the key of
+/// [`Client::notifications_received`](super::Client::notifications_received). The loopback
+/// kernel caches nothing, so it has nothing to drop; a retrieve is answered with no bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Notification {
+    /// A poll wake-up (`NOTIFY_POLL`).
+    PollWakeup,
+    /// Cached attributes and data dropped (`NOTIFY_INVAL_INODE`).
+    InvalidateNode,
+    /// A cached name dropped or expired (`NOTIFY_INVAL_ENTRY`).
+    InvalidateEntry,
+    /// Data handed to the cache (`NOTIFY_STORE`).
+    Store,
+    /// Cached data asked for (`NOTIFY_RETRIEVE`).
+    Retrieve,
+    /// A name removed (`NOTIFY_DELETE`).
+    Delete,
+    /// Every cached name dropped (`NOTIFY_INC_EPOCH`).
+    InvalidateAllNames,
+    /// Unused nodes let go (`NOTIFY_PRUNE`).
+    Prune,
+}
+
+impl Notification {
+    /// The FUSE notification code it travels under.
+    pub(super) fn code(self) -> i32 {
+        match self {
+            Notification::PollWakeup => notify::POLL,
+            Notification::InvalidateNode => notify::INVAL_INODE,
+            Notification::InvalidateEntry => notify::INVAL_ENTRY,
+            Notification::Store => notify::STORE,
+            Notification::Retrieve => notify::RETRIEVE,
+            Notification::Delete => notify::DELETE,
+            Notification::InvalidateAllNames => notify::INC_EPOCH,
+            Notification::Prune => notify::PRUNE,
+        }
+    }
 }

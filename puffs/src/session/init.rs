@@ -2,8 +2,6 @@
 //! and the features this file system can use (decided from its masks and settings), and what
 //! was granted told to the file system.
 
-use std::sync::atomic::Ordering;
-
 use nix::errno::Errno;
 
 use crate::fs::context::Context;
@@ -55,7 +53,7 @@ impl<F: FileSystem> Session<F> {
             // Both or neither: inheriting default ACLs needs the unmasked mode.
             granted.remove(acl);
         }
-        self.granted.store(granted.bits(), Ordering::Relaxed);
+        self.notices.negotiated(granted, init.minor);
         self.dump(format_args!("   INIT offered {}", Flags(offered)));
         self.dump(format_args!("   INIT granted {}", Flags(granted)));
         let max_write = (self.request_len - REQUEST_HEADER_ROOM) as u32;

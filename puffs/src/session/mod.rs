@@ -7,19 +7,21 @@
 //! - [`interrupt`]: which requests are in flight, for `INTERRUPT`;
 //! - [`translate`]: from a wire request to the file system's operation and back to a reply;
 //! - [`node`]: the node table (cookies and lookup counts);
+//! - [`notify`]: what notifications share with the session (the grant, retrievals);
 //! - [`posix_acl`]: what the framework does for file systems with POSIX ACLs.
 
 mod init;
 mod interrupt;
 mod lock;
 pub(crate) mod node;
+pub(crate) mod notify;
 mod posix_acl;
 #[cfg(test)]
 mod tests;
 mod translate;
 
 use std::io::Write;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use nix::errno::Errno;
@@ -38,6 +40,7 @@ use crate::settings::{clamp_request_len, Settings};
 use interrupt::Interrupts;
 use lock::{lock_flags, Asked, Asking, LockWaiters};
 use node::NodeTable;
+use notify::Notices;
 
 /// A mounted file system's request handling.
 #[derive(Debug)]
@@ -50,8 +53,8 @@ pub(crate) struct Session<F: FileSystem> {
     /// The length of a request buffer: the asked length, clamped (the only granted value the
     /// session needs before `INIT`).
     pub(crate) request_len: usize,
-    /// The capabilities the kernel granted at `INIT` ([`InitFlags`] bits).
-    granted: AtomicU64,
+    /// What `INIT` settled and the retrievals waiting, shared with the notifiers.
+    pub(crate) notices: Arc<Notices>,
     /// The requests in flight, for `INTERRUPT`.
     interrupts: Interrupts,
     /// The callers waiting for a lock.
@@ -83,7 +86,7 @@ impl<F: FileSystem> Session<F> {
             nodes: NodeTable::new(root, settings.cookie_hash_buckets),
             request_len: clamp_request_len(settings.max_request_len),
             settings,
-            granted: AtomicU64::new(0),
+            notices: Arc::default(),
             interrupts: Interrupts::default(),
             lock_waiters: LockWaiters::default(),
             destroyed: AtomicBool::new(false),
@@ -100,7 +103,7 @@ impl<F: FileSystem> Session<F> {
 
     /// The capabilities the kernel granted; none before `INIT`.
     pub(crate) fn granted(&self) -> InitFlags {
-        InitFlags::from_bits_retain(self.granted.load(Ordering::Relaxed))
+        self.notices.granted()
     }
 
     /// Whether the kernel sent `DESTROY`.
@@ -198,6 +201,10 @@ impl<F: FileSystem> Session<F> {
             }
             return Handled::Continue;
         }
+        if let Operation::NotifyReply { data, .. } = request.op {
+            self.notices.retrieved(h.unique, data);
+            return Handled::Continue;
+        }
         let wants_reply = request.wants_reply();
         let started = wants_reply.then(|| self.interrupts.start(h.unique));
         if let Some(retry) = started.as_ref().and_then(|s| s.retry) {
@@ -270,13 +277,4 @@ impl<F: FileSystem> Session<F> {
     fn reclaim(&self, cookie: Cookie) {
         let _ = self.call(Op::Reclaim { node: cookie }, &Context::ROOT).done();
     }
-}
-
-/// Sends an unsolicited notification with `code` and `body` parts.
-pub(crate) fn notify(channel: &Channel, code: i32, body: &[&[u8]]) -> Result<(), Errno> {
-    let mut reply = Reply::notification(code);
-    for part in body {
-        reply.body().extend_from_slice(part);
-    }
-    channel.send(&[&reply.finish()])
 }

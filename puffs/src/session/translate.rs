@@ -369,7 +369,7 @@ impl<F: FileSystem> Session<F> {
                     Asked::Parked => Err(Errno::EAGAIN),
                 }
             }
-            Operation::Interrupt { .. } | Operation::NotifyReply => Err(Errno::ENOSYS),
+            Operation::Interrupt { .. } | Operation::NotifyReply { .. } => Err(Errno::ENOSYS),
             Operation::Unsupported | Operation::Unknown => Err(Errno::ENOSYS),
         }
     }

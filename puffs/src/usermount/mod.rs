@@ -6,7 +6,7 @@ mod progress;
 mod state;
 
 pub use mount_error::MountError;
-pub use notifier::Notifier;
+pub use notifier::{Notifier, Retrieval};
 pub use progress::{BlockingMode, Progress};
 pub use state::{BeforeMount, Mounted, MountedState, Running, RunningState, Unmounted, UsermountState};
 
@@ -400,6 +400,7 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         let live = self.live();
         Notifier {
             channel: Arc::downgrade(&live.session.channel),
+            notices: live.session.notices.clone(),
             root: live.session.nodes.root(),
             mount: live.guard.clone(),
         }
