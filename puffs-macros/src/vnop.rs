@@ -185,7 +185,7 @@ const OS_STRING: &str = "::std::ffi::OsString";
 
 /// Every operation, in the order of the flags' bits.
 const OPS: &[Op] = &[
-    vnop("node_lookup", "LOOKUP", "Lookup", &[DIR, NAME], "`LOOKUP`").answers(NEW_NODE),
+    vnop("node_lookup", "LOOKUP", "Lookup", &[DIR, NAME], "`LOOKUP`; each entry of `READDIRPLUS`").answers(NEW_NODE),
     vnop("node_getattr", "GETATTR", "Getattr", &[NODE], "`GETATTR`").answers(VATTR),
     vnop("node_setattr", "SETATTR", "Setattr", &[NODE, ("changes", "&'a crate::SetVattr")], "`SETATTR`").answers(VATTR),
     vnop("node_create", "CREATE", "Create", &[DIR, NAME, MODE], "`CREATE`, and `MKNOD` of a regular file")
@@ -205,7 +205,7 @@ const OPS: &[Op] = &[
         "READDIR",
         "Readdir",
         &[DIR, HANDLE, OFFSET, ("buf", "&'a mut crate::DirBuf<'a>")],
-        "`READDIR`",
+        "`READDIR`; `READDIRPLUS` with `node_lookup`",
     ),
     vnop("node_readlink", "READLINK", "Readlink", &[NODE], "`READLINK`").answers(OS_STRING),
     vnop("node_symlink", "SYMLINK", "Symlink", &[DIR, NAME, ("target", "&'a ::std::ffi::OsStr")], "`SYMLINK`")

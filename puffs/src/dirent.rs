@@ -3,6 +3,7 @@
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
 
+use crate::fuse::abi::{Attr, EntryOut};
 use crate::vattr::Vtype;
 
 /// Where `node_readdir` puts directory entries (puffs `struct dirent` buffer; FUSE
@@ -37,16 +38,10 @@ impl<'a> DirBuf<'a> {
         if name.is_empty() || name.contains(&b'/') || name.contains(&0) {
             return true;
         }
-        let record = (DIRENT_HEADER_LEN + name.len()).next_multiple_of(8);
-        if self.out.len() + record > self.limit {
+        if self.out.len() + dirent_len(name) > self.limit {
             return false;
         }
-        self.out.extend_from_slice(&fileid.to_le_bytes());
-        self.out.extend_from_slice(&next_offset.to_le_bytes());
-        self.out.extend_from_slice(&(name.len() as u32).to_le_bytes());
-        self.out.extend_from_slice(&vtype.to_dirent_type().to_le_bytes());
-        self.out.extend_from_slice(name);
-        self.out.resize(self.out.len() + record - DIRENT_HEADER_LEN - name.len(), 0);
+        push_dirent(self.out, fileid, next_offset, vtype.to_dirent_type(), name);
         self.count += 1;
         true
     }
@@ -60,6 +55,22 @@ impl<'a> DirBuf<'a> {
     pub fn is_empty(&self) -> bool {
         self.count == 0
     }
+}
+
+/// The length of the FUSE directory record of `name`, padding included.
+pub(crate) fn dirent_len(name: &[u8]) -> usize {
+    (DIRENT_HEADER_LEN + name.len()).next_multiple_of(8)
+}
+
+/// Appends the FUSE directory record (`struct fuse_dirent`) of `name`, padded to 8 bytes.
+pub(crate) fn push_dirent(out: &mut Vec<u8>, fileid: u64, next_offset: u64, dtype: u32, name: &[u8]) {
+    let end = out.len() + dirent_len(name);
+    out.extend_from_slice(&fileid.to_le_bytes());
+    out.extend_from_slice(&next_offset.to_le_bytes());
+    out.extend_from_slice(&(name.len() as u32).to_le_bytes());
+    out.extend_from_slice(&dtype.to_le_bytes());
+    out.extend_from_slice(name);
+    out.resize(end, 0);
 }
 
 /// One directory entry as the kernel side reads it back.
@@ -79,22 +90,46 @@ pub struct Dirent {
 pub(crate) fn parse_dirents(mut bytes: &[u8]) -> Option<Vec<Dirent>> {
     let mut entries = Vec::new();
     while !bytes.is_empty() {
-        let header = bytes.get(..DIRENT_HEADER_LEN)?;
-        let fileid = u64::from_le_bytes(header[0..8].try_into().ok()?);
-        let next_offset = u64::from_le_bytes(header[8..16].try_into().ok()?);
-        let namelen = u32::from_le_bytes(header[16..20].try_into().ok()?) as usize;
-        let dtype = u32::from_le_bytes(header[20..24].try_into().ok()?);
-        let name = bytes.get(DIRENT_HEADER_LEN..DIRENT_HEADER_LEN + namelen)?;
-        let record = (DIRENT_HEADER_LEN + namelen).next_multiple_of(8).min(bytes.len());
-        entries.push(Dirent {
-            fileid,
-            next_offset,
-            vtype: Vtype::from_mode_bits(dtype << 12),
-            name: OsStr::from_bytes(name).to_owned(),
-        });
+        let (entry, record) = parse_dirent(bytes)?;
+        entries.push(entry);
         bytes = &bytes[record..];
     }
     Some(entries)
+}
+
+/// Parses FUSE `READDIRPLUS` records (`struct fuse_direntplus`: the entry as a lookup answers
+/// it, then the directory record); `None` if a record is cut short or overruns the buffer.
+pub(crate) fn parse_direntplus(mut bytes: &[u8]) -> Option<Vec<(EntryOut, Attr, Dirent)>> {
+    let mut entries = Vec::new();
+    while !bytes.is_empty() {
+        let entry = EntryOut::decode(bytes)?;
+        let attr = Attr::decode(bytes.get(EntryOut::SIZE..)?)?;
+        let (dirent, record) = parse_dirent(bytes.get(DIRENTPLUS_ENTRY_LEN..)?)?;
+        entries.push((entry, attr, dirent));
+        bytes = &bytes[DIRENTPLUS_ENTRY_LEN + record..];
+    }
+    Some(entries)
+}
+
+/// The length of the entry before each `READDIRPLUS` directory record.
+pub(crate) const DIRENTPLUS_ENTRY_LEN: usize = EntryOut::SIZE + Attr::SIZE;
+
+/// One directory record and its length, padding included (clamped to what `bytes` holds).
+fn parse_dirent(bytes: &[u8]) -> Option<(Dirent, usize)> {
+    let header = bytes.get(..DIRENT_HEADER_LEN)?;
+    let fileid = u64::from_le_bytes(header[0..8].try_into().ok()?);
+    let next_offset = u64::from_le_bytes(header[8..16].try_into().ok()?);
+    let namelen = u32::from_le_bytes(header[16..20].try_into().ok()?) as usize;
+    let dtype = u32::from_le_bytes(header[20..24].try_into().ok()?);
+    let name = bytes.get(DIRENT_HEADER_LEN..DIRENT_HEADER_LEN + namelen)?;
+    let record = (DIRENT_HEADER_LEN + namelen).next_multiple_of(8).min(bytes.len());
+    let dirent = Dirent {
+        fileid,
+        next_offset,
+        vtype: Vtype::from_mode_bits(dtype << 12),
+        name: OsStr::from_bytes(name).to_owned(),
+    };
+    Some((dirent, record))
 }
 
 #[cfg(test)]

@@ -119,7 +119,7 @@ pub use nix::unistd::AccessFlags;
 #[doc(hidden)]
 pub use os::mount_table;
 pub use puffs_macros::puffs_fs;
-pub use settings::{DataCache, MountFlags, MountInfo, MountOptions, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
+pub use settings::{DataCache, MountFlags, MountInfo, MountOptions, ReaddirPlus, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
 pub use usermount::{
     BeforeMount, BlockingMode, MountError, Mounted, MountedState, Notifier, Progress, Retrieval, Running, RunningState,
     Unmounted, Usermount, UsermountState,

@@ -120,6 +120,23 @@ pub struct MountOptions {
     /// `direct_io_allow_mmap`: files opened with `direct_io` may still be mapped shared (FUSE
     /// `DIRECT_IO_ALLOW_MMAP`); off, `mmap(MAP_SHARED)` of such a file fails with `ENODEV`.
     pub direct_io_allow_mmap: bool,
+    /// `readdirplus=auto|yes|no`: whether listings carry each entry's node and attributes, for
+    /// file systems with both `node_readdir` and `node_lookup` (FUSE `READDIRPLUS`, answered by
+    /// the framework from those two).
+    pub readdirplus: ReaddirPlus,
+}
+
+/// Whether the kernel lists directories with `READDIRPLUS` (the `readdirplus=` mount option).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ReaddirPlus {
+    /// `auto`: the kernel chooses, per directory, by whether a listing is followed by lookups
+    /// of its entries (`ls -l`) or not (`ls`) (FUSE `READDIRPLUS_AUTO`).
+    #[default]
+    Auto,
+    /// `yes`: every listing.
+    Always,
+    /// `no`: never; the kernel looks each entry up when it needs it.
+    Never,
 }
 
 /// When the kernel drops the file data it caches (the `*_inval_data` mount options).
@@ -132,7 +149,9 @@ pub enum DataCache {
     /// time (FUSE `AUTO_INVAL_DATA`): right for data that changes behind the kernel's back.
     Auto,
     /// `explicit_inval_data`: only when the file system says so with the notifier's
-    /// `invalidate_node_data` (FUSE `EXPLICIT_INVAL_DATA`), and at open unless `keep_cache`.
+    /// [`invalidate_data`](crate::Notifier::invalidate_data) or
+    /// [`invalidate_node`](crate::Notifier::invalidate_node) (FUSE `EXPLICIT_INVAL_DATA`), and
+    /// at open unless `keep_cache`.
     Explicit,
 }
 
@@ -157,6 +176,14 @@ impl MountOptions {
             Some(("attr_timeout", v)) => self.attr_timeout = Some(seconds(v).ok_or_else(bad)?),
             Some(("entry_timeout", v)) => self.entry_timeout = Some(seconds(v).ok_or_else(bad)?),
             Some(("negative_timeout", v)) => self.negative_timeout = Some(seconds(v).ok_or_else(bad)?),
+            Some(("readdirplus", v)) => {
+                self.readdirplus = match v {
+                    "auto" => ReaddirPlus::Auto,
+                    "yes" => ReaddirPlus::Always,
+                    "no" => ReaddirPlus::Never,
+                    _ => return Err(bad()),
+                }
+            }
             Some(_) => return Err(bad()),
             None => match option {
                 "ro" | "rw" => flag(option == "ro", MountFlags::RDONLY, &mut self.flags),
@@ -284,13 +311,13 @@ mod tests {
 
     use nix::errno::Errno;
 
-    use super::{DataCache, MountFlags, MountOptions};
+    use super::{DataCache, MountFlags, MountOptions, ReaddirPlus};
 
     #[test]
     fn mount_options_parse_with_their_values_and_refuse_the_unknown() {
         let options = MountOptions::parse(
             "ro,default_permissions,entry_timeout=2.5,negative_timeout=7,cache_symlinks,explicit_inval_data,\
-             writeback_cache,direct_io_allow_mmap,fsname=src",
+             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no",
         )
         .expect("parses");
         assert_eq!(options.flags, MountFlags::RDONLY);
@@ -300,8 +327,10 @@ mod tests {
         assert_eq!(options.negative_timeout, Some(Duration::from_secs(7)));
         assert_eq!(options.data_cache, DataCache::Explicit);
         assert_eq!(options.fs_name.as_deref(), Some("src"));
+        assert_eq!(options.readdirplus, ReaddirPlus::Never);
+        assert_eq!(MountOptions::default().readdirplus, ReaddirPlus::Auto);
         assert_eq!(MountOptions::parse("auto_inval_data").unwrap().data_cache, DataCache::Auto);
-        for bad in ["frobnicate", "negative_timeout=-1", "attr_timeout=x", "fsname="] {
+        for bad in ["frobnicate", "negative_timeout=-1", "attr_timeout=x", "fsname=", "readdirplus=maybe"] {
             assert_eq!(MountOptions::parse(bad).map_err(|e| e.errno()).err(), Some(Errno::EINVAL), "{bad}");
         }
     }

@@ -133,9 +133,11 @@ fn hostile_sizes_and_dot_names_get_an_errno_never_an_abort() {
 
     // Sizes: each reply is clamped to the request length the mount granted.
     let (fh, offset, size) = (FileHandle(0), 0, u32::MAX);
-    let (errno, len) = call(&kernel, opcode::READDIR, abi::ROOT_ID, &body(&Operation::Readdir { fh, offset, size }));
-    assert_eq!(errno, 0, "READDIR of 4 GiB is answered");
-    assert!(len > 0 && len <= GRANTED, "READDIR reply of {len} bytes");
+    for (opcode, plus) in [(opcode::READDIR, false), (opcode::READDIRPLUS, true)] {
+        let (errno, len) = call(&kernel, opcode, abi::ROOT_ID, &body(&Operation::Readdir { fh, offset, size, plus }));
+        assert_eq!(errno, 0, "{} of 4 GiB is answered", opcode::name(opcode));
+        assert!(len > 0 && len <= GRANTED, "{} reply of {len} bytes", opcode::name(opcode));
+    }
     let (errno, len) = call(&kernel, opcode::READ, 9, &body(&Operation::Read { fh, offset, size }));
     assert_eq!((errno, len), (0, GRANTED), "READ of 4 GiB is clamped");
     let getxattr = body(&Operation::Getxattr { name: OsStr::new("user.a"), size: u32::MAX });

@@ -53,6 +53,15 @@ impl<'a> Context<'a> {
         Context { cred, interrupt, ttls: Some(ttls) }
     }
 
+    /// The same caller and interruption, keeping cache lifetimes in `ttls`: for each answer of
+    /// a request that gathers several (the lookups behind one `READDIRPLUS`).
+    pub(crate) fn with_ttls<'t>(&self, ttls: &'t Ttls) -> Context<'t>
+    where
+        'a: 't,
+    {
+        Context { cred: self.cred, interrupt: self.interrupt, ttls: Some(ttls) }
+    }
+
     /// Who asks.
     pub fn cred(&self) -> &Cred {
         &self.cred

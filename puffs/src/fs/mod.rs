@@ -159,6 +159,13 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
 
     /// List directory `dir` from position `offset` (0 is the start) into `buf` until it is full or
     /// the directory ends. Each entry carries the position of the entry after it.
+    ///
+    /// FUSE `READDIR`. With [`node_lookup`](FileSystem::node_lookup) also, the framework answers
+    /// `READDIRPLUS` from the two (the `readdirplus=` mount option, on by default): it lists
+    /// with this method, then looks up each entry that fits the reply, so a listing followed
+    /// by a `stat` of each entry (`ls -l`) costs one round trip, not one per entry. Lookup
+    /// counts stay exact: each entry handed to the kernel counts as one lookup once the reply
+    /// is delivered.
     fn node_readdir(
         &self,
         dir: Cookie,

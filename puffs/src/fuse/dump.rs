@@ -53,7 +53,7 @@ impl Display for Operation<'_> {
                 let mode = Vtype::Reg.to_mode_bits() | mode;
                 write!(f, "{} mode {mode:#o}, umask {umask:#o}, {}", Name(name), OpenFlags(*flags))
             }
-            Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size } => {
+            Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size, .. } => {
                 write!(f, "fh {}, {} at {offset}", fh.0, Size((*size).into()))
             }
             Operation::NotifyReply { offset, data } => {

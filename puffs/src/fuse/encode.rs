@@ -80,6 +80,7 @@ impl Operation<'_> {
                 | Operation::Mkdir { .. }
                 | Operation::Symlink { .. }
                 | Operation::Link { .. }
+                | Operation::Readdir { plus: true, .. }
         )
     }
 
@@ -121,7 +122,8 @@ impl Operation<'_> {
             Operation::Getlk { .. } => opcode::GETLK,
             Operation::Setlk { wait: false, .. } => opcode::SETLK,
             Operation::Setlk { wait: true, .. } => opcode::SETLKW,
-            Operation::Readdir { .. } => opcode::READDIR,
+            Operation::Readdir { plus: false, .. } => opcode::READDIR,
+            Operation::Readdir { plus: true, .. } => opcode::READDIRPLUS,
             Operation::Access { .. } => opcode::ACCESS,
             Operation::Create { .. } => opcode::CREATE,
             Operation::Interrupt { .. } => opcode::INTERRUPT,
@@ -244,7 +246,7 @@ impl Operation<'_> {
                 push_string(out, name);
             }
             Operation::Open { flags, .. } => abi::OpenIn { flags: flags.bits() as u32, open_flags: 0 }.encode(out),
-            Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size } => {
+            Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size, .. } => {
                 abi::ReadIn { fh: fh.0, offset: *offset, size: *size, ..Default::default() }.encode(out)
             }
             Operation::NotifyReply { offset, data } => {
@@ -445,7 +447,8 @@ mod tests {
                 flock: true,
                 wait: false,
             },
-            Operation::Readdir { fh: FileHandle(3), offset: 4096, size: 512 },
+            Operation::Readdir { fh: FileHandle(3), offset: 4096, size: 512, plus: false },
+            Operation::Readdir { fh: FileHandle(3), offset: 7, size: 4096, plus: true },
             Operation::Access { mode: AccessFlags::R_OK },
             Operation::Access { mode: AccessFlags::F_OK },
             Operation::Create { name, mode: 0o644, umask: 0o22, flags: OFlag::O_WRONLY | OFlag::O_CREAT },

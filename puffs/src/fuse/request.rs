@@ -154,10 +154,12 @@ pub enum Operation<'a> {
         flock: bool,
         wait: bool,
     },
+    /// `READDIR`, or with `plus` `READDIRPLUS` (each entry with its node and attributes).
     Readdir {
         fh: FileHandle,
         offset: u64,
         size: u32,
+        plus: bool,
     },
     Access {
         mode: AccessFlags,
@@ -446,9 +448,10 @@ impl<'a> Request<'a> {
                 let arg = body.record(abi::ReadIn::SIZE, abi::ReadIn::decode)?;
                 Operation::Read { fh: FileHandle(arg.fh), offset: arg.offset, size: arg.size }
             }
-            opcode::READDIR => {
+            opcode::READDIR | opcode::READDIRPLUS => {
                 let arg = body.record(abi::ReadIn::SIZE, abi::ReadIn::decode)?;
-                Operation::Readdir { fh: FileHandle(arg.fh), offset: arg.offset, size: arg.size }
+                let plus = header.opcode == opcode::READDIRPLUS;
+                Operation::Readdir { fh: FileHandle(arg.fh), offset: arg.offset, size: arg.size, plus }
             }
             opcode::WRITE => {
                 let arg = body.record(abi::WriteIn::SIZE, abi::WriteIn::decode)?;
@@ -604,7 +607,6 @@ impl<'a> Request<'a> {
             opcode::BMAP
             | opcode::IOCTL
             | opcode::POLL
-            | opcode::READDIRPLUS
             | opcode::SETUPMAPPING
             | opcode::REMOVEMAPPING
             | opcode::TMPFILE

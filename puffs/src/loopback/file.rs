@@ -8,9 +8,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 
-use crate::dirent::{parse_dirents, Dirent};
+use crate::dirent::{parse_direntplus, parse_dirents, Dirent};
 use crate::fs::cookie::FileHandle;
 use crate::fs::lock::{FileLock, LockKind, LockOwner};
+use crate::fuse::abi::InitFlags;
 use crate::fuse::reply::{attr_from_wire, decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::settings::REQUEST_LEN_MAX;
@@ -19,6 +20,29 @@ use crate::vattr::{SetVattr, Vattr, Vtype};
 use super::client::{attr_of, empty_of, entry_of, Client, Op};
 use super::kernel::Flavor;
 use super::namei::Node;
+
+/// One listed entry, with the node id and attributes `READDIRPLUS` gave it (a lookup held).
+pub(super) type Listed = (Dirent, Option<(u64, Vattr)>);
+
+/// The entries of a `READDIRPLUS` reply. When it is unreadable, the node ids that could be
+/// read are handed to `forget` (the kernel forgets what it could not use) and it is `EIO`.
+fn parse_listing_plus(body: &[u8], forget: impl FnOnce(&[u64])) -> Result<Vec<Listed>, Errno> {
+    let records = parse_direntplus(body).ok_or(Errno::EIO)?;
+    let nodeids: Vec<u64> = records.iter().map(|(entry, _, _)| entry.nodeid).filter(|&id| id != 0).collect();
+    let mut listed = Vec::with_capacity(records.len());
+    for (entry, attr, dirent) in records {
+        let found = match (entry.nodeid, attr_from_wire(&attr)) {
+            (0, _) => None,
+            (nodeid, Some(vattr)) => Some((nodeid, vattr)),
+            (_, None) => {
+                forget(&nodeids);
+                return Err(Errno::EIO);
+            }
+        };
+        listed.push((dirent, found));
+    }
+    Ok(listed)
+}
 
 /// Bytes asked for in one `READDIR`.
 pub(super) const READDIR_CHUNK: u32 = 4096;
@@ -348,30 +372,83 @@ impl Client {
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
         let (fh, unasked) = self.open_node(&node, flags, true)?;
         let file = self.open_file(node.nodeid, fh, flags, Vtype::Dir, unasked);
-        let listed = self.read_entries(&file);
+        let listed = self.read_entries(&file, false).map(|entries| entries.into_iter().map(|(d, _)| d).collect());
         self.release(&file);
         listed
+    }
+
+    /// The entries of directory `path` with their attributes, as `ls -l` needs them: with
+    /// `READDIRPLUS` when the file system's side granted it at `INIT` (the framework answers
+    /// it from `node_readdir` and `node_lookup`; each node it hands out is forgotten when the
+    /// call ends), else `READDIR` and a lookup of each entry, as the kernel does. `.` and `..`,
+    /// and entries the file system could not look up, come without attributes.
+    pub fn readdir_plus(&self, path: impl AsRef<Path>) -> Result<Vec<(Dirent, Option<Vattr>)>, Errno> {
+        let path = path.as_ref();
+        let plus = self.shared.lock().granted.contains(InitFlags::DO_READDIRPLUS);
+        let listed = {
+            let mut op = self.enter()?;
+            let node = self.resolve(&mut op, path, true)?;
+            if node.vattr.vtype != Vtype::Dir {
+                return Err(Errno::ENOTDIR);
+            }
+            let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
+            let (fh, unasked) = self.open_node(&node, flags, true)?;
+            let file = self.open_file(node.nodeid, fh, flags, Vtype::Dir, unasked);
+            let listed = self.read_entries(&file, plus);
+            self.release(&file);
+            let listed = listed?;
+            op.held.extend(listed.iter().filter_map(|(_, found)| found.as_ref().map(|(nodeid, _)| *nodeid)));
+            listed
+        };
+        let mut entries = Vec::with_capacity(listed.len());
+        for (dirent, found) in listed {
+            let vattr = match found {
+                Some((_, vattr)) => Some(vattr),
+                None if plus || dirent.name == "." || dirent.name == ".." => None,
+                None => self.stat(path.join(&dirent.name)).ok(),
+            };
+            entries.push((dirent, vattr));
+        }
+        Ok(entries)
     }
 }
 
 impl Client {
-    pub(super) fn read_entries(&self, dir: &OpenFile) -> Result<Vec<Dirent>, Errno> {
-        let mut entries: Vec<Dirent> = Vec::new();
+    /// The entries of open directory `dir`, with `plus` by `READDIRPLUS`: then each entry
+    /// that came with a node has its node id and attributes, and the caller holds one lookup
+    /// of each such node id (a node listed twice, twice). On failure nothing is held.
+    pub(super) fn read_entries(&self, dir: &OpenFile, plus: bool) -> Result<Vec<Listed>, Errno> {
+        let mut entries: Vec<Listed> = Vec::new();
+        let listing = self.list_into(dir, plus, &mut entries);
+        if listing.is_err() {
+            self.forget(
+                &entries.iter().filter_map(|(_, found)| found.as_ref().map(|(nodeid, _)| *nodeid)).collect::<Vec<_>>(),
+            );
+        }
+        listing.map(|()| entries)
+    }
+
+    fn list_into(&self, dir: &OpenFile, plus: bool, entries: &mut Vec<Listed>) -> Result<(), Errno> {
         let mut offset = 0;
         loop {
-            let readdir = Operation::Readdir { fh: FileHandle(dir.fh), offset, size: READDIR_CHUNK };
+            let readdir = Operation::Readdir { fh: FileHandle(dir.fh), offset, size: READDIR_CHUNK, plus };
             let body = self.call(dir.nodeid, &readdir, Flavor::Client)?;
+            let batch = if plus {
+                parse_listing_plus(&body, |nodeids| self.forget(nodeids))?
+            } else {
+                parse_dirents(&body).ok_or(Errno::EIO)?.into_iter().map(|dirent| (dirent, None)).collect()
+            };
             if body.len() > READDIR_CHUNK as usize {
+                entries.extend(batch);
                 return Err(Errno::EIO);
             }
-            let batch = parse_dirents(&body).ok_or(Errno::EIO)?;
-            let Some(last) = batch.last() else { return Ok(entries) };
-            // An offset that does not move would list forever.
-            if last.next_offset == offset || entries.len() + batch.len() > 1 << 20 {
-                return Err(Errno::EIO);
-            }
-            offset = last.next_offset;
+            let Some(next) = batch.last().map(|(last, _)| last.next_offset) else { return Ok(()) };
             entries.extend(batch);
+            // An offset that does not move would list forever.
+            if next == offset || entries.len() > 1 << 20 {
+                return Err(Errno::EIO);
+            }
+            offset = next;
         }
     }
 }

@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use nix::errno::Errno;
 
-use crate::fuse::abi::{self, InHeader, ROOT_ID};
+use crate::fuse::abi::{self, InHeader, InitFlags, ROOT_ID};
 use crate::fuse::reply::{attr_from_wire, decode_body, split_reply, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::fuse::Channel;
@@ -69,6 +69,8 @@ pub(super) struct State {
     pub(super) pending: HashMap<u64, Pending>,
     pub(super) root_vattr: Option<Vattr>,
     pub(super) max_write: u32,
+    /// The capabilities the file system's side granted at `INIT`.
+    pub(super) granted: InitFlags,
     /// The file system answered `OPEN` with `ENOSYS`: opens succeed without asking.
     pub(super) no_open: bool,
     /// Same for `OPENDIR`.
@@ -93,6 +95,7 @@ impl State {
             pending: HashMap::new(),
             root_vattr: None,
             max_write: 0,
+            granted: InitFlags::empty(),
             no_open: false,
             no_opendir: false,
             no_flush: false,

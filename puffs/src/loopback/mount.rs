@@ -205,7 +205,9 @@ pub fn mount_nowait<F: FileSystem>(
         | InitFlags::POSIX_ACL
         | InitFlags::DONT_MASK
         | InitFlags::INIT_EXT
-        | InitFlags::HAS_EXPIRE_ONLY;
+        | InitFlags::HAS_EXPIRE_ONLY
+        | InitFlags::DO_READDIRPLUS
+        | InitFlags::READDIRPLUS_AUTO;
     let init = Operation::Init(abi::InitIn {
         major: abi::KERNEL_VERSION,
         minor: abi::KERNEL_MINOR_VERSION,
@@ -249,7 +251,11 @@ pub fn mount_nowait<F: FileSystem>(
         _ => Err(Errno::EPROTO),
     });
     match init_reply {
-        Ok(out) => loopback.client.shared.lock().max_write = out.max_write,
+        Ok(out) => {
+            let mut state = loopback.client.shared.lock();
+            state.max_write = out.max_write;
+            state.granted = InitFlags::from_words(out.flags, out.flags2) & offered;
+        }
         Err(_) => {
             loopback.client.abort();
             return Ok(loopback);

@@ -73,6 +73,8 @@ requests! {
     Write = WRITE,
     /// `node_readdir` (`READDIR`).
     Readdir = READDIR,
+    /// `node_readdir` and a `node_lookup` of each entry (`READDIRPLUS`).
+    ReaddirPlus = READDIRPLUS,
     /// `node_close` of a file (`RELEASE`).
     Close = RELEASE,
     /// `node_close` of a directory (`RELEASEDIR`).

@@ -12,7 +12,7 @@ use crate::fuse::abi::{self, InitFlags};
 use crate::fuse::dump::Flags;
 use crate::fuse::reply::Reply;
 use crate::fuse::request::{Operation, Request};
-use crate::settings::{DataCache, MountInfo, REQUEST_HEADER_ROOM};
+use crate::settings::{DataCache, MountInfo, ReaddirPlus, REQUEST_HEADER_ROOM};
 
 use super::Session;
 
@@ -106,6 +106,10 @@ impl<F: FileSystem> Session<F> {
         wanted.set(InitFlags::EXPLICIT_INVAL_DATA, options.data_cache == DataCache::Explicit);
         wanted.set(InitFlags::DIRECT_IO_ALLOW_MMAP, options.direct_io_allow_mmap);
         wanted.set(InitFlags::WRITEBACK_CACHE, options.writeback_cache && vnops.contains(VnopMask::WRITE));
+        // READDIRPLUS is answered from readdir and lookup (see `readdirplus`).
+        let plus = vnops.contains(VnopMask::READDIR | VnopMask::LOOKUP);
+        wanted.set(InitFlags::DO_READDIRPLUS, plus && options.readdirplus != ReaddirPlus::Never);
+        wanted.set(InitFlags::READDIRPLUS_AUTO, plus && options.readdirplus == ReaddirPlus::Auto);
         if F::POSIX_ACL {
             let needed = VnopMask::GETATTR
                 | VnopMask::SETATTR

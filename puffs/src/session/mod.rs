@@ -8,6 +8,7 @@
 //! - [`translate`]: from a wire request to the file system's operation and back to a reply;
 //! - [`node`]: the node table (cookies and lookup counts);
 //! - [`notify`]: what notifications share with the session (the grant, retrievals);
+//! - [`readdirplus`]: `READDIRPLUS` from the file system's readdir and lookup;
 //! - [`posix_acl`]: what the framework does for file systems with POSIX ACLs.
 
 mod init;
@@ -16,6 +17,7 @@ mod lock;
 pub(crate) mod node;
 pub(crate) mod notify;
 mod posix_acl;
+mod readdirplus;
 #[cfg(test)]
 mod tests;
 mod translate;
@@ -215,7 +217,7 @@ impl<F: FileSystem> Session<F> {
         // An operation that may hand a node to the kernel holds off reclaims until its reply is
         // delivered and the lookup counted (see `node`).
         let handing_out = request.op.hands_out_node().then(|| self.nodes.handing_out());
-        let mut handed_out = None;
+        let mut handed_out = Vec::new();
         let run = || match request.op {
             // A waiting lock may be answered later, by whichever worker releases the lock.
             Operation::Setlk { fh, owner, lock, flock, wait: true } => {
@@ -248,16 +250,20 @@ impl<F: FileSystem> Session<F> {
         if started.is_some() {
             self.interrupts.end(h.unique);
         }
-        if let (Some(guard), Some(cookie)) = (&handing_out, handed_out) {
-            if delivered {
+        if let (Some(guard), true) = (&handing_out, delivered) {
+            for &cookie in &handed_out {
                 self.nodes.looked_up(guard, cookie);
             }
         }
         drop(handing_out);
-        if let Some(cookie) = handed_out.filter(|_| !delivered) {
-            // The file system answered a node the kernel never learned of: it will never be
-            // forgotten, so it is reclaimed now unless the kernel holds it from elsewhere.
-            self.nodes.not_handed_out(cookie, |cookie| self.reclaim(cookie));
+        if !delivered {
+            // The file system answered nodes the kernel never learned of: they will never be
+            // forgotten, so each is reclaimed now unless the kernel holds it from elsewhere.
+            handed_out.sort_unstable();
+            handed_out.dedup();
+            for cookie in handed_out {
+                self.nodes.not_handed_out(cookie, |cookie| self.reclaim(cookie));
+            }
         }
         if matches!(request.op, Operation::Destroy) {
             self.destroyed.store(true, Ordering::Relaxed);

@@ -27,21 +27,29 @@ use super::Session;
 impl<F: FileSystem> Session<F> {
     /// The reply handing `node` to the kernel; `handed_out` records it, to be counted once the
     /// reply is delivered.
-    fn entry_reply(
+    pub(super) fn entry_reply(
         &self,
         unique: u64,
         node: &NewNode,
         extra: usize,
         ttls: &Ttls,
-        handed_out: &mut Option<Cookie>,
+        handed_out: &mut Vec<Cookie>,
     ) -> Result<Reply, Errno> {
+        let mut reply = Reply::new(unique, abi::EntryOut::SIZE + abi::Attr::SIZE + extra);
+        self.push_entry(reply.body(), node, ttls)?;
+        handed_out.push(node.cookie);
+        Ok(reply)
+    }
+
+    /// Appends the entry handing `node` to the kernel (`struct fuse_entry_out`: the node id,
+    /// the lifetimes, the attributes), as a lookup answers it and `READDIRPLUS` repeats it.
+    pub(super) fn push_entry(&self, out: &mut Vec<u8>, node: &NewNode, ttls: &Ttls) -> Result<(), Errno> {
         let nodeid = self.nodes.nodeid_of(node.cookie).ok_or_else(|| {
             self.dump(format_args!("!! the file system returned the reserved cookie 0 for a non-root node"));
             Errno::EIO
         })?;
         let (entry_valid, entry_valid_nsec) = ttl_to_wire(ttls.entry_or(self.settings.entry_ttl()));
         let (attr_valid, attr_valid_nsec) = ttl_to_wire(ttls.attr_or(self.settings.attr_ttl()));
-        let mut reply = Reply::new(unique, abi::EntryOut::SIZE + abi::Attr::SIZE + extra);
         abi::EntryOut {
             nodeid,
             generation: node.generation,
@@ -50,10 +58,9 @@ impl<F: FileSystem> Session<F> {
             entry_valid_nsec,
             attr_valid_nsec,
         }
-        .encode(reply.body());
-        attr_to_wire(&node.vattr).encode(reply.body());
-        *handed_out = Some(node.cookie);
-        Ok(reply)
+        .encode(out);
+        attr_to_wire(&node.vattr).encode(out);
+        Ok(())
     }
 
     /// The reply to a lookup that found nothing: a negative entry (node id 0) that the kernel
@@ -112,7 +119,7 @@ impl<F: FileSystem> Session<F> {
         request: &Request<'_>,
         ctx: &Context<'_>,
         ttls: &Ttls,
-        handed_out: &mut Option<Cookie>,
+        handed_out: &mut Vec<Cookie>,
     ) -> Result<Vec<u8>, Errno> {
         let h = &request.header;
         let unique = h.unique;
@@ -230,7 +237,10 @@ impl<F: FileSystem> Session<F> {
                 abi::WriteOut { size: n.min(data.len()) as u32, padding: 0 }.encode(reply.body());
                 Ok(reply.finish())
             }
-            &Operation::Readdir { fh, offset, size } => {
+            &Operation::Readdir { fh, offset, size, plus: true } => {
+                self.readdirplus(unique, node, fh, offset, size, ctx, handed_out)
+            }
+            &Operation::Readdir { fh, offset, size, plus: false } => {
                 // The size is the peer's: clamp it before anything is allocated.
                 let size = (size as usize).min(self.request_len);
                 let mut reply = Reply::new(unique, size);
