@@ -477,7 +477,25 @@ fn copy_file_range_copies_inside(c: &dyn Client, _fs: &Dtfs) {
     assert_eq!(c.copy_range("src", 0, "src", 5, 10), Err(Errno::EINVAL), "overlapping ranges");
 }
 
+/// `O_TMPFILE`: a file without a name holds data, takes no name in its directory, and keeps
+/// its data when `linkat(2)` names it; unnamed, it is reclaimed at close.
+fn tmpfiles_hold_data_and_can_be_named(c: &dyn Client, fs: &Dtfs) {
+    c.mkdir("tmp", 0o755).unwrap();
+    let data = pattern(10_000, 7);
+    let nodes = fs.node_count();
+    assert_eq!(c.tmpfile("tmp", &data, None).unwrap(), data);
+    assert_eq!(c.list("tmp").unwrap(), Vec::<String>::new(), "no name");
+    wait_node_count(fs, nodes);
+    assert_eq!(c.tmpfile("tmp", &data, Some("tmp/kept")).unwrap(), data);
+    assert_eq!(c.list("tmp").unwrap(), vec!["kept"]);
+    assert_eq!(c.read_file("tmp/kept").unwrap(), data);
+    let kept = c.stat("tmp/kept").unwrap();
+    assert_eq!((kept.mode & 0o7777, kept.nlink), (0o600, 1));
+    assert_eq!(c.tmpfile("tmp/kept", b"x", None), Err(Errno::ENOTDIR));
+}
+
 suite!(
+    tmpfiles_hold_data_and_can_be_named,
     fallocate_punches_and_seeks,
     copy_file_range_copies_inside,
     content_round_trips,

@@ -190,6 +190,8 @@ const OPS: &[Op] = &[
     vnop("node_setattr", "SETATTR", "Setattr", &[NODE, ("changes", "&'a crate::SetVattr")], "`SETATTR`").answers(VATTR),
     vnop("node_create", "CREATE", "Create", &[DIR, NAME, MODE], "`CREATE`, and `MKNOD` of a regular file")
         .answers(NEW_NODE),
+    vnop("node_tmpfile", "TMPFILE", "Tmpfile", &[DIR, MODE], "`TMPFILE` (`open(2)` with `O_TMPFILE`)")
+        .answers(NEW_NODE),
     vnop("node_mknod", "MKNOD", "Mknod", &[DIR, NAME, ("vtype", "crate::Vtype"), MODE, ("rdev", "u64")], "`MKNOD`")
         .answers(NEW_NODE),
     vnop("node_open", "OPEN", "Open", &[NODE, ("flags", "crate::OFlag")], "`OPEN`, `OPENDIR`")

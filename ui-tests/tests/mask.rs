@@ -51,6 +51,9 @@ impl FileSystem for Everything {
     fn node_create(&self, _dir: Cookie, _name: &OsStr, _mode: u32, _ctx: &Context<'_>) -> Result<NewNode> {
         nope()
     }
+    fn node_tmpfile(&self, _dir: Cookie, _mode: u32, _ctx: &Context<'_>) -> Result<NewNode> {
+        nope()
+    }
     fn node_mknod(
         &self,
         _dir: Cookie,

@@ -109,6 +109,7 @@ impl Dtfs {
                 content: Content::Dir(Directory::new(Dtfs::ROOT.0)),
                 xattrs: BTreeMap::new(),
                 known: AtomicBool::new(true),
+                linkable: false,
             },
         );
         let capacity = bytes.max(CHUNK);

@@ -101,6 +101,10 @@ impl FileSystem for Dtfs {
         write_lock(&self.tree).make(dir.0, name, Vtype::Reg, mode, ctx.cred(), Content::File(BTreeMap::new()))
     }
 
+    fn node_tmpfile(&self, dir: Cookie, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
+        write_lock(&self.tree).make_unnamed(dir.0, mode, ctx.cred())
+    }
+
     fn node_mknod(
         &self,
         dir: Cookie,
@@ -237,7 +241,7 @@ impl FileSystem for Dtfs {
         if target.vattr.nlink >= LINK_MAX {
             return Err(Errno::EMLINK);
         }
-        if target.vattr.nlink == 0 {
+        if target.vattr.nlink == 0 && !target.linkable {
             return Err(Errno::ENOENT);
         }
         let directory = tree.dir(dir.0)?;
@@ -251,6 +255,7 @@ impl FileSystem for Dtfs {
         tree.touch_dir(dir.0);
         let target = tree.node_mut(node.0)?;
         target.vattr.nlink += 1;
+        target.linkable = false;
         target.vattr.ctime = now();
         Ok(tree.hand_out(node.0)?.vattr)
     }

@@ -45,6 +45,9 @@ pub(super) struct Node {
     /// Whether the kernel holds a reference to the node (it was handed out and not yet
     /// reclaimed). Atomic so that lookups, the commonest operation, share the tree's lock.
     pub(super) known: AtomicBool,
+    /// Made without a name (`O_TMPFILE`) and never linked since: its first link may come
+    /// while it has none (the kernel's `I_LINKABLE`).
+    pub(super) linkable: bool,
 }
 
 #[derive(Debug)]
@@ -159,13 +162,30 @@ impl Tree {
         cred: &Cred,
         content: Content,
     ) -> Result<NewNode> {
+        self.make_in(dir, Some(name), vtype, mode, cred, content)
+    }
+
+    /// Makes a regular file without a name in `dir` (`O_TMPFILE`): no links until one is given.
+    pub(super) fn make_unnamed(&mut self, dir: u64, mode: u32, cred: &Cred) -> Result<NewNode> {
+        self.make_in(dir, None, Vtype::Reg, mode, cred, Content::File(BTreeMap::new()))
+    }
+
+    fn make_in(
+        &mut self,
+        dir: u64,
+        name: Option<&OsStr>,
+        vtype: Vtype,
+        mode: u32,
+        cred: &Cred,
+        content: Content,
+    ) -> Result<NewNode> {
         let parent = self.node(Cookie(dir))?;
         let Content::Dir(directory) = &parent.content else { return Err(Errno::ENOTDIR) };
         if parent.vattr.nlink == 0 {
             // The directory was removed while the kernel still held it.
             return Err(Errno::ENOENT);
         }
-        if directory.entries.contains_key(name) {
+        if name.is_some_and(|name| directory.entries.contains_key(name)) {
             return Err(Errno::EEXIST);
         }
         if self.nodes.len() as u64 >= self.max_nodes {
@@ -192,7 +212,14 @@ impl Tree {
             vattr.nlink = 2;
             self.node_mut(dir)?.vattr.nlink += 1;
         }
-        self.nodes.insert(ino, Node { vattr, content, xattrs: BTreeMap::new(), known: AtomicBool::new(false) });
+        let Some(name) = name else {
+            vattr.nlink = 0;
+            let node = Node { vattr, content, xattrs: BTreeMap::new(), known: AtomicBool::new(false), linkable: true };
+            self.nodes.insert(ino, node);
+            return self.hand_out(ino);
+        };
+        let node = Node { vattr, content, xattrs: BTreeMap::new(), known: AtomicBool::new(false), linkable: false };
+        self.nodes.insert(ino, node);
         self.dir_mut(dir)?.insert(name, ino);
         self.touch_dir(dir);
         self.hand_out(ino)

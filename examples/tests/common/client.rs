@@ -70,6 +70,10 @@ pub trait Client: Sync {
     /// `copy_file_range(2)` of up to `len` bytes from `from` at `from_offset` to the existing
     /// file `to` at `to_offset`; answers how many were copied.
     fn copy_range(&self, from: &str, from_offset: u64, to: &str, to_offset: u64, len: u64) -> Outcome<u64>;
+    /// `open(2)` of directory `dir` with `O_TMPFILE | O_RDWR` (mode 0600); writes `data` and
+    /// reads it back through that descriptor, then, with `link_as`, gives the file that name
+    /// (`linkat(2)` of the descriptor). Answers what was read back.
+    fn tmpfile(&self, dir: &str, data: &[u8], link_as: Option<&str>) -> Outcome<Vec<u8>>;
     /// Makes every pending and later call fail instead of waiting: used when a body hangs.
     fn abort(&self);
 }

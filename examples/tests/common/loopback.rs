@@ -178,6 +178,16 @@ impl<F: FileSystem> Client for LoopbackMount<F> {
         })
     }
 
+    fn tmpfile(&self, dir: &str, data: &[u8], link_as: Option<&str>) -> Outcome<Vec<u8>> {
+        let client = self.client();
+        let file = client.tmpfile(dir, nix::fcntl::OFlag::O_RDWR, 0o600)?;
+        let outcome = client.write(&file, 0, data).and_then(|_| client.read(&file, 0, data.len() + 1));
+        let outcome =
+            outcome.and_then(|back| link_as.map_or(Ok(()), |name| client.link_open(&file, name)).map(|()| back));
+        client.close(file)?;
+        outcome
+    }
+
     fn truncate(&self, path: &str, size: u64) -> Outcome<()> {
         let changes = puffs::SetVattr { size: Some(size), ..puffs::SetVattr::default() };
         self.client().setattr(path, &changes).map(drop)

@@ -105,6 +105,17 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         Err(Errno::ENOSYS)
     }
 
+    /// Create a regular file without a name in directory `dir`, with permissions `mode` (the
+    /// umask already applied): `open(2)` with `O_TMPFILE` (FUSE `TMPFILE`; not in puffs). The
+    /// node has no links (`nlink` 0) until `linkat(2)` gives it a name through
+    /// [`node_link`](FileSystem::node_link); it is reclaimed when its last open and lookup go,
+    /// like a removed file. The framework then opens it as
+    /// [`node_create`](FileSystem::node_create)'s file is opened. Without it, `O_TMPFILE` fails
+    /// with `EOPNOTSUPP`.
+    fn node_tmpfile(&self, dir: Cookie, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
+        Err(Errno::ENOSYS)
+    }
+
     /// Create a node of type `vtype` (file, device, FIFO or socket) named `name` in `dir`.
     fn node_mknod(
         &self,

@@ -49,6 +49,10 @@ impl Display for Operation<'_> {
             }
             Operation::Link { oldnodeid, name } => write!(f, "node {oldnodeid} as {}", Name(name)),
             Operation::Open { flags, .. } => write!(f, "{}", OpenFlags(*flags)),
+            Operation::Tmpfile { mode, umask, flags } => {
+                let mode = Vtype::Reg.to_mode_bits() | mode;
+                write!(f, "mode {mode:#o}, umask {umask:#o}, {}", OpenFlags(*flags))
+            }
             Operation::Create { name, mode, umask, flags } => {
                 let mode = Vtype::Reg.to_mode_bits() | mode;
                 write!(f, "{} mode {mode:#o}, umask {umask:#o}, {}", Name(name), OpenFlags(*flags))

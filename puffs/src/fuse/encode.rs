@@ -76,6 +76,7 @@ impl Operation<'_> {
             self,
             Operation::Lookup { .. }
                 | Operation::Create { .. }
+                | Operation::Tmpfile { .. }
                 | Operation::Mknod { .. }
                 | Operation::Mkdir { .. }
                 | Operation::Symlink { .. }
@@ -126,6 +127,7 @@ impl Operation<'_> {
             Operation::Readdir { plus: true, .. } => opcode::READDIRPLUS,
             Operation::Access { .. } => opcode::ACCESS,
             Operation::Create { .. } => opcode::CREATE,
+            Operation::Tmpfile { .. } => opcode::TMPFILE,
             Operation::Interrupt { .. } => opcode::INTERRUPT,
             Operation::Syncfs => opcode::SYNCFS,
             Operation::Fallocate { .. } => opcode::FALLOCATE,
@@ -155,7 +157,7 @@ impl Operation<'_> {
             | Operation::Link { .. } => ReplyKind::Entry,
             Operation::Getattr { .. } | Operation::Setattr(_) => ReplyKind::Attr,
             Operation::Open { .. } => ReplyKind::Open,
-            Operation::Create { .. } => ReplyKind::Create,
+            Operation::Create { .. } | Operation::Tmpfile { .. } => ReplyKind::Create,
             Operation::Write { .. } | Operation::CopyFileRange { wide: false, .. } => ReplyKind::Write,
             Operation::Lseek { .. } | Operation::CopyFileRange { wide: true, .. } => ReplyKind::Offset,
             Operation::Getlk { .. } => ReplyKind::Lock,
@@ -295,6 +297,13 @@ impl Operation<'_> {
                 .encode(out)
             }
             Operation::Access { mode } => abi::AccessIn { mask: mode.bits() as u32, padding: 0 }.encode(out),
+            Operation::Tmpfile { mode, umask, flags } => abi::CreateIn {
+                flags: (*flags | nix::fcntl::OFlag::O_TMPFILE).bits() as u32,
+                mode: libc_mode::S_IFREG | mode,
+                umask: *umask,
+                open_flags: 0,
+            }
+            .encode(out),
             Operation::Create { name, mode, umask, flags } => {
                 abi::CreateIn {
                     flags: flags.bits() as u32,
@@ -452,6 +461,7 @@ mod tests {
             Operation::Access { mode: AccessFlags::R_OK },
             Operation::Access { mode: AccessFlags::F_OK },
             Operation::Create { name, mode: 0o644, umask: 0o22, flags: OFlag::O_WRONLY | OFlag::O_CREAT },
+            Operation::Tmpfile { mode: 0o600, umask: 0o22, flags: OFlag::O_RDWR | OFlag::O_EXCL },
             Operation::Interrupt { unique: 40 },
             Operation::Syncfs,
             Operation::Fallocate { fh: FileHandle(3), offset: 1 << 20, length: 4096, mode: FallocateFlags::empty() },

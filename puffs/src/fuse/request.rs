@@ -171,6 +171,13 @@ pub enum Operation<'a> {
         umask: u32,
         flags: OFlag,
     },
+    /// `TMPFILE`: `open(2)` of a directory with `O_TMPFILE`, a file without a name; the open
+    /// flags come without `O_TMPFILE`'s own bits.
+    Tmpfile {
+        mode: u32,
+        umask: u32,
+        flags: OFlag,
+    },
     Interrupt {
         unique: u64,
     },
@@ -523,6 +530,14 @@ impl<'a> Request<'a> {
                     flags: open_flags(arg.flags),
                 }
             }
+            opcode::TMPFILE => {
+                let arg = body.record(abi::CreateIn::SIZE, abi::CreateIn::decode)?;
+                Operation::Tmpfile {
+                    mode: arg.mode & MODE_PERMISSION_BITS,
+                    umask: arg.umask,
+                    flags: open_flags(arg.flags) & !OFlag::O_TMPFILE,
+                }
+            }
             opcode::INTERRUPT => {
                 Operation::Interrupt { unique: body.record(abi::InterruptIn::SIZE, abi::InterruptIn::decode)?.unique }
             }
@@ -609,7 +624,6 @@ impl<'a> Request<'a> {
             | opcode::POLL
             | opcode::SETUPMAPPING
             | opcode::REMOVEMAPPING
-            | opcode::TMPFILE
             | opcode::STATX
             | opcode::CUSE_INIT => Operation::Unsupported,
             _ => Operation::Unknown,

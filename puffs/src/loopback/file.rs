@@ -163,6 +163,50 @@ impl Client {
         file.owner = Some(self.clone());
         Ok(file)
     }
+
+    /// Opens a new file without a name in directory `dir` (`open(2)` with `O_TMPFILE`:
+    /// `TMPFILE`); `flags` must write. `EOPNOTSUPP` when the file system cannot, as the kernel
+    /// answers. [`link_open`](Client::link_open) gives it a name.
+    pub fn tmpfile(&self, dir: impl AsRef<Path>, flags: OFlag, mode: u32) -> Result<OpenFile, Errno> {
+        let mut op = self.enter()?;
+        if flags & OFlag::O_ACCMODE == OFlag::O_RDONLY {
+            return Err(Errno::EINVAL);
+        }
+        let dir = self.resolve(&mut op, dir.as_ref(), true)?;
+        if dir.vattr.vtype != Vtype::Dir {
+            return Err(Errno::ENOTDIR);
+        }
+        let flags = flags & !(OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOCTTY | OFlag::O_TRUNC | OFlag::O_TMPFILE);
+        let tmpfile = Operation::Tmpfile { mode: mode & crate::MODE_PERMISSION_BITS, umask: 0, flags };
+        let body = match self.call(dir.nodeid, &tmpfile, Flavor::Client) {
+            Err(Errno::ENOSYS) => return Err(Errno::EOPNOTSUPP),
+            outcome => outcome?,
+        };
+        let Some(ReplyBody::Create { entry, attr, open }) = decode_body(ReplyKind::Create, &body) else {
+            return Err(Errno::EIO);
+        };
+        if entry.nodeid == 0 {
+            return Err(Errno::EIO);
+        }
+        op.held.push(entry.nodeid);
+        attr_from_wire(&attr).ok_or(Errno::EIO)?;
+        let mut file = self.open_file(entry.nodeid, open.fh, flags, Vtype::Reg, false);
+        op.keep(entry.nodeid);
+        file.owner = Some(self.clone());
+        Ok(file)
+    }
+
+    /// Gives open file `file` the name `new` (`linkat(2)` with `AT_EMPTY_PATH`: `LINK` of its
+    /// node), as a file opened with [`tmpfile`](Client::tmpfile) is kept.
+    pub fn link_open(&self, file: &OpenFile, new: impl AsRef<Path>) -> Result<(), Errno> {
+        let mut op = self.enter()?;
+        if file.vtype == Vtype::Dir {
+            return Err(Errno::EPERM);
+        }
+        let (dir, name) = self.parent(&mut op, new.as_ref(), Errno::EEXIST)?;
+        let link = Operation::Link { oldnodeid: file.nodeid, name: &name };
+        self.made(&mut op, self.call(dir.nodeid, &link, Flavor::Client)?)
+    }
 }
 
 impl Client {

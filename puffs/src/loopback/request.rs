@@ -87,6 +87,8 @@ requests! {
     Access = ACCESS,
     /// `node_create` (`CREATE`).
     Create = CREATE,
+    /// `node_tmpfile` (`TMPFILE`).
+    Tmpfile = TMPFILE,
     /// `node_getextattr` (`GETXATTR`).
     Getextattr = GETXATTR,
     /// `node_setextattr` (`SETXATTR`).

@@ -221,6 +221,14 @@ impl<F: FileSystem> Session<F> {
                 Self::open_out(&mut reply, self.open_node(made.cookie, flags, ctx)?);
                 Ok(reply.finish())
             }
+            &Operation::Tmpfile { mode, umask, flags } => {
+                let inherited = self.inherit_acl(node, mode, umask, false, ctx);
+                let made = self.call(Op::Tmpfile { dir: node, mode: inherited.mode }, ctx).node()?;
+                let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, ttls, handed_out)?;
+                self.store_inherited_acl(made.cookie, &inherited, ctx)?;
+                Self::open_out(&mut reply, self.open_node(made.cookie, flags, ctx)?);
+                Ok(reply.finish())
+            }
             &Operation::Read { fh, offset, size } => {
                 let size = (size as usize).min(self.request_len);
                 let mut reply = Reply::new(unique, size);
