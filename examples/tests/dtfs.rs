@@ -494,7 +494,23 @@ fn tmpfiles_hold_data_and_can_be_named(c: &dyn Client, fs: &Dtfs) {
     assert_eq!(c.tmpfile("tmp/kept", b"x", None), Err(Errno::ENOTDIR));
 }
 
+/// `statx(2)` reports when a node was made (dtfs keeps it), and later changes leave it.
+fn statx_reports_the_birth_time(c: &dyn Client, _fs: &Dtfs) {
+    let before = std::time::SystemTime::now() - Duration::from_secs(1);
+    c.write_file("f", b"one").unwrap();
+    c.mkdir("d", 0o755).unwrap();
+    let born = c.birth_time("f").unwrap().expect("dtfs keeps birth times");
+    assert!(born >= before && born <= std::time::SystemTime::now(), "{born:?}");
+    assert!(c.birth_time("d").unwrap().is_some());
+    assert!(c.birth_time("").unwrap().is_some(), "the root's too");
+    std::thread::sleep(Duration::from_millis(20));
+    c.write_at("f", 3, b"two").unwrap();
+    c.chmod("f", 0o600).unwrap();
+    assert_eq!(c.birth_time("f").unwrap(), Some(born), "writes and chmod keep it");
+}
+
 suite!(
+    statx_reports_the_birth_time,
     tmpfiles_hold_data_and_can_be_named,
     fallocate_punches_and_seeks,
     copy_file_range_copies_inside,

@@ -186,7 +186,7 @@ const OS_STRING: &str = "::std::ffi::OsString";
 /// Every operation, in the order of the flags' bits.
 const OPS: &[Op] = &[
     vnop("node_lookup", "LOOKUP", "Lookup", &[DIR, NAME], "`LOOKUP`; each entry of `READDIRPLUS`").answers(NEW_NODE),
-    vnop("node_getattr", "GETATTR", "Getattr", &[NODE], "`GETATTR`").answers(VATTR),
+    vnop("node_getattr", "GETATTR", "Getattr", &[NODE], "`GETATTR`, `STATX`").answers(VATTR),
     vnop("node_setattr", "SETATTR", "Setattr", &[NODE, ("changes", "&'a crate::SetVattr")], "`SETATTR`").answers(VATTR),
     vnop("node_create", "CREATE", "Create", &[DIR, NAME, MODE], "`CREATE`, and `MKNOD` of a regular file")
         .answers(NEW_NODE),

@@ -99,6 +99,9 @@ pub struct Vattr {
     pub mtime: SystemTime,
     /// Last change of the attributes.
     pub ctime: SystemTime,
+    /// Creation (puffs `va_birthtime`), when the file system keeps it: `statx(2)`'s
+    /// `stx_btime` (FUSE `STATX`). `None` says it is unknown, and `statx` reports none.
+    pub birthtime: Option<SystemTime>,
 }
 
 impl Vattr {
@@ -120,6 +123,7 @@ impl Vattr {
             atime: now,
             mtime: now,
             ctime: now,
+            birthtime: None,
         }
     }
 

@@ -101,6 +101,7 @@ impl Dtfs {
         root.uid = nix::unistd::getuid().as_raw();
         root.gid = nix::unistd::getgid().as_raw();
         root.blocksize = BLOCK as u32;
+        root.birthtime = Some(root.ctime);
         let mut nodes = HashMap::new();
         nodes.insert(
             Dtfs::ROOT.0,

@@ -199,6 +199,7 @@ impl Tree {
         let ino = self.next_ino;
         self.next_ino += 1;
         let mut vattr = Vattr::new(vtype, mode, ino);
+        vattr.birthtime = Some(vattr.ctime);
         vattr.uid = cred.uid;
         vattr.gid = if setgid_dir { parent_gid } else { cred.gid };
         if setgid_dir && vtype == Vtype::Dir {

@@ -74,6 +74,8 @@ pub trait Client: Sync {
     /// reads it back through that descriptor, then, with `link_as`, gives the file that name
     /// (`linkat(2)` of the descriptor). Answers what was read back.
     fn tmpfile(&self, dir: &str, data: &[u8], link_as: Option<&str>) -> Outcome<Vec<u8>>;
+    /// The birth time `statx(2)` reports for `path`, if any.
+    fn birth_time(&self, path: &str) -> Outcome<Option<std::time::SystemTime>>;
     /// Makes every pending and later call fail instead of waiting: used when a body hangs.
     fn abort(&self);
 }

@@ -188,6 +188,10 @@ impl<F: FileSystem> Client for LoopbackMount<F> {
         outcome
     }
 
+    fn birth_time(&self, path: &str) -> Outcome<Option<std::time::SystemTime>> {
+        self.client().statx(path).map(|vattr| vattr.birthtime)
+    }
+
     fn truncate(&self, path: &str, size: u64) -> Outcome<()> {
         let changes = puffs::SetVattr { size: Some(size), ..puffs::SetVattr::default() };
         self.client().setattr(path, &changes).map(drop)

@@ -90,7 +90,9 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         Err(Errno::ENOSYS)
     }
 
-    /// The attributes of `node`.
+    /// The attributes of `node` (FUSE `GETATTR`). It also answers `STATX`, which the kernel
+    /// sends when `statx(2)` asks for more than `stat(2)` has: the birth time, from
+    /// [`Vattr::birthtime`].
     fn node_getattr(&self, node: Cookie, ctx: &Context<'_>) -> Result<Vattr> {
         Err(Errno::ENOSYS)
     }

@@ -554,6 +554,37 @@ wire_struct! {
     pub struct NotifyInvalEntryOut { pub parent: u64, pub namelen: u32, pub flags: u32 }
 }
 wire_struct! {
+    /// `STATX` body (`struct fuse_statx_in`, 7.39).
+    pub struct StatxIn { pub getattr_flags: u32, pub reserved: u32, pub fh: u64, pub sx_flags: u32, pub sx_mask: u32 }
+}
+wire_struct! {
+    /// The head of a `STATX` reply (`struct fuse_statx_out` before its `stat`).
+    pub struct StatxOutHead { pub attr_valid: u64, pub attr_valid_nsec: u32, pub flags: u32, pub spare0: u64, pub spare1: u64 }
+}
+wire_struct! {
+    /// `struct fuse_statx` without its spare tail ([`STATX_SPARE`] zero bytes follow); each
+    /// `struct fuse_sx_time` spelt out as its three fields.
+    pub struct Statx {
+        pub mask: u32, pub blksize: u32, pub attributes: u64, pub nlink: u32, pub uid: u32, pub gid: u32,
+        pub mode: u16, pub spare0: u16, pub ino: u64, pub size: u64, pub blocks: u64, pub attributes_mask: u64,
+        pub atime_sec: i64, pub atime_nsec: u32, pub atime_reserved: i32,
+        pub btime_sec: i64, pub btime_nsec: u32, pub btime_reserved: i32,
+        pub ctime_sec: i64, pub ctime_nsec: u32, pub ctime_reserved: i32,
+        pub mtime_sec: i64, pub mtime_nsec: u32, pub mtime_reserved: i32,
+        pub rdev_major: u32, pub rdev_minor: u32, pub dev_major: u32, pub dev_minor: u32,
+    }
+}
+/// The zero bytes that end a `struct fuse_statx` (`__spare2[14]`).
+pub const STATX_SPARE: usize = 14 * 8;
+/// `statx(2)` mask bits (`STATX_*`) the replies use.
+pub mod statx_mask {
+    /// Everything `stat(2)` has.
+    pub const BASIC_STATS: u32 = 0x7ff;
+    /// The birth time.
+    pub const BTIME: u32 = 0x800;
+}
+
+wire_struct! {
     /// Body of a `DELETE` notification, followed by the name and a NUL.
     pub struct NotifyDeleteOut { pub parent: u64, pub child: u64, pub namelen: u32, pub padding: u32 }
 }
@@ -613,6 +644,8 @@ mod tests {
         assert_eq!(LseekIn::SIZE, 24);
         assert_eq!(CopyFileRangeIn::SIZE, 56);
         assert_eq!(NotifyDeleteOut::SIZE, 24);
+        assert_eq!(StatxIn::SIZE, 24);
+        assert_eq!(StatxOutHead::SIZE + Statx::SIZE + STATX_SPARE, 288);
         assert_eq!(NotifyStoreOut::SIZE, 24);
         assert_eq!(NotifyRetrieveOut::SIZE, 32);
         assert_eq!(NotifyRetrieveIn::SIZE, WriteIn::SIZE);

@@ -33,6 +33,10 @@ impl Display for Operation<'_> {
             Operation::Forget { nlookup } => write!(f, "{nlookup} lookups"),
             Operation::BatchForget { nodes } => write!(f, "{} nodes", nodes.len()),
             Operation::Getattr { fh: Some(fh) } => write!(f, "fh {fh}"),
+            Operation::Statx { fh, flags, mask } => {
+                write!(f, "mask {mask:#x}, flags {flags:#x}")?;
+                fh.map_or(Ok(()), |fh| write!(f, ", fh {fh}"))
+            }
             Operation::Setattr(arg) => setattr(f, arg),
             Operation::Symlink { name, target } => write!(f, "{} -> {}", Name(name), Name(target)),
             Operation::Mknod { name, vtype, mode, rdev, umask } => {

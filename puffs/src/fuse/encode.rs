@@ -95,6 +95,7 @@ impl Operation<'_> {
             Operation::Forget { .. } => opcode::FORGET,
             Operation::BatchForget { .. } => opcode::BATCH_FORGET,
             Operation::Getattr { .. } => opcode::GETATTR,
+            Operation::Statx { .. } => opcode::STATX,
             Operation::Setattr(_) => opcode::SETATTR,
             Operation::Readlink => opcode::READLINK,
             Operation::Symlink { .. } => opcode::SYMLINK,
@@ -156,6 +157,7 @@ impl Operation<'_> {
             | Operation::Mkdir { .. }
             | Operation::Link { .. } => ReplyKind::Entry,
             Operation::Getattr { .. } | Operation::Setattr(_) => ReplyKind::Attr,
+            Operation::Statx { .. } => ReplyKind::Statx,
             Operation::Open { .. } => ReplyKind::Open,
             Operation::Create { .. } | Operation::Tmpfile { .. } => ReplyKind::Create,
             Operation::Write { .. } | Operation::CopyFileRange { wide: false, .. } => ReplyKind::Write,
@@ -214,6 +216,14 @@ impl Operation<'_> {
                 abi::BatchForgetIn { count: nodes.len() as u32, dummy: 0 }.encode(out);
                 nodes.iter().for_each(|one| one.encode(out));
             }
+            Operation::Statx { fh, flags, mask } => abi::StatxIn {
+                getattr_flags: if fh.is_some() { abi::GETATTR_FH } else { 0 },
+                reserved: 0,
+                fh: fh.unwrap_or(0),
+                sx_flags: *flags,
+                sx_mask: *mask,
+            }
+            .encode(out),
             Operation::Getattr { fh } => abi::GetattrIn {
                 getattr_flags: if fh.is_some() { abi::GETATTR_FH } else { 0 },
                 dummy: 0,
@@ -403,6 +413,8 @@ mod tests {
             },
             Operation::Getattr { fh: None },
             Operation::Getattr { fh: Some(77) },
+            Operation::Statx { fh: None, flags: 0, mask: 0xfff },
+            Operation::Statx { fh: Some(5), flags: 0x2000, mask: 0x800 },
             Operation::Setattr(SetVattr {
                 mode: Some(0o600),
                 size: Some(10),

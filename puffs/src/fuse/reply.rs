@@ -87,6 +87,65 @@ pub fn attr_to_wire(vattr: &Vattr) -> abi::Attr {
     }
 }
 
+/// The `STATX` form of `vattr`: everything `stat(2)` has, and the birth time when known.
+pub fn statx_to_wire(vattr: &Vattr) -> abi::Statx {
+    let (atime_sec, atime_nsec) = time_to_wire(vattr.atime);
+    let (mtime_sec, mtime_nsec) = time_to_wire(vattr.mtime);
+    let (ctime_sec, ctime_nsec) = time_to_wire(vattr.ctime);
+    let (btime_sec, btime_nsec) = vattr.birthtime.map_or((0, 0), time_to_wire);
+    let mut mask = abi::statx_mask::BASIC_STATS;
+    if vattr.birthtime.is_some() {
+        mask |= abi::statx_mask::BTIME;
+    }
+    abi::Statx {
+        mask,
+        blksize: vattr.blocksize,
+        nlink: vattr.nlink,
+        uid: vattr.uid,
+        gid: vattr.gid,
+        mode: vattr.st_mode() as u16,
+        ino: vattr.fileid,
+        size: vattr.size,
+        blocks: vattr.bytes.div_ceil(512),
+        atime_sec,
+        atime_nsec,
+        btime_sec,
+        btime_nsec,
+        ctime_sec,
+        ctime_nsec,
+        mtime_sec,
+        mtime_nsec,
+        rdev_major: nix::sys::stat::major(vattr.rdev) as u32,
+        rdev_minor: nix::sys::stat::minor(vattr.rdev) as u32,
+        ..Default::default()
+    }
+}
+
+/// The attributes carried by a `STATX` reply; `None` if it lacks the basic ones or its mode
+/// names no node type.
+pub fn statx_from_wire(stat: &abi::Statx) -> Option<Vattr> {
+    if stat.mask & abi::statx_mask::BASIC_STATS != abi::statx_mask::BASIC_STATS {
+        return None;
+    }
+    let mode = u32::from(stat.mode);
+    Some(Vattr {
+        vtype: Vtype::from_mode_bits(mode)?,
+        mode: mode & crate::MODE_PERMISSION_BITS,
+        nlink: stat.nlink,
+        uid: stat.uid,
+        gid: stat.gid,
+        fileid: stat.ino,
+        size: stat.size,
+        bytes: stat.blocks.saturating_mul(512),
+        blocksize: stat.blksize,
+        rdev: nix::sys::stat::makedev(u64::from(stat.rdev_major), u64::from(stat.rdev_minor)),
+        atime: time_from_wire(stat.atime_sec, stat.atime_nsec),
+        mtime: time_from_wire(stat.mtime_sec, stat.mtime_nsec),
+        ctime: time_from_wire(stat.ctime_sec, stat.ctime_nsec),
+        birthtime: (stat.mask & abi::statx_mask::BTIME != 0).then(|| time_from_wire(stat.btime_sec, stat.btime_nsec)),
+    })
+}
+
 /// The attributes carried by wire attributes; `None` if the mode names no node type.
 pub fn attr_from_wire(attr: &abi::Attr) -> Option<Vattr> {
     Some(Vattr {
@@ -103,6 +162,7 @@ pub fn attr_from_wire(attr: &abi::Attr) -> Option<Vattr> {
         atime: time_from_wire(attr.atime as i64, attr.atimensec),
         mtime: time_from_wire(attr.mtime as i64, attr.mtimensec),
         ctime: time_from_wire(attr.ctime as i64, attr.ctimensec),
+        birthtime: None,
     })
 }
 
@@ -162,6 +222,8 @@ pub enum ReplyKind {
     Entry,
     /// `GETATTR`, `SETATTR`: a `fuse_attr_out` and the attributes.
     Attr,
+    /// `STATX`: a `fuse_statx_out`.
+    Statx,
     /// `OPEN`, `OPENDIR`: a `fuse_open_out`.
     Open,
     /// `CREATE`: an entry, its attributes and a `fuse_open_out`.
@@ -189,6 +251,7 @@ pub enum ReplyBody<'a> {
     Init(abi::InitOut),
     Entry { entry: abi::EntryOut, attr: abi::Attr },
     Attr { out: abi::AttrOut, attr: abi::Attr },
+    Statx { out: abi::StatxOutHead, stat: abi::Statx },
     Open(abi::OpenOut),
     Create { entry: abi::EntryOut, attr: abi::Attr, open: abi::OpenOut },
     Write(abi::WriteOut),
@@ -270,6 +333,15 @@ pub fn decode_body(kind: ReplyKind, body: &[u8]) -> Option<ReplyBody<'_>> {
             }
             ReplyBody::Attr { out: abi::AttrOut::decode(body)?, attr: abi::Attr::decode(&body[abi::AttrOut::SIZE..])? }
         }
+        ReplyKind::Statx => {
+            if body.len() != abi::StatxOutHead::SIZE + abi::Statx::SIZE + abi::STATX_SPARE {
+                return None;
+            }
+            ReplyBody::Statx {
+                out: abi::StatxOutHead::decode(body)?,
+                stat: abi::Statx::decode(&body[abi::StatxOutHead::SIZE..])?,
+            }
+        }
         ReplyKind::Open => ReplyBody::Open(exact(body, abi::OpenOut::SIZE, abi::OpenOut::decode)?),
         ReplyKind::Create => {
             let entry_end = abi::EntryOut::SIZE + abi::Attr::SIZE;
@@ -296,6 +368,23 @@ mod tests {
     use super::*;
 
     type Part<'a> = &'a dyn Fn(&mut Vec<u8>);
+
+    #[test]
+    fn statx_carries_the_birth_time_when_known() {
+        let born = std::time::UNIX_EPOCH + Duration::new(1_700_000_000, 123_456_789);
+        let vattr =
+            Vattr { birthtime: Some(born), rdev: nix::sys::stat::makedev(8, 300), ..Vattr::new(Vtype::Chr, 0o600, 42) };
+        let wire = statx_to_wire(&vattr);
+        assert_eq!(wire.mask, abi::statx_mask::BASIC_STATS | abi::statx_mask::BTIME);
+        assert_eq!((wire.rdev_major, wire.rdev_minor), (8, 300));
+        let mut bytes = Vec::new();
+        wire.encode(&mut bytes);
+        assert_eq!(statx_from_wire(&abi::Statx::decode(&bytes).unwrap()), Some(vattr.clone()));
+        let unknown = Vattr { birthtime: None, ..vattr };
+        assert_eq!(statx_to_wire(&unknown).mask, abi::statx_mask::BASIC_STATS);
+        assert_eq!(statx_from_wire(&statx_to_wire(&unknown)).unwrap().birthtime, None);
+        assert_eq!(statx_from_wire(&abi::Statx { mask: abi::statx_mask::BTIME, ..wire }), None, "no basic stats");
+    }
 
     fn frame_of(unique: u64, parts: &[Part<'_>]) -> Vec<u8> {
         let mut reply = Reply::new(unique, 0);

@@ -56,6 +56,13 @@ pub enum Operation<'a> {
     Getattr {
         fh: Option<u64>,
     },
+    /// `STATX` (7.39): the attributes `statx(2)` asks for (`mask`, `STATX_*`) with its
+    /// `AT_STATX_*` `flags`; sent when the caller wants more than `stat(2)` has.
+    Statx {
+        fh: Option<u64>,
+        flags: u32,
+        mask: u32,
+    },
     Setattr(SetVattr),
     Readlink,
     Symlink {
@@ -389,6 +396,11 @@ impl<'a> Request<'a> {
                 let arg = body.record(abi::GetattrIn::SIZE, abi::GetattrIn::decode)?;
                 Operation::Getattr { fh: (arg.getattr_flags & abi::GETATTR_FH != 0).then_some(arg.fh) }
             }
+            opcode::STATX => {
+                let arg = body.record(abi::StatxIn::SIZE, abi::StatxIn::decode)?;
+                let fh = (arg.getattr_flags & abi::GETATTR_FH != 0).then_some(arg.fh);
+                Operation::Statx { fh, flags: arg.sx_flags, mask: arg.sx_mask }
+            }
             opcode::SETATTR => {
                 Operation::Setattr(setattr_changes(&body.record(abi::SetattrIn::SIZE, abi::SetattrIn::decode)?))
             }
@@ -624,7 +636,6 @@ impl<'a> Request<'a> {
             | opcode::POLL
             | opcode::SETUPMAPPING
             | opcode::REMOVEMAPPING
-            | opcode::STATX
             | opcode::CUSE_INIT => Operation::Unsupported,
             _ => Operation::Unknown,
         };

@@ -14,8 +14,8 @@ use nix::unistd::AccessFlags;
 use crate::cred::Cred;
 use crate::fs::answer::StatVfs;
 use crate::fs::flags::RenameFlags;
-use crate::fuse::abi::ROOT_ID;
-use crate::fuse::reply::{attr_from_wire, decode_body, statfs_from_wire, ReplyBody, ReplyKind};
+use crate::fuse::abi::{self, ROOT_ID};
+use crate::fuse::reply::{attr_from_wire, decode_body, statfs_from_wire, statx_from_wire, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::vattr::{SetVattr, Vattr, Vtype};
 
@@ -325,6 +325,20 @@ impl Client {
         let (dir, name) = self.parent(&mut op, new.as_ref(), Errno::EEXIST)?;
         let link = Operation::Link { oldnodeid: node.nodeid, name: &name };
         self.made(&mut op, self.call(dir.nodeid, &link, Flavor::Client)?)
+    }
+
+    /// The attributes of `path` as `statx(2)` asking for the birth time gets them (`STATX`):
+    /// [`Vattr::birthtime`] is set when the file system keeps it.
+    pub fn statx(&self, path: impl AsRef<Path>) -> Result<Vattr, Errno> {
+        let mut op = self.enter()?;
+        let node = self.resolve(&mut op, path.as_ref(), false)?;
+        let statx =
+            Operation::Statx { fh: None, flags: 0, mask: abi::statx_mask::BASIC_STATS | abi::statx_mask::BTIME };
+        let body = self.call(node.nodeid, &statx, Flavor::Client)?;
+        match decode_body(ReplyKind::Statx, &body) {
+            Some(ReplyBody::Statx { stat, .. }) => statx_from_wire(&stat).ok_or(Errno::EIO),
+            _ => Err(Errno::EIO),
+        }
     }
 
     /// Changes attributes of `path` (`chmod`, `chown`, `truncate`, `utimensat`: `SETATTR`);

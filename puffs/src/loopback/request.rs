@@ -43,6 +43,8 @@ requests! {
     BatchForget = BATCH_FORGET,
     /// `node_getattr` (`GETATTR`).
     Getattr = GETATTR,
+    /// `node_getattr` for `statx(2)` with the birth time (`STATX`).
+    Statx = STATX,
     /// `node_setattr` (`SETATTR`).
     Setattr = SETATTR,
     /// `node_readlink` (`READLINK`).

@@ -16,7 +16,7 @@ use crate::fs::flags::{FallocateFlags, UnmountFlags, WaitFor};
 use crate::fs::mask::{vnop_mask, VnopMask};
 use crate::fs::FileSystem;
 use crate::fuse::abi::{self, InitFlags};
-use crate::fuse::reply::{attr_to_wire, statfs_to_wire, ttl_to_wire, Reply};
+use crate::fuse::reply::{attr_to_wire, statfs_to_wire, statx_to_wire, ttl_to_wire, Reply};
 use crate::fuse::request::{Operation, Request};
 use crate::vattr::{Vattr, Vtype};
 
@@ -143,6 +143,16 @@ impl<F: FileSystem> Session<F> {
                 let forgotten = nodes.iter().map(|one| (self.nodes.cookie_of(one.nodeid), one.nlookup));
                 self.nodes.forget(forgotten, |cookie| self.reclaim(cookie));
                 Err(Errno::ENOSYS)
+            }
+            Operation::Statx { .. } => {
+                // Answered from node_getattr: the birth time is one more attribute of Vattr.
+                let vattr = self.call(Op::Getattr { node }, ctx).vattr()?;
+                let (attr_valid, attr_valid_nsec) = ttl_to_wire(ttls.attr_or(self.settings.attr_ttl()));
+                let mut reply = Reply::new(unique, abi::StatxOutHead::SIZE + abi::Statx::SIZE + abi::STATX_SPARE);
+                abi::StatxOutHead { attr_valid, attr_valid_nsec, ..Default::default() }.encode(reply.body());
+                statx_to_wire(&vattr).encode(reply.body());
+                reply.body().extend_from_slice(&[0; abi::STATX_SPARE]);
+                Ok(reply.finish())
             }
             Operation::Getattr { .. } => {
                 Ok(self.attr_reply(unique, &self.call(Op::Getattr { node }, ctx).vattr()?, ttls))
