@@ -284,6 +284,14 @@ const OPS: &[Op] = &[
         "`COPY_FILE_RANGE`, `COPY_FILE_RANGE_64`",
     )
     .answers("u64"),
+    vnop(
+        "node_poll",
+        "POLL",
+        "Poll",
+        &[NODE, HANDLE, ("events", "crate::PollEvents"), ("waker", "::std::option::Option<crate::PollWaker>")],
+        "`POLL`",
+    )
+    .answers("crate::PollEvents"),
     told(vfsop("fs_mounted", "MOUNTED", "Mounted", &[("info", "&'a crate::MountInfo")], "the reply to `INIT`"))
         .answers_nothing(),
     vfsop("fs_statvfs", "STATVFS", "Statvfs", &[], "`STATFS`").answers("crate::StatVfs").default_when_absent(),

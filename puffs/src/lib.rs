@@ -110,6 +110,7 @@ pub use fs::flags::{
 };
 pub use fs::lock::{FileLock, LockFlags, LockKind, LockOp, LockOwner};
 pub use fs::mask::{vfsop_mask, vnop_mask, VfsopMask, VnopMask};
+pub use fs::poll::{PollEvents, PollWaker};
 pub use fs::{FileSystem, Result};
 pub use nix::errno::Errno;
 pub use nix::fcntl::OFlag;

@@ -5,8 +5,8 @@ use std::ffi::{OsStr, OsString};
 
 use puffs::{
     puffs_fs, vfsop_mask, vnop_mask, AccessFlags, Context, Cookie, DirBuf, FileHandle, FileSystem, MountInfo, NewNode,
-    OFlag, Opened, RenameFlags, Result, SetVattr, StatVfs, SuspendPhase, UnmountFlags, Vattr, VfsopMask, VnopMask,
-    Vtype, WaitFor, XattrFlags,
+    OFlag, Opened, PollEvents, PollWaker, RenameFlags, Result, SetVattr, StatVfs, SuspendPhase, UnmountFlags, Vattr,
+    VfsopMask, VnopMask, Vtype, WaitFor, XattrFlags,
 };
 
 struct Nothing;
@@ -215,6 +215,16 @@ impl FileSystem for Everything {
         nope()
     }
 
+    fn node_poll(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _events: PollEvents,
+        _waker: Option<PollWaker>,
+        _ctx: &Context<'_>,
+    ) -> Result<PollEvents> {
+        nope()
+    }
     fn node_copy_file_range(
         &self,
         _node: Cookie,

@@ -14,6 +14,7 @@ use crate::fs::answer::{NewNode, Opened, StatVfs};
 use crate::fs::context::Context;
 use crate::fs::lock::FileLock;
 use crate::fs::mask::{VfsopMask, VnopMask};
+use crate::fs::poll::PollEvents;
 use crate::fs::Result;
 use crate::vattr::Vattr;
 
@@ -53,6 +54,7 @@ pub enum Outcome {
     Size(Result<usize>),
     Offset(Result<u64>),
     Lock(Result<Option<FileLock>>),
+    Poll(Result<PollEvents>),
     Target(Result<OsString>),
     Value(Result<Vec<u8>>),
     Names(Result<Vec<OsString>>),
@@ -93,6 +95,7 @@ outcomes! {
     Size(usize) => size;
     Offset(u64) => offset;
     Lock(Option<FileLock>) => lock;
+    Poll(PollEvents) => poll;
     Target(OsString) => target;
     Value(Vec<u8>) => value;
     Names(Vec<OsString>) => names;

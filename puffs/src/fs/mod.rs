@@ -7,6 +7,7 @@ pub(crate) mod dispatch;
 pub(crate) mod flags;
 pub(crate) mod lock;
 pub(crate) mod mask;
+pub(crate) mod poll;
 
 use std::ffi::{OsStr, OsString};
 
@@ -20,6 +21,7 @@ use crate::fs::context::Context;
 use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
 use crate::fs::lock::{FileLock, LockFlags, LockOp, LockOwner};
+use crate::fs::poll::{PollEvents, PollWaker};
 use crate::settings::MountInfo;
 use crate::vattr::{SetVattr, Vattr, Vtype};
 
@@ -367,6 +369,23 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         len: u64,
         ctx: &Context<'_>,
     ) -> Result<u64> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// Which of `events` are ready on the open file `handle` of `node` (puffs `node_poll`;
+    /// FUSE `POLL`), answered at once: errors and hang-ups are reported whether asked or
+    /// not. When the caller will wait, `waker` is given: keep it and
+    /// [`wake`](crate::PollWaker::wake) it when the answer may have changed; the kernel asks
+    /// again. Without this operation every file is always ready for reading and writing, the
+    /// kernel's default for files that cannot block.
+    fn node_poll(
+        &self,
+        node: Cookie,
+        handle: FileHandle,
+        events: PollEvents,
+        waker: Option<PollWaker>,
+        ctx: &Context<'_>,
+    ) -> Result<PollEvents> {
         Err(Errno::ENOSYS)
     }
 }

@@ -554,6 +554,16 @@ wire_struct! {
     pub struct NotifyInvalEntryOut { pub parent: u64, pub namelen: u32, pub flags: u32 }
 }
 wire_struct! {
+    /// `POLL` body (`struct fuse_poll_in`).
+    pub struct PollIn { pub fh: u64, pub kh: u64, pub flags: u32, pub events: u32 }
+}
+/// `POLL` flag: the caller will wait, so the kernel wants a `NOTIFY_POLL` when readiness changes.
+pub const POLL_SCHEDULE_NOTIFY: u32 = 1 << 0;
+wire_struct! {
+    /// Reply to `POLL` (`struct fuse_poll_out`).
+    pub struct PollOut { pub revents: u32, pub padding: u32 }
+}
+wire_struct! {
     /// `STATX` body (`struct fuse_statx_in`, 7.39).
     pub struct StatxIn { pub getattr_flags: u32, pub reserved: u32, pub fh: u64, pub sx_flags: u32, pub sx_mask: u32 }
 }

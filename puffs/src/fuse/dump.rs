@@ -33,6 +33,13 @@ impl Display for Operation<'_> {
             Operation::Forget { nlookup } => write!(f, "{nlookup} lookups"),
             Operation::BatchForget { nodes } => write!(f, "{} nodes", nodes.len()),
             Operation::Getattr { fh: Some(fh) } => write!(f, "fh {fh}"),
+            Operation::Poll { fh, kh, schedule, events } => {
+                write!(f, "fh {}, {events:?}", fh.0)?;
+                if *schedule {
+                    write!(f, ", notify kh {kh}")?;
+                }
+                Ok(())
+            }
             Operation::Statx { fh, flags, mask } => {
                 write!(f, "mask {mask:#x}, flags {flags:#x}")?;
                 fh.map_or(Ok(()), |fh| write!(f, ", fh {fh}"))

@@ -129,6 +129,7 @@ impl Operation<'_> {
             Operation::Access { .. } => opcode::ACCESS,
             Operation::Create { .. } => opcode::CREATE,
             Operation::Tmpfile { .. } => opcode::TMPFILE,
+            Operation::Poll { .. } => opcode::POLL,
             Operation::Interrupt { .. } => opcode::INTERRUPT,
             Operation::Syncfs => opcode::SYNCFS,
             Operation::Fallocate { .. } => opcode::FALLOCATE,
@@ -158,6 +159,7 @@ impl Operation<'_> {
             | Operation::Link { .. } => ReplyKind::Entry,
             Operation::Getattr { .. } | Operation::Setattr(_) => ReplyKind::Attr,
             Operation::Statx { .. } => ReplyKind::Statx,
+            Operation::Poll { .. } => ReplyKind::Poll,
             Operation::Open { .. } => ReplyKind::Open,
             Operation::Create { .. } | Operation::Tmpfile { .. } => ReplyKind::Create,
             Operation::Write { .. } | Operation::CopyFileRange { wide: false, .. } => ReplyKind::Write,
@@ -216,6 +218,13 @@ impl Operation<'_> {
                 abi::BatchForgetIn { count: nodes.len() as u32, dummy: 0 }.encode(out);
                 nodes.iter().for_each(|one| one.encode(out));
             }
+            Operation::Poll { fh, kh, schedule, events } => abi::PollIn {
+                fh: fh.0,
+                kh: *kh,
+                flags: if *schedule { abi::POLL_SCHEDULE_NOTIFY } else { 0 },
+                events: events.bits(),
+            }
+            .encode(out),
             Operation::Statx { fh, flags, mask } => abi::StatxIn {
                 getattr_flags: if fh.is_some() { abi::GETATTR_FH } else { 0 },
                 reserved: 0,
@@ -414,6 +423,13 @@ mod tests {
             Operation::Getattr { fh: None },
             Operation::Getattr { fh: Some(77) },
             Operation::Statx { fh: None, flags: 0, mask: 0xfff },
+            Operation::Poll {
+                fh: FileHandle(2),
+                kh: 99,
+                schedule: true,
+                events: crate::fs::poll::PollEvents::IN | crate::fs::poll::PollEvents::RDNORM,
+            },
+            Operation::Poll { fh: FileHandle(2), kh: 0, schedule: false, events: crate::fs::poll::PollEvents::OUT },
             Operation::Statx { fh: Some(5), flags: 0x2000, mask: 0x800 },
             Operation::Setattr(SetVattr {
                 mode: Some(0o600),

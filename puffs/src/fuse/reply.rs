@@ -224,6 +224,8 @@ pub enum ReplyKind {
     Attr,
     /// `STATX`: a `fuse_statx_out`.
     Statx,
+    /// `POLL`: a `fuse_poll_out`.
+    Poll,
     /// `OPEN`, `OPENDIR`: a `fuse_open_out`.
     Open,
     /// `CREATE`: an entry, its attributes and a `fuse_open_out`.
@@ -252,6 +254,7 @@ pub enum ReplyBody<'a> {
     Entry { entry: abi::EntryOut, attr: abi::Attr },
     Attr { out: abi::AttrOut, attr: abi::Attr },
     Statx { out: abi::StatxOutHead, stat: abi::Statx },
+    Poll(abi::PollOut),
     Open(abi::OpenOut),
     Create { entry: abi::EntryOut, attr: abi::Attr, open: abi::OpenOut },
     Write(abi::WriteOut),
@@ -342,6 +345,7 @@ pub fn decode_body(kind: ReplyKind, body: &[u8]) -> Option<ReplyBody<'_>> {
                 stat: abi::Statx::decode(&body[abi::StatxOutHead::SIZE..])?,
             }
         }
+        ReplyKind::Poll => ReplyBody::Poll(exact(body, abi::PollOut::SIZE, abi::PollOut::decode)?),
         ReplyKind::Open => ReplyBody::Open(exact(body, abi::OpenOut::SIZE, abi::OpenOut::decode)?),
         ReplyKind::Create => {
             let entry_end = abi::EntryOut::SIZE + abi::Attr::SIZE;

@@ -12,6 +12,7 @@ use nix::unistd::AccessFlags;
 use crate::fs::cookie::FileHandle;
 use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, XattrFlags};
 use crate::fs::lock::{FileLock, LockKind, LockOwner};
+use crate::fs::poll::PollEvents;
 use crate::vattr::{time_from_wire, SetVattr, TimeSet, Vtype, MODE_PERMISSION_BITS};
 
 use super::abi::{self, opcode, InHeader};
@@ -177,6 +178,14 @@ pub enum Operation<'a> {
         mode: u32,
         umask: u32,
         flags: OFlag,
+    },
+    /// `POLL`: which of `events` are ready; with `schedule`, the caller will wait and wants a
+    /// `NOTIFY_POLL` with `kh` when readiness changes.
+    Poll {
+        fh: FileHandle,
+        kh: u64,
+        schedule: bool,
+        events: PollEvents,
     },
     /// `TMPFILE`: `open(2)` of a directory with `O_TMPFILE`, a file without a name; the open
     /// flags come without `O_TMPFILE`'s own bits.
@@ -542,6 +551,13 @@ impl<'a> Request<'a> {
                     flags: open_flags(arg.flags),
                 }
             }
+            opcode::POLL => {
+                let arg = body.record(abi::PollIn::SIZE, abi::PollIn::decode)?;
+                let events = PollEvents::from_bits(arg.events)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "POLL events the kernel does not pass"))?;
+                let schedule = arg.flags & abi::POLL_SCHEDULE_NOTIFY != 0;
+                Operation::Poll { fh: FileHandle(arg.fh), kh: arg.kh, schedule, events }
+            }
             opcode::TMPFILE => {
                 let arg = body.record(abi::CreateIn::SIZE, abi::CreateIn::decode)?;
                 Operation::Tmpfile {
@@ -631,12 +647,9 @@ impl<'a> Request<'a> {
                     _ => Operation::Setlk { fh, owner, lock, flock, wait: header.opcode == opcode::SETLKW },
                 }
             }
-            opcode::BMAP
-            | opcode::IOCTL
-            | opcode::POLL
-            | opcode::SETUPMAPPING
-            | opcode::REMOVEMAPPING
-            | opcode::CUSE_INIT => Operation::Unsupported,
+            opcode::BMAP | opcode::IOCTL | opcode::SETUPMAPPING | opcode::REMOVEMAPPING | opcode::CUSE_INIT => {
+                Operation::Unsupported
+            }
             _ => Operation::Unknown,
         };
         Ok(Request { header, op })

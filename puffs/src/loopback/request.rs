@@ -113,6 +113,8 @@ requests! {
     Seek = LSEEK,
     /// `node_copy_file_range` (`COPY_FILE_RANGE_64`, the opcode of protocol 7.45).
     CopyFileRange = COPY_FILE_RANGE_64,
+    /// `node_poll` (`POLL`).
+    Poll = POLL,
     /// `fs_statvfs` (`STATFS`).
     Statvfs = STATFS,
     /// `fs_sync` (`SYNCFS`).

@@ -9,7 +9,8 @@ use std::sync::Mutex;
 
 use nix::errno::Errno;
 
-use crate::fuse::abi::InitFlags;
+use crate::fs::poll::PollSink;
+use crate::fuse::abi::{self, InitFlags};
 use crate::fuse::reply::Reply;
 use crate::fuse::Channel;
 
@@ -64,6 +65,14 @@ impl Notices {
         if let Some(waiter) = waiter {
             let _ = waiter.try_send(data.to_vec());
         }
+    }
+}
+
+impl PollSink for Channel {
+    fn wake(&self, kh: u64) -> Result<(), Errno> {
+        let mut body = Vec::with_capacity(abi::NotifyPollWakeupOut::SIZE);
+        abi::NotifyPollWakeupOut { kh }.encode(&mut body);
+        notify(self, abi::notify::POLL, &[&body])
     }
 }
 

@@ -3,6 +3,7 @@
 //! Lookups, creations and opens also keep the node table in step here.
 
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
+use std::sync::Arc;
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -14,6 +15,7 @@ use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::Op;
 use crate::fs::flags::{FallocateFlags, UnmountFlags, WaitFor};
 use crate::fs::mask::{vnop_mask, VnopMask};
+use crate::fs::poll::{PollSink, PollWaker};
 use crate::fs::FileSystem;
 use crate::fuse::abi::{self, InitFlags};
 use crate::fuse::reply::{attr_to_wire, statfs_to_wire, statx_to_wire, ttl_to_wire, Reply};
@@ -229,6 +231,14 @@ impl<F: FileSystem> Session<F> {
                 let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, ttls, handed_out)?;
                 self.store_inherited_acl(made.cookie, &inherited, ctx)?;
                 Self::open_out(&mut reply, self.open_node(made.cookie, flags, ctx)?);
+                Ok(reply.finish())
+            }
+            &Operation::Poll { fh, kh, schedule, events } => {
+                let sink: std::sync::Weak<dyn PollSink> = Arc::downgrade(&self.channel) as _;
+                let waker = schedule.then(|| PollWaker::new(kh, sink));
+                let ready = self.call(Op::Poll { node, handle: fh, events, waker }, ctx).poll()?;
+                let mut reply = Reply::new(unique, abi::PollOut::SIZE);
+                abi::PollOut { revents: ready.bits(), padding: 0 }.encode(reply.body());
                 Ok(reply.finish())
             }
             &Operation::Tmpfile { mode, umask, flags } => {
