@@ -48,6 +48,32 @@ pub type Result<T, E = Errno> = core::result::Result<T, E>;
 /// operations (`ENOSYS` tells the kernel to stop asking where the protocol allows; a mount
 /// without any operation that changes the file system is read-only):
 #[doc = puffs_macros::__operation_absent_table!()]
+///
+/// # What the framework answers from these operations
+///
+/// Some requests the kernel sends need no operation of their own: `READDIRPLUS` is answered
+/// from [`node_readdir`](FileSystem::node_readdir) and [`node_lookup`](FileSystem::node_lookup),
+/// `STATX` from [`node_getattr`](FileSystem::node_getattr) (the birth time is
+/// [`Vattr::birthtime`]), `FLUSH` releases the caller's locks when
+/// [`node_advlock`](FileSystem::node_advlock) exists, and a punched hole goes to
+/// [`node_fdiscard`](FileSystem::node_fdiscard) when that exists.
+///
+/// # libpuffs operations FUSE does not carry
+///
+/// - `node_pathconf`: Linux answers `pathconf(2)` itself, from `statfs` (the name length is
+///   [`StatVfs`]'s, from [`fs_statvfs`](FileSystem::fs_statvfs)) and fixed limits.
+/// - `node_mmap`: mapping is the kernel's, through its page cache; a file opened with
+///   [`OpenedFlags::DIRECT_IO`](crate::OpenedFlags::DIRECT_IO) is not mapped shared unless the
+///   mount says `direct_io_allow_mmap`, which is how a file system refuses or allows it.
+/// - `node_print`: a debugging dump of a node; the op dump
+///   ([`opdump`](crate::Usermount::opdump)) shows every request and reply instead.
+/// - `node_abortop`: NetBSD's cleanup of a lookup made for a creation that did not happen;
+///   Linux never leaves such a lookup half-done, so there is nothing to clean.
+/// - `fs_fhtonode`, `fs_nodetofh`: NFS file handles. With a handle size set
+///   ([`fh_size`](crate::Usermount::fh_size)) the framework offers the kernel
+///   `EXPORT_SUPPORT`: the kernel makes handles from node id and generation
+///   ([`NewNode::generation`]) itself, and turns a handle back into a node with lookups of
+///   `.` and `..` in the node, which reach [`node_lookup`](FileSystem::node_lookup).
 #[allow(unused_variables)]
 pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
     /// Whether the file system keeps POSIX ACLs (`setfacl`, `cp -a`). Off by default: then

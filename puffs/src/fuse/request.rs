@@ -233,9 +233,8 @@ pub enum Operation<'a> {
         offset: u64,
         data: &'a [u8],
     },
-    /// A known opcode the framework does not implement (ioctl, poll, bmap,
-    /// readdirplus, tmpfile, statx, DAX mappings): answered `ENOSYS`,
-    /// which tells the kernel to fall back or to stop asking.
+    /// A known opcode the framework does not implement (ioctl, bmap, DAX mappings, CUSE's
+    /// init): answered `ENOSYS`, which tells the kernel to fall back or to stop asking.
     Unsupported,
     /// An opcode this protocol version does not define: answered `ENOSYS`.
     Unknown,
