@@ -190,8 +190,12 @@ impl Client {
             return Err(Errno::EIO);
         }
         op.held.push(entry.nodeid);
-        attr_from_wire(&attr).ok_or(Errno::EIO)?;
         let mut file = self.open_file(entry.nodeid, open.fh, flags, Vtype::Reg, false);
+        if attr_from_wire(&attr).is_none() {
+            // The file system opened it: close it, as the kernel does with a reply it cannot use.
+            self.release(&file);
+            return Err(Errno::EIO);
+        }
         op.keep(entry.nodeid);
         file.owner = Some(self.clone());
         Ok(file)
