@@ -180,15 +180,6 @@ fn errno_of_stat(path: &Path) -> Option<i32> {
     std::fs::metadata(path).err().and_then(|e| e.raw_os_error())
 }
 
-/// Polls `cond` for at most ten seconds: the kernel acts on its own time.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "{what} did not happen within ten seconds");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn with_lifetimes_of_zero_every_change_shows_at_once() {
@@ -328,7 +319,7 @@ fn pruned_nodes_are_forgotten_unless_in_use() {
     assert_eq!(std::fs::metadata(served.path("f")).unwrap().ino(), 2);
     let open = std::fs::File::open(served.path("g")).unwrap();
     served.notifier.prune(&[Cookie(2), Cookie(3)]).unwrap();
-    eventually("reclaim of the unused node", || board.0.reclaimed.lock().unwrap().contains(&2));
+    common::eventually("reclaim of the unused node", || board.0.reclaimed.lock().unwrap().contains(&2));
     std::thread::sleep(Duration::from_millis(100));
     assert!(!board.0.reclaimed.lock().unwrap().contains(&3), "an open node stays");
     drop(open);

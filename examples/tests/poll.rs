@@ -107,10 +107,7 @@ fn a_poll_is_answered_and_its_waker_wakes_on_the_loopback_kernel() {
     assert_eq!(client.poll(&file, PollEvents::IN | PollEvents::OUT, true), Ok(PollEvents::OUT));
     mailbox.deliver(b"hello");
     // The wake-up travels on its own, read by the loopback kernel's reader.
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while client.notifications_received(Notification::PollWakeup) == 0 && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(5));
-    }
+    common::eventually("the wake-up", || client.notifications_received(Notification::PollWakeup) > 0);
     assert_eq!(client.notifications_received(Notification::PollWakeup), 1);
     assert_eq!(client.poll(&file, PollEvents::IN, true), Ok(PollEvents::IN));
     assert_eq!(client.read(&file, 0, 100).unwrap(), b"hello");

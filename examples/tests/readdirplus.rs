@@ -38,15 +38,6 @@ struct ManyState {
     misuses: Mutex<Vec<String>>,
 }
 
-/// Polls `cond` for at most ten seconds: forgets have no reply, the kernel acts on its own time.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "{what} did not happen within ten seconds");
-        std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
 impl Many {
     fn file(node: u64) -> Vattr {
         Vattr { size: node, ..Vattr::new(Vtype::Reg, 0o644, node) }
@@ -146,7 +137,7 @@ fn listings_carry_attributes_and_every_node_is_forgotten_on_the_loopback_kernel(
     assert_eq!(many.lookups() as u64, FILES, "one lookup per file, inside the framework");
     // The client forgot each node it was handed (FORGET has no reply: wait for it): each
     // reclaimed once, none still counted.
-    eventually("the reclaims", || many.still_held() == 0);
+    common::eventually("the reclaims", || many.still_held() == 0);
     assert_eq!(many.0.reclaims.load(Ordering::SeqCst) as u64, FILES);
     assert_eq!(many.misuses(), Vec::<String>::new());
     mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
@@ -159,11 +150,11 @@ fn a_node_held_elsewhere_outlives_its_listing_on_the_loopback_kernel() {
     let client = mounted.client();
     let open = client.open("f007", puffs::OFlag::O_RDONLY, 0).unwrap();
     client.readdir_plus("/").unwrap();
-    eventually("the reclaims", || many.0.reclaims.load(Ordering::SeqCst) as u64 == FILES - 1);
+    common::eventually("the reclaims", || many.0.reclaims.load(Ordering::SeqCst) as u64 == FILES - 1);
     assert_eq!(many.still_held(), 1, "f007's node is held by the open file alone");
     assert_eq!(client.stat("f007").unwrap().fileid, 9, "and still served");
     drop(open);
-    eventually("the last reclaim", || many.still_held() == 0);
+    common::eventually("the last reclaim", || many.still_held() == 0);
     assert_eq!(many.misuses(), Vec::<String>::new());
     mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
 }
@@ -217,7 +208,7 @@ fn ls_l_on_a_real_mount(many: &Many, options: &str) -> (usize, usize) {
     // handed out: each is reclaimed once, and none while still held.
     let nodes: Vec<Cookie> = (2..FILES + 2).map(Cookie).collect();
     notifier.prune(&nodes).unwrap();
-    eventually("the reclaims", || many.still_held() == 0);
+    common::eventually("the reclaims", || many.still_held() == 0);
     assert_eq!(many.0.reclaims.load(Ordering::SeqCst) as u64, FILES);
     notifier.unmount().unwrap();
     let deadline = Instant::now() + Duration::from_secs(10);

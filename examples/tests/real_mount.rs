@@ -9,7 +9,6 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use puffs::{
     puffs_fs, Context, Cookie, Errno, FileSystem, MountFlags, MountOptions, NewNode, Result, Usermount, Vattr, Vtype,
@@ -36,15 +35,6 @@ impl Drop for Dir {
 fn is_mounted(dir: &Path) -> bool {
     let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     table.lines().any(|line| line.split(' ').nth(4) == dir.to_str())
-}
-
-/// Polls `cond` for at most ten seconds: the kernel acts on its own time.
-fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !cond() {
-        assert!(Instant::now() < deadline, "{what} did not happen within ten seconds");
-        std::thread::sleep(Duration::from_millis(10));
-    }
 }
 
 /// A root directory whose entry `name` points at the node in `target` (0: no such entry), and
@@ -172,7 +162,7 @@ fn unmount_from_inside_ends_the_loop_and_gives_the_fs_back() {
     let (notifier, server) = serve(pointing_at(7), &dir, MountOptions::default());
     assert_eq!(std::fs::metadata(dir.0.join("name")).unwrap().ino(), 7);
     notifier.unmount().unwrap();
-    eventually("the end of the main loop", || server.is_finished());
+    common::eventually("the end of the main loop", || server.is_finished());
     let fs = server.join().unwrap().unwrap();
     assert!(fs.lookups.load(Ordering::SeqCst) >= 1);
     assert!(!is_mounted(&dir.0));
@@ -197,17 +187,17 @@ fn the_kernel_forgetting_a_node_reclaims_it_and_invalidation_is_honoured() {
     notifier.invalidate_entry(ROOT, OsStr::new("name")).unwrap();
     assert_eq!(std::fs::metadata(&name).unwrap().ino(), 8);
     assert_eq!(fs.lookups.load(Ordering::SeqCst), looked_up + 1);
-    eventually("reclaim of node 7", || fs.reclaimed.lock().unwrap().contains(&7));
+    common::eventually("reclaim of node 7", || fs.reclaimed.lock().unwrap().contains(&7));
     assert!(!fs.reclaimed.lock().unwrap().contains(&8), "node 8 is still held");
     // A name that is gone is gone once invalidated.
     fs.target.store(0, Ordering::SeqCst);
     notifier.invalidate_entry(ROOT, OsStr::new("name")).unwrap();
     assert_eq!(std::fs::metadata(&name).unwrap_err().raw_os_error(), Some(nix::libc::ENOENT));
-    eventually("reclaim of node 8", || fs.reclaimed.lock().unwrap().contains(&8));
+    common::eventually("reclaim of node 8", || fs.reclaimed.lock().unwrap().contains(&8));
     // Invalidating a name the kernel never saw is not an error worth failing over.
     let _ = notifier.invalidate_entry(ROOT, OsStr::new("never"));
     assert!(notifier.invalidate_entry(ROOT, OsStr::new("a/b")).is_err(), "a name with '/' is refused");
     notifier.unmount().unwrap();
-    eventually("the end of the main loop", || server.is_finished());
+    common::eventually("the end of the main loop", || server.is_finished());
     server.join().unwrap().unwrap();
 }

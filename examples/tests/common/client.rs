@@ -99,3 +99,13 @@ pub fn bounded<C: Client>(client: &C, body: impl FnOnce(&C) + Send) {
         assert!(!timed_out, "the test body did not finish within {BODY_TIMEOUT:?} on the {} kernel", client.kernel());
     });
 }
+
+/// Polls `cond` until it holds, failing the test after ten seconds: for what the kernel does
+/// on its own time (forgets, reclaims, notifications read by another thread).
+pub fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !cond() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not happen within ten seconds");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

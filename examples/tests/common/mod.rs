@@ -18,7 +18,7 @@ mod real;
 
 // Each test binary uses its own part of these.
 #[allow(unused_imports)]
-pub use client::{bounded, Client, Outcome, Stat, BODY_TIMEOUT};
+pub use client::{bounded, eventually, Client, Outcome, Stat, BODY_TIMEOUT};
 #[allow(unused_imports)]
 pub use loopback::LoopbackMount;
 #[allow(unused_imports)]
