@@ -8,15 +8,15 @@ mod common;
 use std::collections::BTreeMap;
 use std::ffi::OsStr;
 use std::os::unix::fs::{FileExt, MetadataExt};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use puffs::loopback::{self, MountArgs, Notification};
 use puffs::{
-    puffs_fs, Context, Cookie, Errno, FileHandle, FileSystem, MountFlags, MountOptions, NewNode, OFlag, Opened,
-    OpenedFlags, Result, UnmountFlags, Usermount, Vattr, Vtype,
+    puffs_fs, Context, Cookie, Errno, FileHandle, FileSystem, MountFlags, NewNode, OFlag, Opened, OpenedFlags, Result,
+    UnmountFlags, Usermount, Vattr, Vtype,
 };
 
 const ROOT: Cookie = Cookie(1);
@@ -116,56 +116,9 @@ impl FileSystem for Board {
     }
 }
 
-/// A mount point removed (and detached, should a test fail while mounted) when dropped.
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        common::detach_fuse(&self.0, None);
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
 /// A board served on a real mount with `options`, by a main loop on its own thread.
-struct Served {
-    dir: Dir,
-    notifier: puffs::Notifier,
-    server: Option<std::thread::JoinHandle<std::result::Result<Board, puffs::Error>>>,
-}
-
-impl Served {
-    fn new(tag: &str, board: &Board, options: &str) -> Served {
-        common::require_mount();
-        let dir = Dir(common::mount_point(tag));
-        let running = Usermount::init(board.clone(), "board")
-            .handle_signals(false)
-            .mount_options(MountOptions::parse(options).unwrap())
-            .mount(&dir.0, MountFlags::empty(), ROOT)
-            .map_err(puffs::Error::from)
-            .unwrap()
-            .start();
-        let notifier = running.notifier();
-        Served { dir, notifier, server: Some(std::thread::spawn(move || running.run())) }
-    }
-
-    fn path(&self, name: &str) -> PathBuf {
-        self.dir.0.join(name)
-    }
-}
-
-impl Drop for Served {
-    fn drop(&mut self) {
-        let _ = self.notifier.unmount();
-        if let Some(server) = self.server.take() {
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while !server.is_finished() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(10));
-            }
-            if server.is_finished() {
-                let _ = server.join();
-            }
-        }
-    }
+fn serve(board: &Board, options: &str) -> common::RealMount<Board> {
+    common::RealMount::mount(board.clone(), "board", ROOT, MountFlags::empty(), options)
 }
 
 fn read(path: &Path) -> Vec<u8> {
@@ -184,24 +137,25 @@ fn errno_of_stat(path: &Path) -> Option<i32> {
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn with_lifetimes_of_zero_every_change_shows_at_once() {
     let board = Board::with(&[("f", 2, b"one")]);
-    let served = Served::new("ttl0", &board, "entry_timeout=0,attr_timeout=0,negative_timeout=0,auto_inval_data");
-    let f = served.path("f");
+    let served = serve(&board, "entry_timeout=0,attr_timeout=0,negative_timeout=0,auto_inval_data");
+    let f = served.dir().join("f");
     assert_eq!(read(&f), b"one");
     board.put("f", 2, b"three");
     assert_eq!(size(&f), 5, "attributes are asked again at once");
     assert_eq!(read(&f), b"three", "a changed size and mtime drop the cached pages");
     board.put("g", 3, b"new");
-    assert_eq!(read(&served.path("g")), b"new", "a new name is found at once");
+    assert_eq!(read(&served.dir().join("g")), b"new", "a new name is found at once");
     board.remove("g");
-    assert_eq!(errno_of_stat(&served.path("g")), Some(nix::libc::ENOENT), "a removed name is gone at once");
+    assert_eq!(errno_of_stat(&served.dir().join("g")), Some(nix::libc::ENOENT), "a removed name is gone at once");
+    served.unmount();
 }
 
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn with_long_lifetimes_data_and_attributes_change_only_when_notified() {
     let board = Board::with(&[("f", 2, b"aaaa-bbbb")]);
-    let served = Served::new("ttl-data", &board, "entry_timeout=3600,attr_timeout=3600");
-    let f = served.path("f");
+    let served = serve(&board, "entry_timeout=3600,attr_timeout=3600");
+    let f = served.dir().join("f");
     assert_eq!(read(&f), b"aaaa-bbbb");
     let reads = board.reads();
 
@@ -211,14 +165,14 @@ fn with_long_lifetimes_data_and_attributes_change_only_when_notified() {
     assert_eq!(board.reads(), reads, "no READ reached the file system");
 
     // A range drops the pages it touches (here: the one page), and the attributes.
-    served.notifier.invalidate_data(Cookie(2), 0..4).unwrap();
+    served.notifier().invalidate_data(Cookie(2), 0..4).unwrap();
     assert_eq!(read(&f), b"AAAA-BBBB");
     assert!(board.reads() > reads);
 
     // A grown file: the cached size holds until the attributes are dropped, and only those.
     board.put("f", 2, b"AAAA-BBBB-CCCC");
     assert_eq!(size(&f), 9, "cached size");
-    served.notifier.invalidate_attributes(Cookie(2)).unwrap();
+    served.notifier().invalidate_attributes(Cookie(2)).unwrap();
     assert_eq!(size(&f), 14);
     // The kernel drops the pages of a file whose size changed (no `explicit_inval_data`).
     assert_eq!(read(&f), b"AAAA-BBBB-CCCC");
@@ -226,39 +180,40 @@ fn with_long_lifetimes_data_and_attributes_change_only_when_notified() {
     // The whole node.
     board.put("f", 2, b"xxxx-yyyy-zzzz");
     assert_eq!(read(&f), b"AAAA-BBBB-CCCC", "cached");
-    served.notifier.invalidate_node(Cookie(2)).unwrap();
+    served.notifier().invalidate_node(Cookie(2)).unwrap();
     assert_eq!(read(&f), b"xxxx-yyyy-zzzz");
 
     // Hostile ranges are refused before they reach the kernel.
-    assert_eq!(served.notifier.invalidate_data(Cookie(2), 5..5).unwrap_err().errno(), Errno::EINVAL);
-    assert_eq!(served.notifier.invalidate_data(Cookie(2), u64::MAX..).unwrap_err().errno(), Errno::EINVAL);
+    assert_eq!(served.notifier().invalidate_data(Cookie(2), 5..5).unwrap_err().errno(), Errno::EINVAL);
+    assert_eq!(served.notifier().invalidate_data(Cookie(2), u64::MAX..).unwrap_err().errno(), Errno::EINVAL);
+    served.unmount();
 }
 
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn with_long_lifetimes_names_change_only_when_notified() {
     let board = Board::with(&[("f", 2, b"f")]);
-    let served = Served::new("ttl-names", &board, "entry_timeout=3600,attr_timeout=3600,negative_timeout=3600");
-    let (f, g, h) = (served.path("f"), served.path("g"), served.path("h"));
+    let served = serve(&board, "entry_timeout=3600,attr_timeout=3600,negative_timeout=3600");
+    let (f, g, h) = (served.dir().join("f"), served.dir().join("g"), served.dir().join("h"));
     assert_eq!(errno_of_stat(&g), Some(nix::libc::ENOENT));
     let lookups = board.lookups();
     board.put("g", 3, b"g");
     assert_eq!(errno_of_stat(&g), Some(nix::libc::ENOENT), "the miss is cached");
     assert_eq!(board.lookups(), lookups, "no LOOKUP reached the file system");
-    served.notifier.invalidate_entry(ROOT, OsStr::new("g")).unwrap();
+    served.notifier().invalidate_entry(ROOT, OsStr::new("g")).unwrap();
     assert_eq!(read(&g), b"g");
 
     // Expiring keeps the name for whoever uses it, but the next lookup asks.
     board.remove("g");
     assert!(std::fs::metadata(&g).is_ok(), "cached");
-    served.notifier.expire_entry(ROOT, OsStr::new("g")).unwrap();
+    served.notifier().expire_entry(ROOT, OsStr::new("g")).unwrap();
     assert_eq!(errno_of_stat(&g), Some(nix::libc::ENOENT));
 
     // Deleting: the file system removed "f", which named node 2.
     assert!(std::fs::metadata(&f).is_ok());
     board.remove("f");
     assert!(std::fs::metadata(&f).is_ok(), "cached");
-    served.notifier.delete_entry(ROOT, Cookie(2), OsStr::new("f")).unwrap();
+    served.notifier().delete_entry(ROOT, Cookie(2), OsStr::new("f")).unwrap();
     assert_eq!(errno_of_stat(&f), Some(nix::libc::ENOENT));
 
     // Every name at once (puffs `inval_namecache_all`): a cached miss and a cached hit.
@@ -267,62 +222,66 @@ fn with_long_lifetimes_names_change_only_when_notified() {
     board.put("h", 5, b"h");
     assert_eq!(errno_of_stat(&g), Some(nix::libc::ENOENT), "cached");
     assert_eq!(errno_of_stat(&h), Some(nix::libc::ENOENT), "cached");
-    served.notifier.invalidate_all_names().unwrap();
+    served.notifier().invalidate_all_names().unwrap();
     assert_eq!(std::fs::metadata(&g).unwrap().ino(), 4);
     assert_eq!(std::fs::metadata(&h).unwrap().ino(), 5);
 
     // Names with '/' or NUL never reach the kernel.
-    assert_eq!(served.notifier.invalidate_entry(ROOT, OsStr::new("a/b")).unwrap_err().errno(), Errno::EINVAL);
-    assert_eq!(served.notifier.expire_entry(ROOT, OsStr::new("a\0b")).unwrap_err().errno(), Errno::EINVAL);
+    assert_eq!(served.notifier().invalidate_entry(ROOT, OsStr::new("a/b")).unwrap_err().errno(), Errno::EINVAL);
+    assert_eq!(served.notifier().expire_entry(ROOT, OsStr::new("a\0b")).unwrap_err().errno(), Errno::EINVAL);
+    served.unmount();
 }
 
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn stored_data_is_read_from_the_cache_and_cached_data_is_retrieved() {
     let board = Board::with(&[("f", 2, b"0123456789")]);
-    let served = Served::new("store", &board, "entry_timeout=3600,attr_timeout=3600");
-    let f = served.path("f");
+    let served = serve(&board, "entry_timeout=3600,attr_timeout=3600");
+    let f = served.dir().join("f");
     let file = std::fs::File::open(&f).unwrap();
     let mut buf = [0; 10];
     file.read_exact_at(&mut buf, 0).unwrap();
     assert_eq!(&buf, b"0123456789");
 
     // The kernel hands back what it caches.
-    let cached = served.notifier.retrieve(Cookie(2), 0, 4096).unwrap().wait(Duration::from_secs(10)).unwrap();
+    let cached = served.notifier().retrieve(Cookie(2), 0, 4096).unwrap().wait(Duration::from_secs(10)).unwrap();
     assert_eq!(cached, b"0123456789");
-    let tail = served.notifier.retrieve(Cookie(2), 4, 3).unwrap().wait(Duration::from_secs(10)).unwrap();
+    let tail = served.notifier().retrieve(Cookie(2), 4, 3).unwrap().wait(Duration::from_secs(10)).unwrap();
     assert_eq!(tail, b"456");
 
     // Stored bytes are what reads see, with no READ reaching the file system; the cached
     // size grows to cover them.
     board.put("f", 2, b"0123456789stored");
     let reads = board.reads();
-    served.notifier.store(Cookie(2), 10, b"stored").unwrap();
+    served.notifier().store(Cookie(2), 10, b"stored").unwrap();
     let mut buf = [0; 16];
     file.read_exact_at(&mut buf, 0).unwrap();
     assert_eq!(&buf, b"0123456789stored");
     assert_eq!(board.reads(), reads, "served from the cache");
     assert_eq!(size(&f), 16);
-    let cached = served.notifier.retrieve(Cookie(2), 10, 100).unwrap().wait(Duration::from_secs(10)).unwrap();
+    let cached = served.notifier().retrieve(Cookie(2), 10, 100).unwrap().wait(Duration::from_secs(10)).unwrap();
     assert_eq!(cached, b"stored");
 
     // A node the kernel does not hold is refused at once.
-    assert_eq!(served.notifier.store(Cookie(99), 0, b"x").unwrap_err().errno(), Errno::ENOENT);
-    assert_eq!(served.notifier.retrieve(Cookie(99), 0, 1).unwrap_err().errno(), Errno::ENOENT);
+    assert_eq!(served.notifier().store(Cookie(99), 0, b"x").unwrap_err().errno(), Errno::ENOENT);
+    assert_eq!(served.notifier().retrieve(Cookie(99), 0, 1).unwrap_err().errno(), Errno::ENOENT);
+    drop(file);
+    served.unmount();
 }
 
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn pruned_nodes_are_forgotten_unless_in_use() {
     let board = Board::with(&[("f", 2, b"f"), ("g", 3, b"g")]);
-    let served = Served::new("prune", &board, "entry_timeout=3600,attr_timeout=3600");
-    assert_eq!(std::fs::metadata(served.path("f")).unwrap().ino(), 2);
-    let open = std::fs::File::open(served.path("g")).unwrap();
-    served.notifier.prune(&[Cookie(2), Cookie(3)]).unwrap();
+    let served = serve(&board, "entry_timeout=3600,attr_timeout=3600");
+    assert_eq!(std::fs::metadata(served.dir().join("f")).unwrap().ino(), 2);
+    let open = std::fs::File::open(served.dir().join("g")).unwrap();
+    served.notifier().prune(&[Cookie(2), Cookie(3)]).unwrap();
     common::eventually("reclaim of the unused node", || board.0.reclaimed.lock().unwrap().contains(&2));
     std::thread::sleep(Duration::from_millis(100));
     assert!(!board.0.reclaimed.lock().unwrap().contains(&3), "an open node stays");
     drop(open);
+    served.unmount();
 }
 
 fn loopback_board(board: &Board) -> loopback::Loopback<Board> {

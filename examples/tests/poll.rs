@@ -5,7 +5,6 @@
 mod common;
 
 use std::ffi::OsStr;
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -119,34 +118,14 @@ fn a_poll_is_answered_and_its_waker_wakes_on_the_loopback_kernel() {
     assert_eq!(waker.wake().unwrap_err().errno(), Errno::ENODEV);
 }
 
-/// A mount point removed (and detached, should a test fail while mounted) when dropped.
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        common::detach_fuse(&self.0, None);
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn a_blocked_poll_wakes_when_the_file_system_says_on_a_real_mount() {
     use std::os::fd::AsFd;
-    common::require_mount();
     let mailbox = Mailbox::default();
-    let dir = Dir(common::mount_point("poll"));
-    let running = Usermount::init(mailbox.clone(), "mailbox")
-        .handle_signals(false)
-        .threads(1)
-        .mount(&dir.0, MountFlags::empty(), ROOT)
-        .map_err(puffs::Error::from)
-        .unwrap()
-        .start();
-    let notifier = running.notifier();
-    let server = std::thread::spawn(move || running.run());
-
-    let file = std::fs::File::open(dir.0.join("box")).unwrap();
+    // One worker thread: POLL is answered at once, and the caller waits in the kernel.
+    let mount = common::RealMount::mount(mailbox.clone(), "mailbox", ROOT, MountFlags::empty(), "");
+    let file = std::fs::File::open(mount.dir().join("box")).unwrap();
     let poller = {
         let file = file.try_clone().unwrap();
         std::thread::spawn(move || {
@@ -163,13 +142,7 @@ fn a_blocked_poll_wakes_when_the_file_system_says_on_a_real_mount() {
     assert_eq!(ready, Ok(1));
     assert!(revents.unwrap().contains(nix::poll::PollFlags::POLLIN));
     assert!(took < Duration::from_secs(5), "woken, not timed out: {took:?}");
-    assert_eq!(std::fs::read(dir.0.join("box")).unwrap(), b"news");
-
+    assert_eq!(std::fs::read(mount.dir().join("box")).unwrap(), b"news");
     drop(file);
-    notifier.unmount().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.is_finished() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    server.join().unwrap().unwrap();
+    mount.unmount();
 }

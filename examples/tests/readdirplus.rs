@@ -9,10 +9,8 @@ mod common;
 use std::collections::HashMap;
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
-use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
 
 use puffs::loopback::{self, MountArgs, Request};
 use puffs::{
@@ -172,34 +170,15 @@ fn without_readdirplus_the_kernel_lists_then_looks_up_on_the_loopback_kernel() {
     mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
 }
 
-/// A mount point removed (and detached, should a test fail while mounted) when dropped.
-struct Dir(PathBuf);
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        common::detach_fuse(&self.0, None);
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
-
 /// Lists the real mount of `many` with `options` as `ls -l` does: the names, then each one's
 /// attributes. Answers the file system's lookups during the listing and during the stats.
 fn ls_l_on_a_real_mount(many: &Many, options: &str) -> (usize, usize) {
-    common::require_mount();
-    let dir = Dir(common::mount_point("rdplus"));
-    let running = Usermount::init(many.clone(), "many")
-        .handle_signals(false)
-        .mount_options(MountOptions::parse(options).unwrap())
-        .mount(&dir.0, MountFlags::empty(), ROOT)
-        .map_err(puffs::Error::from)
-        .unwrap()
-        .start();
-    let notifier = running.notifier();
-    let server = std::thread::spawn(move || running.run());
-    let names: Vec<_> = std::fs::read_dir(&dir.0).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let mount = common::RealMount::mount(many.clone(), "many", ROOT, MountFlags::empty(), options);
+    let dir = mount.dir();
+    let names: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     let while_listing = many.lookups();
     for name in &names {
-        let meta = std::fs::symlink_metadata(dir.0.join(name)).unwrap();
+        let meta = std::fs::symlink_metadata(dir.join(name)).unwrap();
         assert_eq!(meta.size(), meta.ino(), "{name:?}");
     }
     let while_statting = many.lookups() - while_listing;
@@ -207,15 +186,10 @@ fn ls_l_on_a_real_mount(many: &Many, options: &str) -> (usize, usize) {
     // Asked to let go of every node, the kernel forgets each exactly as often as it was
     // handed out: each is reclaimed once, and none while still held.
     let nodes: Vec<Cookie> = (2..FILES + 2).map(Cookie).collect();
-    notifier.prune(&nodes).unwrap();
+    mount.notifier().prune(&nodes).unwrap();
     common::eventually("the reclaims", || many.still_held() == 0);
     assert_eq!(many.0.reclaims.load(Ordering::SeqCst) as u64, FILES);
-    notifier.unmount().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !server.is_finished() && Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    server.join().unwrap().unwrap();
+    mount.unmount();
     (while_listing, while_statting)
 }
 

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use nix::libc;
 use nix::mount::{umount2, MntFlags};
-use puffs::{Cookie, Errno, Error, FileSystem, MountFlags, MountOptions, StatVfs, Usermount, Vtype};
+use puffs::{Cookie, Errno, Error, FileSystem, MountFlags, MountOptions, Notifier, StatVfs, Usermount, Vtype};
 
 use super::client::{Client, Outcome, Stat};
 
@@ -104,6 +104,7 @@ pub fn wait_mounted(dir: &Path, mounted: bool) -> bool {
 pub struct RealMount<F: FileSystem> {
     dir: PathBuf,
     connection: Option<u64>,
+    notifier: Notifier,
     server: Option<JoinHandle<Result<F, Error>>>,
 }
 
@@ -127,24 +128,31 @@ impl<F: FileSystem> RealMount<F> {
         nix::sys::stat::umask(nix::sys::stat::Mode::from_bits_truncate(0o022));
         let dir = mount_point(name);
         let options = MountOptions::parse(options).expect("mount options");
-        let mounted = Usermount::init(fs, name)
+        let running = Usermount::init(fs, name)
             .handle_signals(false)
             .threads(threads)
             .mount_options(options)
             .mount(&dir, flags, root)
             .map_err(puffs::Error::from)
-            .unwrap_or_else(|e| panic!("mount {name} on {}: {e}", dir.display()));
+            .unwrap_or_else(|e| panic!("mount {name} on {}: {e}", dir.display()))
+            .start();
+        let notifier = running.notifier();
         let server = std::thread::Builder::new()
             .name(format!("{name}-server"))
-            .spawn(move || mounted.mainloop())
+            .spawn(move || running.run())
             .expect("start the server thread");
         let connection = fuse_connection(&dir);
-        RealMount { dir, connection, server: Some(server) }
+        RealMount { dir, connection, notifier, server: Some(server) }
     }
 
     /// The mount point.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The running file system's notifier, for tests that change what the kernel caches.
+    pub fn notifier(&self) -> &Notifier {
+        &self.notifier
     }
 
     fn path(&self, path: &str) -> PathBuf {
