@@ -224,9 +224,15 @@ impl<F: FileSystem> Session<F> {
                 Self::open_out(&mut reply, opened);
                 Ok(reply.finish())
             }
-            &Operation::Create { name, mode, umask, flags } => {
+            // A named file (CREATE) or one without a name (TMPFILE), opened at once.
+            &(Operation::Create { mode, umask, flags, .. } | Operation::Tmpfile { mode, umask, flags }) => {
                 let inherited = self.inherit_acl(node, mode, umask, false, ctx);
-                let made = self.call(Op::Create { dir: node, name, mode: inherited.mode }, ctx).node()?;
+                let mode = inherited.mode;
+                let make = match request.op {
+                    Operation::Create { name, .. } => Op::Create { dir: node, name, mode },
+                    _ => Op::Tmpfile { dir: node, mode },
+                };
+                let made = self.call(make, ctx).node()?;
                 // If the open fails, the kernel never learns of the node and `handle` gives it up.
                 let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, ttls, handed_out)?;
                 self.store_inherited_acl(made.cookie, &inherited, ctx)?;
@@ -239,14 +245,6 @@ impl<F: FileSystem> Session<F> {
                 let ready = self.call(Op::Poll { node, handle: fh, events, waker }, ctx).poll()?;
                 let mut reply = Reply::new(unique, abi::PollOut::SIZE);
                 abi::PollOut { revents: ready.bits(), padding: 0 }.encode(reply.body());
-                Ok(reply.finish())
-            }
-            &Operation::Tmpfile { mode, umask, flags } => {
-                let inherited = self.inherit_acl(node, mode, umask, false, ctx);
-                let made = self.call(Op::Tmpfile { dir: node, mode: inherited.mode }, ctx).node()?;
-                let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, ttls, handed_out)?;
-                self.store_inherited_acl(made.cookie, &inherited, ctx)?;
-                Self::open_out(&mut reply, self.open_node(made.cookie, flags, ctx)?);
                 Ok(reply.finish())
             }
             &Operation::Read { fh, offset, size } => {
