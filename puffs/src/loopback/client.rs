@@ -319,12 +319,17 @@ impl Client {
     pub fn link(&self, existing: impl AsRef<Path>, new: impl AsRef<Path>) -> Result<(), Errno> {
         let mut op = self.enter()?;
         let node = self.resolve(&mut op, existing.as_ref(), false)?;
-        if node.vattr.vtype == Vtype::Dir {
+        self.link_node(&mut op, node.nodeid, node.vattr.vtype, new.as_ref())
+    }
+
+    /// `LINK` of node `nodeid`, of type `vtype`, as `new` (`EPERM` for a directory).
+    pub(super) fn link_node(&self, op: &mut Op<'_>, nodeid: u64, vtype: Vtype, new: &Path) -> Result<(), Errno> {
+        if vtype == Vtype::Dir {
             return Err(Errno::EPERM);
         }
-        let (dir, name) = self.parent(&mut op, new.as_ref(), Errno::EEXIST)?;
-        let link = Operation::Link { oldnodeid: node.nodeid, name: &name };
-        self.made(&mut op, self.call(dir.nodeid, &link, Flavor::Client)?)
+        let (dir, name) = self.parent(op, new, Errno::EEXIST)?;
+        let link = Operation::Link { oldnodeid: nodeid, name: &name };
+        self.made(op, self.call(dir.nodeid, &link, Flavor::Client)?)
     }
 
     /// The attributes of `path` as `statx(2)` asking for the birth time gets them (`STATX`):

@@ -223,12 +223,7 @@ impl Client {
     /// node), as a file opened with [`tmpfile`](Client::tmpfile) is kept.
     pub fn link_open(&self, file: &OpenFile, new: impl AsRef<Path>) -> Result<(), Errno> {
         let mut op = self.enter()?;
-        if file.vtype == Vtype::Dir {
-            return Err(Errno::EPERM);
-        }
-        let (dir, name) = self.parent(&mut op, new.as_ref(), Errno::EEXIST)?;
-        let link = Operation::Link { oldnodeid: file.nodeid, name: &name };
-        self.made(&mut op, self.call(dir.nodeid, &link, Flavor::Client)?)
+        self.link_node(&mut op, file.nodeid, file.vtype, new.as_ref())
     }
 }
 
