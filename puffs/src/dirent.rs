@@ -114,22 +114,38 @@ pub(crate) fn parse_direntplus(mut bytes: &[u8]) -> Option<Vec<(EntryOut, Attr, 
 /// The length of the entry before each `READDIRPLUS` directory record.
 pub(crate) const DIRENTPLUS_ENTRY_LEN: usize = EntryOut::SIZE + Attr::SIZE;
 
+/// One directory record, borrowed from the buffer that holds it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Record<'a> {
+    pub(crate) fileid: u64,
+    pub(crate) next_offset: u64,
+    /// The `DT_*` type.
+    pub(crate) dtype: u32,
+    pub(crate) name: &'a [u8],
+}
+
 /// One directory record and its length, padding included (clamped to what `bytes` holds).
-fn parse_dirent(bytes: &[u8]) -> Option<(Dirent, usize)> {
+pub(crate) fn parse_record(bytes: &[u8]) -> Option<(Record<'_>, usize)> {
     let header = bytes.get(..DIRENT_HEADER_LEN)?;
     let fileid = u64::from_le_bytes(header[0..8].try_into().ok()?);
     let next_offset = u64::from_le_bytes(header[8..16].try_into().ok()?);
     let namelen = u32::from_le_bytes(header[16..20].try_into().ok()?) as usize;
     let dtype = u32::from_le_bytes(header[20..24].try_into().ok()?);
     let name = bytes.get(DIRENT_HEADER_LEN..DIRENT_HEADER_LEN + namelen)?;
-    let record = (DIRENT_HEADER_LEN + namelen).next_multiple_of(8).min(bytes.len());
+    let len = (DIRENT_HEADER_LEN + namelen).next_multiple_of(8).min(bytes.len());
+    Some((Record { fileid, next_offset, dtype, name }, len))
+}
+
+/// One directory record, owned, and its length.
+fn parse_dirent(bytes: &[u8]) -> Option<(Dirent, usize)> {
+    let (record, len) = parse_record(bytes)?;
     let dirent = Dirent {
-        fileid,
-        next_offset,
-        vtype: Vtype::from_mode_bits(dtype << 12),
-        name: OsStr::from_bytes(name).to_owned(),
+        fileid: record.fileid,
+        next_offset: record.next_offset,
+        vtype: Vtype::from_mode_bits(record.dtype << 12),
+        name: OsStr::from_bytes(record.name).to_owned(),
     };
-    Some((dirent, record))
+    Some((dirent, len))
 }
 
 #[cfg(test)]

@@ -12,9 +12,12 @@
 //! Entries `.` and `..`, and entries whose lookup fails (removed since the listing), go out
 //! without a node (node id 0): the kernel lists them and looks them up itself if asked.
 
+use std::ffi::OsStr;
+use std::os::unix::ffi::OsStrExt;
+
 use nix::errno::Errno;
 
-use crate::dirent::{dirent_len, parse_dirents, push_dirent, DirBuf, DIRENTPLUS_ENTRY_LEN};
+use crate::dirent::{dirent_len, parse_record, push_dirent, DirBuf, DIRENTPLUS_ENTRY_LEN};
 use crate::fs::context::{Context, Ttls};
 use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::dispatch::Op;
@@ -45,20 +48,24 @@ impl<F: FileSystem> Session<F> {
         // from that entry's offset.
         let mut listed = Vec::with_capacity(size);
         self.call(Op::Readdir { dir, handle, offset, buf: &mut DirBuf::new(&mut listed, size) }, ctx).done()?;
-        let names = parse_dirents(&listed).ok_or(Errno::EIO)?;
         let mut reply = Reply::new(unique, size);
         let mut room = size;
-        for name in &names {
-            let bytes = std::os::unix::ffi::OsStrExt::as_bytes(name.name.as_os_str());
-            let record = DIRENTPLUS_ENTRY_LEN + dirent_len(bytes);
+        // The records are read in place: the framework wrote them, they parse.
+        let mut rest = listed.as_slice();
+        while !rest.is_empty() {
+            let (name, len) = parse_record(rest).ok_or(Errno::EIO)?;
+            rest = &rest[len..];
+            let record = DIRENTPLUS_ENTRY_LEN + dirent_len(name.name);
             if record > room {
                 break;
             }
             room -= record;
             let ttls = Ttls::default();
-            let found = match bytes {
+            let found = match name.name {
                 b"." | b".." => None,
-                _ => self.call(Op::Lookup { dir, name: &name.name }, &ctx.with_ttls(&ttls)).node().ok(),
+                bytes => {
+                    self.call(Op::Lookup { dir, name: OsStr::from_bytes(bytes) }, &ctx.with_ttls(&ttls)).node().ok()
+                }
             };
             let entry_start = reply.body().len();
             let fileid = match &found {
@@ -73,9 +80,8 @@ impl<F: FileSystem> Session<F> {
                     name.fileid
                 }
             };
-            let vtype = found.as_ref().map(|node| node.vattr.vtype).or(name.vtype);
-            let dtype = vtype.map_or(0, |vtype| vtype.to_dirent_type());
-            push_dirent(reply.body(), fileid, name.next_offset, dtype, bytes);
+            let dtype = found.as_ref().map_or(name.dtype, |node| node.vattr.vtype.to_dirent_type());
+            push_dirent(reply.body(), fileid, name.next_offset, dtype, name.name);
         }
         Ok(reply.finish())
     }
