@@ -6,6 +6,7 @@
 
 pub mod abi;
 mod channel;
+pub mod decode;
 pub(crate) mod dump;
 pub mod encode;
 pub mod reply;
