@@ -292,6 +292,8 @@ const OPS: &[Op] = &[
         "`POLL`",
     )
     .answers("crate::PollEvents"),
+    vnop("node_ioctl", "IOCTL", "Ioctl", &[NODE, HANDLE, ("ioctl", "crate::Ioctl<'a>")], "`IOCTL`, restricted")
+        .answers("crate::IoctlAnswer"),
     told(vfsop("fs_mounted", "MOUNTED", "Mounted", &[("info", "&'a crate::MountInfo")], "the reply to `INIT`"))
         .answers_nothing(),
     vfsop("fs_statvfs", "STATVFS", "Statvfs", &[], "`STATFS`").answers("crate::StatVfs").default_when_absent(),

@@ -108,6 +108,7 @@ pub use fs::cookie::{Cookie, FileHandle};
 pub use fs::flags::{
     FallocateFlags, OpenedFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, WaitFor, XattrFlags,
 };
+pub use fs::ioctl::{Ioctl, IoctlAnswer, IoctlFlags};
 pub use fs::lock::{FileLock, LockFlags, LockKind, LockOp, LockOwner};
 pub use fs::mask::{vfsop_mask, vnop_mask, VfsopMask, VnopMask};
 pub use fs::poll::{PollEvents, PollWaker};

@@ -4,9 +4,9 @@
 use std::ffi::{OsStr, OsString};
 
 use puffs::{
-    puffs_fs, vfsop_mask, vnop_mask, AccessFlags, Context, Cookie, DirBuf, FileHandle, FileSystem, MountInfo, NewNode,
-    OFlag, Opened, PollEvents, PollWaker, RenameFlags, Result, SetVattr, StatVfs, SuspendPhase, UnmountFlags, Vattr,
-    VfsopMask, VnopMask, Vtype, WaitFor, XattrFlags,
+    puffs_fs, vfsop_mask, vnop_mask, AccessFlags, Context, Cookie, DirBuf, FileHandle, FileSystem, Ioctl, IoctlAnswer,
+    MountInfo, NewNode, OFlag, Opened, PollEvents, PollWaker, RenameFlags, Result, SetVattr, StatVfs, SuspendPhase,
+    UnmountFlags, Vattr, VfsopMask, VnopMask, Vtype, WaitFor, XattrFlags,
 };
 
 struct Nothing;
@@ -225,6 +225,17 @@ impl FileSystem for Everything {
     ) -> Result<PollEvents> {
         nope()
     }
+
+    fn node_ioctl(
+        &self,
+        _node: Cookie,
+        _handle: FileHandle,
+        _ioctl: Ioctl<'_>,
+        _ctx: &Context<'_>,
+    ) -> Result<IoctlAnswer> {
+        nope()
+    }
+
     fn node_copy_file_range(
         &self,
         _node: Cookie,

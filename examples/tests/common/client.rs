@@ -76,6 +76,10 @@ pub trait Client: Sync {
     fn tmpfile(&self, dir: &str, data: &[u8], link_as: Option<&str>) -> Outcome<Vec<u8>>;
     /// The birth time `statx(2)` reports for `path`, if any.
     fn birth_time(&self, path: &str) -> Outcome<Option<std::time::SystemTime>>;
+    /// `ioctl(2)` of `command` on `path` opened read-only (a file or a directory): `data` is
+    /// the argument buffer for a command that moves data, else `arg` is passed as a number.
+    /// Answers what `ioctl` returns.
+    fn ioctl(&self, path: &str, command: u32, arg: u64, data: &mut [u8]) -> Outcome<i32>;
     /// Makes every pending and later call fail instead of waiting: used when a body hangs.
     fn abort(&self);
 }

@@ -21,7 +21,8 @@ impl<F: FileSystem> LoopbackMount<F> {
         LoopbackMount { mount: Some(mount) }
     }
 
-    fn client(&self) -> &puffs::loopback::Client {
+    /// The loopback kernel's own client, for what the [`Client`] trait does not say (counters).
+    pub fn client(&self) -> &puffs::loopback::Client {
         self.mount.as_ref().expect("mounted until unmount").client()
     }
 
@@ -186,6 +187,10 @@ impl<F: FileSystem> Client for LoopbackMount<F> {
             outcome.and_then(|back| link_as.map_or(Ok(()), |name| client.link_open(&file, name)).map(|()| back));
         client.close(file)?;
         outcome
+    }
+
+    fn ioctl(&self, path: &str, command: u32, arg: u64, data: &mut [u8]) -> Outcome<i32> {
+        self.with_open(path, nix::fcntl::OFlag::O_RDONLY, |f| self.client().ioctl(f, command, arg, data))
     }
 
     fn birth_time(&self, path: &str) -> Outcome<Option<std::time::SystemTime>> {

@@ -310,6 +310,19 @@ impl<F: FileSystem> Client for RealMount<F> {
         Ok(back)
     }
 
+    fn ioctl(&self, path: &str, command: u32, arg: u64, data: &mut [u8]) -> Outcome<i32> {
+        use std::os::fd::AsRawFd;
+        let file = std::fs::File::open(self.path(path)).map_err(errno)?;
+        // A command that moves no data takes its argument as a number, any other a buffer.
+        let size = (command >> 16) & 0x3fff;
+        let arg = if size == 0 { arg as libc::c_ulong } else { data.as_mut_ptr() as libc::c_ulong };
+        assert!(data.len() >= size as usize, "the buffer must hold what the command declares");
+        // SAFETY: a data-moving command reads and writes at most its declared size, which
+        // `data` holds; the descriptor is open for the call.
+        let result = unsafe { libc::ioctl(file.as_raw_fd(), command as libc::c_ulong, arg) };
+        Errno::result(result)
+    }
+
     fn birth_time(&self, path: &str) -> Outcome<Option<std::time::SystemTime>> {
         // std asks statx(2) for every field, the birth time included.
         let meta = std::fs::symlink_metadata(self.path(path)).map_err(errno)?;

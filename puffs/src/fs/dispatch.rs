@@ -12,6 +12,7 @@ use nix::errno::Errno;
 
 use crate::fs::answer::{NewNode, Opened, StatVfs};
 use crate::fs::context::Context;
+use crate::fs::ioctl::IoctlAnswer;
 use crate::fs::lock::FileLock;
 use crate::fs::mask::{VfsopMask, VnopMask};
 use crate::fs::poll::PollEvents;
@@ -55,6 +56,7 @@ pub enum Outcome {
     Offset(Result<u64>),
     Lock(Result<Option<FileLock>>),
     Poll(Result<PollEvents>),
+    Ioctl(Result<IoctlAnswer>),
     Target(Result<OsString>),
     Value(Result<Vec<u8>>),
     Names(Result<Vec<OsString>>),
@@ -96,6 +98,7 @@ outcomes! {
     Offset(u64) => offset;
     Lock(Option<FileLock>) => lock;
     Poll(PollEvents) => poll;
+    Ioctl(IoctlAnswer) => ioctl;
     Target(OsString) => target;
     Value(Vec<u8>) => value;
     Names(Vec<OsString>) => names;

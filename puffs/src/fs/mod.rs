@@ -5,6 +5,7 @@ pub(crate) mod context;
 pub(crate) mod cookie;
 pub(crate) mod dispatch;
 pub(crate) mod flags;
+pub(crate) mod ioctl;
 pub(crate) mod lock;
 pub(crate) mod mask;
 pub(crate) mod poll;
@@ -20,6 +21,7 @@ use crate::fs::answer::{NewNode, Opened, StatVfs};
 use crate::fs::context::Context;
 use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, WaitFor, XattrFlags};
+use crate::fs::ioctl::{Ioctl, IoctlAnswer};
 use crate::fs::lock::{FileLock, LockFlags, LockOp, LockOwner};
 use crate::fs::poll::{PollEvents, PollWaker};
 use crate::settings::MountInfo;
@@ -412,6 +414,22 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         waker: Option<PollWaker>,
         ctx: &Context<'_>,
     ) -> Result<PollEvents> {
+        Err(Errno::ENOSYS)
+    }
+
+    /// A control command on the open file `handle` of `node`: `ioctl(2)` (FUSE `IOCTL`, in
+    /// its restricted form; puffs reserved `node_ioctl` but never passed it on). The kernel
+    /// moves only the bytes the command number declares (see [`Ioctl`]); answer the return
+    /// value and the bytes to read back, or the errno, `ENOTTY` for a command the file does
+    /// not know. An answer reading back more than declared, or with a negative result, is
+    /// refused with `EIO`. Directories get them too, when opened
+    /// ([`IoctlFlags::DIR`](crate::IoctlFlags::DIR)).
+    ///
+    /// The kernel's inode flags arrive here as well: `lsattr` asks `FS_IOC_GETFLAGS` (an
+    /// `int`, though the number declares a `long`), and `chattr` asks `FS_IOC_FSGETXATTR`
+    /// (a `struct fsxattr`) before `FS_IOC_SETFLAGS`. Without this operation every command
+    /// fails with `ENOTTY`.
+    fn node_ioctl(&self, node: Cookie, handle: FileHandle, ioctl: Ioctl<'_>, ctx: &Context<'_>) -> Result<IoctlAnswer> {
         Err(Errno::ENOSYS)
     }
 }

@@ -564,6 +564,16 @@ wire_struct! {
     pub struct PollOut { pub revents: u32, pub padding: u32 }
 }
 wire_struct! {
+    /// `IOCTL` body (`struct fuse_ioctl_in`), followed by `in_size` bytes of data.
+    pub struct IoctlIn { pub fh: u64, pub flags: u32, pub cmd: u32, pub arg: u64, pub in_size: u32, pub out_size: u32 }
+}
+/// `IOCTL` flag: the unrestricted form, which only CUSE devices get.
+pub const IOCTL_UNRESTRICTED: u32 = 1 << 1;
+wire_struct! {
+    /// Reply to `IOCTL` (`struct fuse_ioctl_out`), followed by the data read back.
+    pub struct IoctlOut { pub result: i32, pub flags: u32, pub in_iovs: u32, pub out_iovs: u32 }
+}
+wire_struct! {
     /// `STATX` body (`struct fuse_statx_in`, 7.39).
     pub struct StatxIn { pub getattr_flags: u32, pub reserved: u32, pub fh: u64, pub sx_flags: u32, pub sx_mask: u32 }
 }

@@ -10,6 +10,7 @@ use nix::unistd::AccessFlags;
 
 use crate::fs::cookie::FileHandle;
 use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, UnmountFlags, XattrFlags};
+use crate::fs::ioctl::IoctlFlags;
 use crate::fs::lock::{FileLock, LockOwner};
 use crate::fs::poll::PollEvents;
 use crate::vattr::{time_from_wire, SetVattr, TimeSet, Vtype, MODE_PERMISSION_BITS};
@@ -411,9 +412,27 @@ impl<'a> Request<'a> {
                     _ => Operation::Setlk { fh, owner, lock, flock, wait: header.opcode == opcode::SETLKW },
                 }
             }
-            opcode::BMAP | opcode::IOCTL | opcode::SETUPMAPPING | opcode::REMOVEMAPPING | opcode::CUSE_INIT => {
-                Operation::Unsupported
+            opcode::IOCTL => {
+                let arg = body.record(abi::IoctlIn::SIZE, abi::IoctlIn::decode)?;
+                if arg.flags & abi::IOCTL_UNRESTRICTED != 0 {
+                    return Err(body.fail(Errno::ENOSYS, "unrestricted IOCTL, which only CUSE devices get"));
+                }
+                let flags = IoctlFlags::from_bits(arg.flags)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "IOCTL flags the kernel does not pass"))?;
+                let input = body
+                    .rest
+                    .get(..arg.in_size as usize)
+                    .ok_or_else(|| body.fail(Errno::EINVAL, "IOCTL input exceeds frame"))?;
+                Operation::Ioctl {
+                    fh: FileHandle(arg.fh),
+                    flags,
+                    command: arg.cmd,
+                    arg: arg.arg,
+                    input,
+                    out_size: arg.out_size,
+                }
             }
+            opcode::BMAP | opcode::SETUPMAPPING | opcode::REMOVEMAPPING | opcode::CUSE_INIT => Operation::Unsupported,
             _ => Operation::Unknown,
         };
         Ok(Request { header, op })

@@ -11,6 +11,7 @@ use nix::fcntl::OFlag;
 
 use super::abi::InitFlags;
 use super::request::Operation;
+use crate::fs::ioctl::IocFields;
 use crate::vattr::{time_to_wire, SetVattr, TimeSet, Vtype};
 
 /// How many bytes of a payload the dump shows.
@@ -37,6 +38,16 @@ impl Display for Operation<'_> {
                 write!(f, "fh {}, {events:?}", fh.0)?;
                 if *schedule {
                     write!(f, ", notify kh {kh}")?;
+                }
+                Ok(())
+            }
+            Operation::Ioctl { fh, flags, command, arg, input, out_size } => {
+                let ioc = IocFields::of(*command);
+                let kind = ioc.kind as char;
+                write!(f, "fh {}, command {command:#x} (type {kind:?}, number {}), arg {arg:#x}", fh.0, ioc.number)?;
+                write!(f, ", {} bytes in, up to {out_size} out", input.len())?;
+                if !flags.is_empty() {
+                    write!(f, ", {flags:?}")?;
                 }
                 Ok(())
             }

@@ -130,6 +130,7 @@ impl Operation<'_> {
             Operation::Create { .. } => opcode::CREATE,
             Operation::Tmpfile { .. } => opcode::TMPFILE,
             Operation::Poll { .. } => opcode::POLL,
+            Operation::Ioctl { .. } => opcode::IOCTL,
             Operation::Interrupt { .. } => opcode::INTERRUPT,
             Operation::Syncfs => opcode::SYNCFS,
             Operation::Fallocate { .. } => opcode::FALLOCATE,
@@ -160,6 +161,7 @@ impl Operation<'_> {
             Operation::Getattr { .. } | Operation::Setattr(_) => ReplyKind::Attr,
             Operation::Statx { .. } => ReplyKind::Statx,
             Operation::Poll { .. } => ReplyKind::Poll,
+            Operation::Ioctl { .. } => ReplyKind::Ioctl,
             Operation::Open { .. } => ReplyKind::Open,
             Operation::Create { .. } | Operation::Tmpfile { .. } => ReplyKind::Create,
             Operation::Write { .. } | Operation::CopyFileRange { wide: false, .. } => ReplyKind::Write,
@@ -225,6 +227,18 @@ impl Operation<'_> {
                 events: events.bits(),
             }
             .encode(out),
+            Operation::Ioctl { fh, flags, command, arg, input, out_size } => {
+                abi::IoctlIn {
+                    fh: fh.0,
+                    flags: flags.bits(),
+                    cmd: *command,
+                    arg: *arg,
+                    in_size: input.len() as u32,
+                    out_size: *out_size,
+                }
+                .encode(out);
+                out.extend_from_slice(input);
+            }
             Operation::Statx { fh, flags, mask } => abi::StatxIn {
                 getattr_flags: if fh.is_some() { abi::GETATTR_FH } else { 0 },
                 reserved: 0,
@@ -394,6 +408,7 @@ mod tests {
 
     use crate::fs::cookie::FileHandle;
     use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, XattrFlags};
+    use crate::fs::ioctl::IoctlFlags;
     use crate::fs::lock::{FileLock, LockKind, LockOwner};
     use crate::fuse::request::Request;
     use crate::vattr::{SetVattr, TimeSet, Vtype};
@@ -430,6 +445,22 @@ mod tests {
                 events: crate::fs::poll::PollEvents::IN | crate::fs::poll::PollEvents::RDNORM,
             },
             Operation::Poll { fh: FileHandle(2), kh: 0, schedule: false, events: crate::fs::poll::PollEvents::OUT },
+            Operation::Ioctl {
+                fh: FileHandle(4),
+                flags: IoctlFlags::DIR | IoctlFlags::COMPAT,
+                command: 0x4008_4501,
+                arg: 0x7fff_0000,
+                input: b"12345678",
+                out_size: 0,
+            },
+            Operation::Ioctl {
+                fh: FileHandle(4),
+                flags: IoctlFlags::empty(),
+                command: 7,
+                arg: 0,
+                input: b"",
+                out_size: 8,
+            },
             Operation::Statx { fh: Some(5), flags: 0x2000, mask: 0x800 },
             Operation::Setattr(SetVattr {
                 mode: Some(0o600),
@@ -575,6 +606,17 @@ mod tests {
             wide: true,
         };
         assert_eq!(refused(copy, 48, 1), Errno::EINVAL, "copy_file_range flags");
+        let ioctl = || Operation::Ioctl {
+            fh: FileHandle(1),
+            flags: IoctlFlags::empty(),
+            command: 1,
+            arg: 0,
+            input: b"",
+            out_size: 0,
+        };
+        assert_eq!(refused(ioctl(), 8, abi::IOCTL_UNRESTRICTED), Errno::ENOSYS, "CUSE's unrestricted form");
+        assert_eq!(refused(ioctl(), 8, 1 << 2), Errno::EINVAL, "a retry is a reply's flag");
+        assert_eq!(refused(ioctl(), 24, 1), Errno::EINVAL, "input past the frame's end");
     }
 
     /// Hostile ranges (past the largest offset, or empty where that means nothing) are refused

@@ -226,6 +226,8 @@ pub enum ReplyKind {
     Statx,
     /// `POLL`: a `fuse_poll_out`.
     Poll,
+    /// `IOCTL`: a `fuse_ioctl_out` and the data read back.
+    Ioctl,
     /// `OPEN`, `OPENDIR`: a `fuse_open_out`.
     Open,
     /// `CREATE`: an entry, its attributes and a `fuse_open_out`.
@@ -255,6 +257,7 @@ pub enum ReplyBody<'a> {
     Attr { out: abi::AttrOut, attr: abi::Attr },
     Statx { out: abi::StatxOutHead, stat: abi::Statx },
     Poll(abi::PollOut),
+    Ioctl { out: abi::IoctlOut, data: &'a [u8] },
     Open(abi::OpenOut),
     Create { entry: abi::EntryOut, attr: abi::Attr, open: abi::OpenOut },
     Write(abi::WriteOut),
@@ -346,6 +349,9 @@ pub fn decode_body(kind: ReplyKind, body: &[u8]) -> Option<ReplyBody<'_>> {
             }
         }
         ReplyKind::Poll => ReplyBody::Poll(exact(body, abi::PollOut::SIZE, abi::PollOut::decode)?),
+        ReplyKind::Ioctl => {
+            ReplyBody::Ioctl { out: abi::IoctlOut::decode(body)?, data: body.get(abi::IoctlOut::SIZE..)? }
+        }
         ReplyKind::Open => ReplyBody::Open(exact(body, abi::OpenOut::SIZE, abi::OpenOut::decode)?),
         ReplyKind::Create => {
             let entry_end = abi::EntryOut::SIZE + abi::Attr::SIZE;
@@ -406,6 +412,7 @@ mod tests {
         let statfs = statfs_to_wire(&StatVfs { blocks: 10, ..StatVfs::default() });
         let init = abi::InitOut { major: 7, minor: 38, max_write: 4096, ..Default::default() };
         let lock = abi::FileLock { start: 10, end: 19, typ: nix::libc::F_WRLCK as u32, pid: 77 };
+        let ioctl = abi::IoctlOut { result: 3, ..Default::default() };
         let cases: Vec<(ReplyKind, Vec<u8>, ReplyBody<'_>)> = vec![
             (ReplyKind::Empty, frame_of(3, &[]), ReplyBody::Empty),
             (ReplyKind::Init, frame_of(3, &[&|b| init.encode(b)]), ReplyBody::Init(init)),
@@ -443,12 +450,17 @@ mod tests {
             ),
             (ReplyKind::Lock, frame_of(3, &[&|b| lock.encode(b)]), ReplyBody::Lock(lock)),
             (ReplyKind::Data, frame_of(3, &[&|b| b.extend_from_slice(b"data")]), ReplyBody::Data(b"data")),
+            (
+                ReplyKind::Ioctl,
+                frame_of(3, &[&|b| ioctl.encode(b), &|b| b.extend_from_slice(b"back")]),
+                ReplyBody::Ioctl { out: ioctl, data: b"back" },
+            ),
         ];
         for (kind, frame, expected) in &cases {
             let (header, body) = split_reply(frame).expect("a well-formed frame");
             assert_eq!((header.unique, header.error), (3, 0));
             assert_eq!(decode_body(*kind, body).as_ref(), Some(expected), "{kind:?}");
-            if !matches!(kind, ReplyKind::Data | ReplyKind::Init) {
+            if !matches!(kind, ReplyKind::Data | ReplyKind::Init | ReplyKind::Ioctl) {
                 assert_eq!(decode_body(*kind, &[body, &[0][..]].concat()), None, "{kind:?} with a trailing byte");
             }
         }

@@ -11,6 +11,7 @@ use nix::unistd::AccessFlags;
 
 use crate::fs::cookie::FileHandle;
 use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, XattrFlags};
+use crate::fs::ioctl::IoctlFlags;
 use crate::fs::lock::{FileLock, LockKind, LockOwner};
 use crate::fs::poll::PollEvents;
 use crate::vattr::{SetVattr, Vtype};
@@ -185,6 +186,15 @@ pub enum Operation<'a> {
         kh: u64,
         schedule: bool,
         events: PollEvents,
+    },
+    /// `IOCTL`, restricted: `command` with its `input` bytes, reading back up to `out_size`.
+    Ioctl {
+        fh: FileHandle,
+        flags: IoctlFlags,
+        command: u32,
+        arg: u64,
+        input: &'a [u8],
+        out_size: u32,
     },
     /// `TMPFILE`: `open(2)` of a directory with `O_TMPFILE`, a file without a name; the open
     /// flags come without `O_TMPFILE`'s own bits.

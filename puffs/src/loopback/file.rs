@@ -11,7 +11,6 @@ use nix::fcntl::OFlag;
 use crate::dirent::{parse_direntplus, parse_dirents, Dirent};
 use crate::fs::cookie::FileHandle;
 use crate::fs::lock::{FileLock, LockKind, LockOwner};
-use crate::fs::poll::PollEvents;
 use crate::fuse::abi::InitFlags;
 use crate::fuse::reply::{attr_from_wire, decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
@@ -199,24 +198,6 @@ impl Client {
         op.keep(entry.nodeid);
         file.owner = Some(self.clone());
         Ok(file)
-    }
-
-    /// Which of `events` are ready on `file` (`poll(2)`: `POLL`, `node_poll`); with `wait`,
-    /// the file system is handed a waker, as when the caller would block (its wake-ups are
-    /// counted as [`Notification::PollWakeup`](super::Notification::PollWakeup)). Without
-    /// `node_poll`, as the kernel answers: readable and writable.
-    pub fn poll(&self, file: &OpenFile, events: PollEvents, wait: bool) -> Result<PollEvents, Errno> {
-        let _op = self.enter()?;
-        let kh = if wait { file.nodeid } else { 0 };
-        let poll = Operation::Poll { fh: FileHandle(file.fh), kh, schedule: wait, events };
-        match self.call(file.nodeid, &poll, Flavor::Client) {
-            Ok(body) => match decode_body(ReplyKind::Poll, &body) {
-                Some(ReplyBody::Poll(out)) => PollEvents::from_bits(out.revents).ok_or(Errno::EIO),
-                _ => Err(Errno::EIO),
-            },
-            Err(Errno::ENOSYS) => Ok(PollEvents::IN | PollEvents::OUT | PollEvents::RDNORM | PollEvents::WRNORM),
-            Err(e) => Err(e),
-        }
     }
 
     /// Gives open file `file` the name `new` (`linkat(2)` with `AT_EMPTY_PATH`: `LINK` of its

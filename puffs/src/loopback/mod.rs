@@ -76,6 +76,7 @@
 
 mod args;
 mod client;
+mod control;
 mod file;
 mod kernel;
 mod lock;

@@ -207,7 +207,8 @@ pub fn mount_nowait<F: FileSystem>(
         | InitFlags::INIT_EXT
         | InitFlags::HAS_EXPIRE_ONLY
         | InitFlags::DO_READDIRPLUS
-        | InitFlags::READDIRPLUS_AUTO;
+        | InitFlags::READDIRPLUS_AUTO
+        | InitFlags::HAS_IOCTL_DIR;
     let init = Operation::Init(abi::InitIn {
         major: abi::KERNEL_VERSION,
         minor: abi::KERNEL_MINOR_VERSION,

@@ -115,6 +115,8 @@ requests! {
     CopyFileRange = COPY_FILE_RANGE_64,
     /// `node_poll` (`POLL`).
     Poll = POLL,
+    /// `node_ioctl` (`IOCTL`).
+    Ioctl = IOCTL,
     /// `fs_statvfs` (`STATFS`).
     Statvfs = STATFS,
     /// `fs_sync` (`SYNCFS`).

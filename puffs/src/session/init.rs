@@ -101,6 +101,7 @@ impl<F: FileSystem> Session<F> {
         wanted.set(InitFlags::NO_OPEN_SUPPORT | InitFlags::NO_OPENDIR_SUPPORT, !self.needs_open());
         wanted.set(InitFlags::EXPORT_SUPPORT, self.settings.export_support());
         wanted.set(InitFlags::POSIX_LOCKS | InitFlags::FLOCK_LOCKS, vnops.contains(VnopMask::ADVLOCK));
+        wanted.set(InitFlags::HAS_IOCTL_DIR, vnops.contains(VnopMask::IOCTL));
         wanted.set(InitFlags::CACHE_SYMLINKS, options.cache_symlinks);
         wanted.set(InitFlags::AUTO_INVAL_DATA, options.data_cache == DataCache::Auto);
         wanted.set(InitFlags::EXPLICIT_INVAL_DATA, options.data_cache == DataCache::Explicit);

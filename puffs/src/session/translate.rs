@@ -14,6 +14,7 @@ use crate::fs::context::{Context, Ttls};
 use crate::fs::cookie::Cookie;
 use crate::fs::dispatch::Op;
 use crate::fs::flags::{FallocateFlags, UnmountFlags, WaitFor};
+use crate::fs::ioctl::Ioctl;
 use crate::fs::mask::{vnop_mask, VnopMask};
 use crate::fs::poll::{PollSink, PollWaker};
 use crate::fs::FileSystem;
@@ -245,6 +246,23 @@ impl<F: FileSystem> Session<F> {
                 let ready = self.call(Op::Poll { node, handle: fh, events, waker }, ctx).poll()?;
                 let mut reply = Reply::new(unique, abi::PollOut::SIZE);
                 abi::PollOut { revents: ready.bits(), padding: 0 }.encode(reply.body());
+                Ok(reply.finish())
+            }
+            &Operation::Ioctl { fh, flags, command, arg, input, out_size } => {
+                let ioctl = Ioctl { command, arg, input, out_size, flags };
+                let answer = self.call(Op::Ioctl { node, handle: fh, ioctl }, ctx).ioctl()?;
+                if answer.result < 0 || answer.output.len() > out_size as usize {
+                    log::error!(
+                        "node_ioctl answered result {} with {} bytes for command {command:#x}, which reads back \
+                         at most {out_size}: refused with EIO",
+                        answer.result,
+                        answer.output.len()
+                    );
+                    return Err(Errno::EIO);
+                }
+                let mut reply = Reply::new(unique, abi::IoctlOut::SIZE + answer.output.len());
+                abi::IoctlOut { result: answer.result, flags: 0, in_iovs: 0, out_iovs: 0 }.encode(reply.body());
+                reply.body().extend_from_slice(&answer.output);
                 Ok(reply.finish())
             }
             &Operation::Read { fh, offset, size } => {
