@@ -172,9 +172,6 @@ pub struct SetVattr {
     pub ctime: Option<SystemTime>,
     /// The open file the change came through (`ftruncate`, `fchmod` …), if any.
     pub handle: Option<crate::fs::cookie::FileHandle>,
-    /// The kernel asks the file system to clear set-uid and set-gid (a write or truncate by a
-    /// user without the privilege to keep them).
-    pub kill_suid_sgid: bool,
 }
 
 impl SetVattr {

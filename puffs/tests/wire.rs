@@ -98,7 +98,7 @@ fn handshake_refuses_kernels_older_than_7_31() {
 fn operations_outside_the_mask_are_answered_without_dispatch() {
     assert_eq!(puffs::vnop_mask::<Recorder>(), VnopMask::LOOKUP | VnopMask::GETATTR | VnopMask::RECLAIM);
     let (kernel, server) = running();
-    let write = body(&Operation::Write { fh: puffs::FileHandle(0), offset: 0, data: b"abc" });
+    let write = body(&Operation::Write { fh: puffs::FileHandle(0), offset: 0, data: b"abc", kill_suidgid: false });
     assert_eq!(kernel.call(opcode::WRITE, 5, &write).0, Errno::ENOSYS as i32);
     assert_eq!(
         kernel.call(opcode::MKDIR, 1, &[0u8; 8].iter().copied().chain(name("d")).collect::<Vec<_>>()).0,

@@ -71,16 +71,6 @@ impl FileSystem for Dtfs {
         if let Some(mode) = changes.mode {
             vattr.mode = mode & puffs::MODE_PERMISSION_BITS;
         }
-        // A change of owner (without a mode of its own) of a non-directory, or the kernel's
-        // say-so, drops set-user-id, and set-group-id where it means "set the group"
-        // (group-executable), as Linux does.
-        let owner_changed = changes.uid.is_some() || changes.gid.is_some();
-        if changes.kill_suid_sgid || (owner_changed && changes.mode.is_none() && vattr.vtype != Vtype::Dir) {
-            vattr.mode &= !0o4000;
-            if vattr.mode & 0o010 != 0 {
-                vattr.mode &= !0o2000;
-            }
-        }
         if let Some(uid) = changes.uid {
             vattr.uid = uid;
         }

@@ -51,7 +51,7 @@ pub type Result<T, E = Errno> = core::result::Result<T, E>;
 /// without any operation that changes the file system is read-only):
 #[doc = puffs_macros::__operation_absent_table!()]
 ///
-/// # What the framework answers from these operations
+/// # What the framework does with these operations
 ///
 /// Some requests the kernel sends need no operation of their own: `READDIRPLUS` is answered
 /// from [`node_readdir`](FileSystem::node_readdir) and [`node_lookup`](FileSystem::node_lookup),
@@ -59,6 +59,18 @@ pub type Result<T, E = Errno> = core::result::Result<T, E>;
 /// [`Vattr::birthtime`]), `FLUSH` releases the caller's locks when
 /// [`node_advlock`](FileSystem::node_advlock) exists, and a punched hole goes to
 /// [`node_fdiscard`](FileSystem::node_fdiscard) when that exists.
+///
+/// Privileges a file loses when it changes are dropped by the framework, for every file
+/// system with [`node_getattr`](FileSystem::node_getattr) and
+/// [`node_setattr`](FileSystem::node_setattr) (FUSE `HANDLE_KILLPRIV_V2`): when a user who
+/// may not keep them writes, truncates or opens with `O_TRUNC`, and at every change of owner
+/// of a file that is not a directory, it clears set-user-id, and set-group-id where the file
+/// is group-executable, as Linux does, through `node_setattr` (in the same call as the
+/// truncate or the change of owner), and removes the file capabilities
+/// (`security.capability`) through [`node_deleteextattr`](FileSystem::node_deleteextattr)
+/// when that exists. The kernel then no longer asks for `security.capability` before each
+/// write. With [`node_open`](FileSystem::node_open) too, an `O_TRUNC` open truncates in the
+/// framework (`ATOMIC_O_TRUNC`), saving the kernel a `SETATTR`.
 ///
 /// # libpuffs operations FUSE does not carry
 ///
@@ -127,7 +139,11 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         Err(Errno::ENOSYS)
     }
 
-    /// Change attributes of `node`; answers the attributes after the change.
+    /// Change attributes of `node` (puffs `node_setattr`; FUSE `SETATTR`); answers the
+    /// attributes after the change. The set-id bits a change drops (a truncate by a user
+    /// without the privilege to keep them, a change of owner) arrive as part of
+    /// [`SetVattr::mode`]: the framework works them out, so the file system needs no rule of
+    /// its own (see [What the framework does](FileSystem#what-the-framework-does-with-these-operations)).
     fn node_setattr(&self, node: Cookie, changes: &SetVattr, ctx: &Context<'_>) -> Result<Vattr> {
         Err(Errno::ENOSYS)
     }
@@ -161,7 +177,11 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         Err(Errno::ENOSYS)
     }
 
-    /// Open `node` (a file or a directory) with `open(2)` flags.
+    /// Open `node` (a file or a directory) with `open(2)` flags (puffs `node_open`; FUSE
+    /// `OPEN`, `OPENDIR`). With `O_TRUNC` the framework truncates the file after a successful
+    /// open, through [`node_setattr`](FileSystem::node_setattr) with the new handle, and a
+    /// failed truncation closes it again ([`node_close`](FileSystem::node_close)): the open
+    /// need not truncate itself.
     fn node_open(&self, node: Cookie, flags: OFlag, ctx: &Context<'_>) -> Result<Opened> {
         Err(Errno::ENOSYS)
     }

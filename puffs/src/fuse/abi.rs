@@ -327,6 +327,13 @@ pub mod fattr {
     pub const KILL_SUIDGID: u32 = 1 << 11;
 }
 
+/// `WRITE` flag (`write_flags`): the writer may not keep set-id bits, which the server drops
+/// (`FUSE_WRITE_KILL_SUIDGID`, with `HANDLE_KILLPRIV_V2`).
+pub const WRITE_KILL_SUIDGID: u32 = 1 << 2;
+/// `OPEN` flag (`open_flags`): the open truncates (`ATOMIC_O_TRUNC`) for a caller who may not
+/// keep set-id bits, which the server drops (`FUSE_OPEN_KILL_SUIDGID`).
+pub const OPEN_KILL_SUIDGID: u32 = 1 << 0;
+
 /// `RELEASE` flag: the kernel also flushes (`FUSE_RELEASE_FLUSH`).
 pub const RELEASE_FLUSH: u32 = 1 << 0;
 /// `RELEASE` flag: drop the `flock` lock of the lock owner (`FUSE_RELEASE_FLOCK_UNLOCK`).

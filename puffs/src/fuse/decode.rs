@@ -15,7 +15,7 @@ use crate::fs::lock::{FileLock, LockOwner};
 use crate::fs::poll::PollEvents;
 use crate::vattr::{time_from_wire, SetVattr, TimeSet, Vtype, MODE_PERMISSION_BITS};
 
-use super::abi::{self, opcode, InHeader};
+use super::abi::{self, fattr, opcode, InHeader};
 use super::reply::decode_dev;
 use super::request::{
     check_name, ends_past_max, lock_kind_from_wire, suspend_phase_from_wire, Operation, Request, MAX_OFFSET,
@@ -176,7 +176,11 @@ impl<'a> Request<'a> {
                 Operation::Statx { fh, flags: arg.sx_flags, mask: arg.sx_mask }
             }
             opcode::SETATTR => {
-                Operation::Setattr(setattr_changes(&body.record(abi::SetattrIn::SIZE, abi::SetattrIn::decode)?))
+                let arg = body.record(abi::SetattrIn::SIZE, abi::SetattrIn::decode)?;
+                Operation::Setattr {
+                    changes: setattr_changes(&arg),
+                    kill_suidgid: arg.valid & fattr::KILL_SUIDGID != 0,
+                }
             }
             opcode::READLINK => Operation::Readlink,
             opcode::SYMLINK => {
@@ -233,10 +237,14 @@ impl<'a> Request<'a> {
                 let arg = body.record(abi::LinkIn::SIZE, abi::LinkIn::decode)?;
                 Operation::Link { oldnodeid: arg.oldnodeid, name: body.name(NameRole::Made)? }
             }
-            opcode::OPEN | opcode::OPENDIR => Operation::Open {
-                flags: open_flags(body.record(abi::OpenIn::SIZE, abi::OpenIn::decode)?.flags),
-                dir: header.opcode == opcode::OPENDIR,
-            },
+            opcode::OPEN | opcode::OPENDIR => {
+                let arg = body.record(abi::OpenIn::SIZE, abi::OpenIn::decode)?;
+                Operation::Open {
+                    flags: open_flags(arg.flags),
+                    dir: header.opcode == opcode::OPENDIR,
+                    kill_suidgid: arg.open_flags & abi::OPEN_KILL_SUIDGID != 0,
+                }
+            }
             opcode::READ => {
                 let arg = body.record(abi::ReadIn::SIZE, abi::ReadIn::decode)?;
                 Operation::Read { fh: FileHandle(arg.fh), offset: arg.offset, size: arg.size }
@@ -252,7 +260,8 @@ impl<'a> Request<'a> {
                     .rest
                     .get(..arg.size as usize)
                     .ok_or_else(|| body.fail(Errno::EINVAL, "WRITE size exceeds frame"))?;
-                Operation::Write { fh: FileHandle(arg.fh), offset: arg.offset, data }
+                let kill_suidgid = arg.write_flags & abi::WRITE_KILL_SUIDGID != 0;
+                Operation::Write { fh: FileHandle(arg.fh), offset: arg.offset, data, kill_suidgid }
             }
             opcode::STATFS => Operation::Statfs,
             opcode::RELEASE | opcode::RELEASEDIR => {
@@ -468,6 +477,5 @@ fn setattr_changes(arg: &abi::SetattrIn) -> SetVattr {
         mtime: time(fattr::MTIME, fattr::MTIME_NOW, arg.mtime, arg.mtimensec),
         ctime: (valid & fattr::CTIME != 0).then(|| time_from_wire(arg.ctime as i64, arg.ctimensec)),
         handle: (valid & fattr::FH != 0).then_some(FileHandle(arg.fh)),
-        kill_suid_sgid: valid & fattr::KILL_SUIDGID != 0,
     }
 }

@@ -55,7 +55,13 @@ impl Display for Operation<'_> {
                 write!(f, "mask {mask:#x}, flags {flags:#x}")?;
                 fh.map_or(Ok(()), |fh| write!(f, ", fh {fh}"))
             }
-            Operation::Setattr(arg) => setattr(f, arg),
+            Operation::Setattr { changes, kill_suidgid } => {
+                setattr(f, changes)?;
+                if *kill_suidgid {
+                    f.write_str(", kill suid/sgid")?;
+                }
+                Ok(())
+            }
             Operation::Symlink { name, target } => write!(f, "{} -> {}", Name(name), Name(target)),
             Operation::Mknod { name, vtype, mode, rdev, umask } => {
                 let mode = vtype.to_mode_bits() | mode;
@@ -85,8 +91,12 @@ impl Display for Operation<'_> {
             Operation::NotifyReply { offset, data } => {
                 write!(f, "retrieved {} at {offset}: {}", Size(data.len() as u64), Bytes(data))
             }
-            Operation::Write { fh, offset, data } => {
-                write!(f, "fh {}, {} at {offset}: {}", fh.0, Size(data.len() as u64), Bytes(data))
+            Operation::Write { fh, offset, data, kill_suidgid } => {
+                write!(f, "fh {}, {} at {offset}: {}", fh.0, Size(data.len() as u64), Bytes(data))?;
+                if *kill_suidgid {
+                    f.write_str(", kill suid/sgid")?;
+                }
+                Ok(())
             }
             Operation::Release { fh, flags, .. } => write!(f, "fh {}, {}", fh.0, OpenFlags(*flags)),
             Operation::Fsync { fh, datasync, .. } => {
@@ -174,9 +184,6 @@ fn setattr(f: &mut Formatter<'_>, changes: &SetVattr) -> fmt::Result {
     }
     if let Some(handle) = changes.handle {
         parts.push(format!("fh {}", handle.0));
-    }
-    if changes.kill_suid_sgid {
-        parts.push("kill suid/sgid".into());
     }
     f.write_str(&parts.join(", "))
 }
@@ -297,7 +304,8 @@ mod tests {
     #[test]
     fn sizes_modes_flags_and_payloads_read_as_a_person_reads() {
         let data = vec![b'x'; 4 << 20];
-        let write = Operation::Write { fh: crate::fs::cookie::FileHandle(3), offset: 0, data: &data };
+        let write =
+            Operation::Write { fh: crate::fs::cookie::FileHandle(3), offset: 0, data: &data, kill_suidgid: false };
         let shown = write.to_string();
         assert_eq!(shown, format!("fh 3, 4 MiB at 0: \"{}\"…", "x".repeat(SHOWN_BYTES)));
         let create = Operation::Create {
@@ -307,13 +315,12 @@ mod tests {
             name: OsStr::new("new"),
         };
         assert_eq!(create.to_string(), "\"new\" mode 0o100644, umask 0o22, O_WRONLY|O_CREAT|O_TRUNC");
-        let setattr = Operation::Setattr(SetVattr {
-            mode: Some(0o4755),
-            size: Some(1536),
-            mtime: Some(TimeSet::Now),
-            ..Default::default()
-        });
+        let changes =
+            SetVattr { mode: Some(0o4755), size: Some(1536), mtime: Some(TimeSet::Now), ..Default::default() };
+        let setattr = Operation::Setattr { changes, kill_suidgid: false };
         assert_eq!(setattr.to_string(), "mode 0o4755, size 1.5 KiB, mtime now");
+        let chown = Operation::Setattr { changes: SetVattr { uid: Some(7), ..Default::default() }, kill_suidgid: true };
+        assert_eq!(chown.to_string(), "uid 7, kill suid/sgid");
         let xattr = Operation::Setxattr {
             name: OsStr::new("user.a"),
             value: b"v\0\xff",

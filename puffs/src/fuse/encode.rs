@@ -8,7 +8,7 @@ use std::os::unix::ffi::OsStrExt;
 use crate::fs::flags::SeekWhence;
 use crate::vattr::{libc_mode, time_to_wire, SetVattr, TimeSet, MODE_PERMISSION_BITS};
 
-use super::abi::{self, opcode, InHeader};
+use super::abi::{self, fattr, opcode, InHeader};
 use super::reply::{encode_dev, ReplyKind};
 use super::request::{lock_kind_to_wire, suspend_phase_to_wire, Operation, Request};
 
@@ -28,7 +28,6 @@ fn time_set_in(set: Option<TimeSet>, bit: u32, now: u32, (secs, nsecs): (&mut u6
 
 /// The `SETATTR` body asking for `changes`: the inverse of what the file-system side reads.
 pub fn setattr_in(changes: &SetVattr) -> abi::SetattrIn {
-    use abi::fattr;
     let mut arg = abi::SetattrIn::default();
     if let Some(mode) = changes.mode {
         arg.valid |= fattr::MODE;
@@ -56,9 +55,6 @@ pub fn setattr_in(changes: &SetVattr) -> abi::SetattrIn {
     if let Some(handle) = changes.handle {
         arg.valid |= fattr::FH;
         arg.fh = handle.0;
-    }
-    if changes.kill_suid_sgid {
-        arg.valid |= fattr::KILL_SUIDGID;
     }
     arg
 }
@@ -96,7 +92,7 @@ impl Operation<'_> {
             Operation::BatchForget { .. } => opcode::BATCH_FORGET,
             Operation::Getattr { .. } => opcode::GETATTR,
             Operation::Statx { .. } => opcode::STATX,
-            Operation::Setattr(_) => opcode::SETATTR,
+            Operation::Setattr { .. } => opcode::SETATTR,
             Operation::Readlink => opcode::READLINK,
             Operation::Symlink { .. } => opcode::SYMLINK,
             Operation::Mknod { .. } => opcode::MKNOD,
@@ -158,7 +154,7 @@ impl Operation<'_> {
             | Operation::Mknod { .. }
             | Operation::Mkdir { .. }
             | Operation::Link { .. } => ReplyKind::Entry,
-            Operation::Getattr { .. } | Operation::Setattr(_) => ReplyKind::Attr,
+            Operation::Getattr { .. } | Operation::Setattr { .. } => ReplyKind::Attr,
             Operation::Statx { .. } => ReplyKind::Statx,
             Operation::Poll { .. } => ReplyKind::Poll,
             Operation::Ioctl { .. } => ReplyKind::Ioctl,
@@ -253,7 +249,13 @@ impl Operation<'_> {
                 fh: fh.unwrap_or(0),
             }
             .encode(out),
-            Operation::Setattr(changes) => setattr_in(changes).encode(out),
+            Operation::Setattr { changes, kill_suidgid } => {
+                let mut arg = setattr_in(changes);
+                if *kill_suidgid {
+                    arg.valid |= fattr::KILL_SUIDGID;
+                }
+                arg.encode(out)
+            }
             Operation::Symlink { name, target } => {
                 push_string(out, name);
                 push_string(out, target);
@@ -280,7 +282,11 @@ impl Operation<'_> {
                 abi::LinkIn { oldnodeid: *oldnodeid }.encode(out);
                 push_string(out, name);
             }
-            Operation::Open { flags, .. } => abi::OpenIn { flags: flags.bits() as u32, open_flags: 0 }.encode(out),
+            Operation::Open { flags, kill_suidgid, .. } => abi::OpenIn {
+                flags: flags.bits() as u32,
+                open_flags: if *kill_suidgid { abi::OPEN_KILL_SUIDGID } else { 0 },
+            }
+            .encode(out),
             Operation::Read { fh, offset, size } | Operation::Readdir { fh, offset, size, .. } => {
                 abi::ReadIn { fh: fh.0, offset: *offset, size: *size, ..Default::default() }.encode(out)
             }
@@ -288,8 +294,10 @@ impl Operation<'_> {
                 abi::NotifyRetrieveIn { offset: *offset, size: data.len() as u32, ..Default::default() }.encode(out);
                 out.extend_from_slice(data);
             }
-            Operation::Write { fh, offset, data } => {
-                abi::WriteIn { fh: fh.0, offset: *offset, size: data.len() as u32, ..Default::default() }.encode(out);
+            Operation::Write { fh, offset, data, kill_suidgid } => {
+                let write_flags = if *kill_suidgid { abi::WRITE_KILL_SUIDGID } else { 0 };
+                abi::WriteIn { fh: fh.0, offset: *offset, size: data.len() as u32, write_flags, ..Default::default() }
+                    .encode(out);
                 out.extend_from_slice(data);
             }
             Operation::Release { fh, flags, flock_owner, .. } => abi::ReleaseIn {
@@ -462,13 +470,17 @@ mod tests {
                 out_size: 8,
             },
             Operation::Statx { fh: Some(5), flags: 0x2000, mask: 0x800 },
-            Operation::Setattr(SetVattr {
-                mode: Some(0o600),
-                size: Some(10),
-                atime: Some(TimeSet::Now),
-                handle: Some(FileHandle(4)),
-                ..SetVattr::default()
-            }),
+            Operation::Setattr {
+                changes: SetVattr {
+                    mode: Some(0o600),
+                    size: Some(10),
+                    atime: Some(TimeSet::Now),
+                    handle: Some(FileHandle(4)),
+                    ..SetVattr::default()
+                },
+                kill_suidgid: false,
+            },
+            Operation::Setattr { changes: SetVattr { uid: Some(7), ..SetVattr::default() }, kill_suidgid: true },
             Operation::Readlink,
             Operation::Symlink { name, target: OsStr::new("../somewhere/else") },
             Operation::Mknod { name, vtype: Vtype::Fifo, mode: 0o644, rdev: 0, umask: 0o22 },
@@ -479,10 +491,12 @@ mod tests {
             Operation::Rename { newdir: 12, flags: RenameFlags::empty(), name, newname: other },
             Operation::Rename { newdir: 12, flags: RenameFlags::NOREPLACE, name, newname: other },
             Operation::Link { oldnodeid: 8, name },
-            Operation::Open { flags: OFlag::O_RDWR, dir: false },
-            Operation::Open { flags: OFlag::O_RDONLY | OFlag::O_DIRECTORY, dir: true },
+            Operation::Open { flags: OFlag::O_RDWR, dir: false, kill_suidgid: false },
+            Operation::Open { flags: OFlag::O_RDWR | OFlag::O_TRUNC, dir: false, kill_suidgid: true },
+            Operation::Open { flags: OFlag::O_RDONLY | OFlag::O_DIRECTORY, dir: true, kill_suidgid: false },
             Operation::Read { fh: FileHandle(3), offset: 4096, size: 512 },
-            Operation::Write { fh: FileHandle(3), offset: 8, data: b"hello" },
+            Operation::Write { fh: FileHandle(3), offset: 8, data: b"hello", kill_suidgid: false },
+            Operation::Write { fh: FileHandle(3), offset: 0, data: b"x", kill_suidgid: true },
             Operation::Statfs,
             Operation::Release { fh: FileHandle(3), flags: OFlag::O_RDWR, dir: false, flock_owner: None },
             Operation::Release { fh: FileHandle(3), flags: OFlag::O_RDWR, dir: false, flock_owner: Some(LockOwner(8)) },

@@ -64,7 +64,12 @@ pub enum Operation<'a> {
         flags: u32,
         mask: u32,
     },
-    Setattr(SetVattr),
+    /// `kill_suidgid`: the set-id bits are to be dropped too (`FATTR_KILL_SUIDGID`, a
+    /// truncate or a change of owner).
+    Setattr {
+        changes: SetVattr,
+        kill_suidgid: bool,
+    },
     Readlink,
     Symlink {
         name: &'a OsStr,
@@ -100,19 +105,23 @@ pub enum Operation<'a> {
         oldnodeid: u64,
         name: &'a OsStr,
     },
+    /// `kill_suidgid`: an atomic truncating open that drops the set-id bits.
     Open {
         flags: OFlag,
         dir: bool,
+        kill_suidgid: bool,
     },
     Read {
         fh: FileHandle,
         offset: u64,
         size: u32,
     },
+    /// `kill_suidgid`: the writer may not keep the set-id bits.
     Write {
         fh: FileHandle,
         offset: u64,
         data: &'a [u8],
+        kill_suidgid: bool,
     },
     Statfs,
     /// `flock_owner`: the `flock(2)` lock of this owner is to be dropped

@@ -14,7 +14,7 @@ use nix::unistd::AccessFlags;
 use crate::cred::Cred;
 use crate::fs::answer::StatVfs;
 use crate::fs::flags::RenameFlags;
-use crate::fuse::abi::{self, ROOT_ID};
+use crate::fuse::abi::{self, InitFlags, ROOT_ID};
 use crate::fuse::reply::{attr_from_wire, decode_body, statfs_from_wire, statx_from_wire, ReplyBody, ReplyKind};
 use crate::fuse::request::Operation;
 use crate::vattr::{SetVattr, Vattr, Vtype};
@@ -347,14 +347,25 @@ impl Client {
     }
 
     /// Changes attributes of `path` (`chmod`, `chown`, `truncate`, `utimensat`: `SETATTR`);
-    /// answers the attributes after the change.
+    /// answers the attributes after the change. As the kernel does with `HANDLE_KILLPRIV_V2`,
+    /// a change of owner of a file that is not a directory, and a truncate by a caller who is
+    /// not root, ask the file system to drop the set-id bits.
     pub fn setattr(&self, path: impl AsRef<Path>, changes: &SetVattr) -> Result<Vattr, Errno> {
         let mut op = self.enter()?;
         let node = self.resolve(&mut op, path.as_ref(), true)?;
         if changes.size.is_some() && node.vattr.vtype == Vtype::Dir {
             return Err(Errno::EISDIR);
         }
-        attr_of(&self.call(node.nodeid, &Operation::Setattr(changes.clone()), Flavor::Client)?)
+        let chown = (changes.uid.is_some() || changes.gid.is_some()) && node.vattr.vtype != Vtype::Dir;
+        let kill_suidgid = self.kills_privileges(chown || (changes.size.is_some() && !self.cred.is_root()));
+        let setattr = Operation::Setattr { changes: changes.clone(), kill_suidgid };
+        attr_of(&self.call(node.nodeid, &setattr, Flavor::Client)?)
+    }
+
+    /// Whether a change that drops privileges (`drops`) is to say so to the file system: with
+    /// `HANDLE_KILLPRIV_V2` granted, the file system drops the set-id bits itself.
+    pub(super) fn kills_privileges(&self, drops: bool) -> bool {
+        drops && self.shared.lock().granted.contains(InitFlags::HANDLE_KILLPRIV_V2)
     }
 
     /// May the caller access `path` as `mode` asks (`access(2)`: `ACCESS`)? A file system

@@ -115,12 +115,17 @@ impl Client {
 
     /// Opens `path` (`open(2)`): with `O_CREAT` a missing file is created with permissions
     /// `mode` (`CREATE`, or `MKNOD` and `OPEN` if the file system has no create), `O_EXCL`
-    /// refuses an existing one with `EEXIST`, `O_TRUNC` truncates (`SETATTR`). Directories open
-    /// read-only (`OPENDIR`). The returned file holds its node until [`close`](Client::close).
+    /// refuses an existing one with `EEXIST`, `O_TRUNC` truncates (in the `OPEN` when the file
+    /// system granted `ATOMIC_O_TRUNC`, else by a `SETATTR`). Directories open read-only
+    /// (`OPENDIR`). The returned file holds its node until [`close`](Client::close).
     pub fn open(&self, path: impl AsRef<Path>, flags: OFlag, mode: u32) -> Result<OpenFile, Errno> {
         let path = path.as_ref();
         let mut op = self.enter()?;
-        let wire_flags = flags & !(OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOCTTY | OFlag::O_TRUNC);
+        let atomic_trunc = self.shared.lock().granted.contains(InitFlags::ATOMIC_O_TRUNC);
+        let mut wire_flags = flags & !(OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOCTTY);
+        if !atomic_trunc {
+            wire_flags.remove(OFlag::O_TRUNC);
+        }
         let mut created = None;
         let node = if flags.contains(OFlag::O_CREAT) {
             let (dir, name) = self.parent(&mut op, path, Errno::EISDIR)?;
@@ -147,14 +152,18 @@ impl Client {
             _ => {}
         }
         let dir = node.vattr.vtype == Vtype::Dir;
+        let truncates = created.is_none() && flags.contains(OFlag::O_TRUNC) && !dir && access != OFlag::O_RDONLY;
+        let kill_suidgid = self.kills_privileges(truncates && !self.cred.is_root());
         let (fh, unasked) = match created {
             Some(fh) => (fh, false),
-            None => self.open_node(&node, wire_flags, dir)?,
+            None => self.open_node(&node, wire_flags, dir, kill_suidgid)?,
         };
         let mut file = self.open_file(node.nodeid, fh, flags, node.vattr.vtype, unasked);
-        if created.is_none() && flags.contains(OFlag::O_TRUNC) && !dir && access != OFlag::O_RDONLY {
-            let changes = SetVattr { size: Some(0), handle: Some(FileHandle(fh)), ..SetVattr::default() };
-            if let Err(e) = self.call(node.nodeid, &Operation::Setattr(changes), Flavor::Client) {
+        if truncates && (unasked || !atomic_trunc) {
+            // As the kernel truncates for open: a SETATTR without the open file's handle.
+            let setattr =
+                Operation::Setattr { changes: SetVattr { size: Some(0), ..SetVattr::default() }, kill_suidgid };
+            if let Err(e) = self.call(node.nodeid, &setattr, Flavor::Client) {
                 self.release(&file);
                 return Err(e);
             }
@@ -246,7 +255,14 @@ impl Client {
     }
 
     /// `OPEN`/`OPENDIR` of `node`: the handle, and whether the open went unasked.
-    pub(super) fn open_node(&self, node: &Node, flags: OFlag, dir: bool) -> Result<(u64, bool), Errno> {
+    /// `kill_suidgid`: a truncating open drops the set-id bits.
+    pub(super) fn open_node(
+        &self,
+        node: &Node,
+        flags: OFlag,
+        dir: bool,
+        kill_suidgid: bool,
+    ) -> Result<(u64, bool), Errno> {
         let unasked = {
             let state = self.shared.lock();
             if dir {
@@ -258,7 +274,7 @@ impl Client {
         if unasked {
             return Ok((0, true));
         }
-        match self.call(node.nodeid, &Operation::Open { flags, dir }, Flavor::Client) {
+        match self.call(node.nodeid, &Operation::Open { flags, dir, kill_suidgid }, Flavor::Client) {
             Ok(body) => match decode_body(ReplyKind::Open, &body) {
                 Some(ReplyBody::Open(out)) => Ok((out.fh, false)),
                 _ => Err(Errno::EIO),
@@ -361,12 +377,15 @@ impl Client {
             return Err(Errno::EBADF);
         }
         let chunk = self.max_write().max(1) as usize;
+        // As the kernel writes for a caller without CAP_FSETID.
+        let kill_suidgid = self.kills_privileges(!self.cred.is_root());
         let mut written = 0;
         for piece in data.chunks(chunk) {
             let write = Operation::Write {
                 fh: FileHandle(file.fh),
                 offset: offset.saturating_add(written as u64),
                 data: piece,
+                kill_suidgid,
             };
             let body = self.call(file.nodeid, &write, Flavor::Client)?;
             let n = match decode_body(ReplyKind::Write, &body) {
@@ -413,7 +432,7 @@ impl Client {
             return Err(Errno::ENOTDIR);
         }
         let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
-        let (fh, unasked) = self.open_node(&node, flags, true)?;
+        let (fh, unasked) = self.open_node(&node, flags, true, false)?;
         let file = self.open_file(node.nodeid, fh, flags, Vtype::Dir, unasked);
         let listed = self.read_entries(&file, false).map(|entries| entries.into_iter().map(|(d, _)| d).collect());
         self.release(&file);
@@ -435,7 +454,7 @@ impl Client {
                 return Err(Errno::ENOTDIR);
             }
             let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY;
-            let (fh, unasked) = self.open_node(&node, flags, true)?;
+            let (fh, unasked) = self.open_node(&node, flags, true, false)?;
             let file = self.open_file(node.nodeid, fh, flags, Vtype::Dir, unasked);
             let listed = self.read_entries(&file, plus);
             self.release(&file);

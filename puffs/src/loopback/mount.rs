@@ -208,7 +208,9 @@ pub fn mount_nowait<F: FileSystem>(
         | InitFlags::HAS_EXPIRE_ONLY
         | InitFlags::DO_READDIRPLUS
         | InitFlags::READDIRPLUS_AUTO
-        | InitFlags::HAS_IOCTL_DIR;
+        | InitFlags::HAS_IOCTL_DIR
+        | InitFlags::HANDLE_KILLPRIV_V2
+        | InitFlags::ATOMIC_O_TRUNC;
     let init = Operation::Init(abi::InitIn {
         major: abi::KERNEL_VERSION,
         minor: abi::KERNEL_MINOR_VERSION,

@@ -102,6 +102,10 @@ impl<F: FileSystem> Session<F> {
         wanted.set(InitFlags::EXPORT_SUPPORT, self.settings.export_support());
         wanted.set(InitFlags::POSIX_LOCKS | InitFlags::FLOCK_LOCKS, vnops.contains(VnopMask::ADVLOCK));
         wanted.set(InitFlags::HAS_IOCTL_DIR, vnops.contains(VnopMask::IOCTL));
+        // Set-id bits and capabilities are dropped by the framework (see `setid`), and an open
+        // with O_TRUNC truncates there, saving the kernel a SETATTR.
+        wanted.set(InitFlags::HANDLE_KILLPRIV_V2, Self::drops_privileges());
+        wanted.set(InitFlags::ATOMIC_O_TRUNC, self.needs_open() && vnops.contains(VnopMask::SETATTR));
         wanted.set(InitFlags::CACHE_SYMLINKS, options.cache_symlinks);
         wanted.set(InitFlags::AUTO_INVAL_DATA, options.data_cache == DataCache::Auto);
         wanted.set(InitFlags::EXPLICIT_INVAL_DATA, options.data_cache == DataCache::Explicit);

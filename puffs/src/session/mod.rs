@@ -9,7 +9,8 @@
 //! - [`node`]: the node table (cookies and lookup counts);
 //! - [`notify`]: what notifications share with the session (the grant, retrievals);
 //! - [`readdirplus`]: `READDIRPLUS` from the file system's readdir and lookup;
-//! - [`posix_acl`]: what the framework does for file systems with POSIX ACLs.
+//! - [`posix_acl`]: what the framework does for file systems with POSIX ACLs;
+//! - [`setid`]: the set-id bits and capabilities a file loses when it changes.
 
 mod init;
 mod interrupt;
@@ -18,6 +19,7 @@ pub(crate) mod node;
 pub(crate) mod notify;
 mod posix_acl;
 mod readdirplus;
+mod setid;
 #[cfg(test)]
 mod tests;
 mod translate;

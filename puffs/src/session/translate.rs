@@ -11,7 +11,7 @@ use nix::fcntl::OFlag;
 use crate::dirent::DirBuf;
 use crate::fs::answer::{NewNode, Opened};
 use crate::fs::context::{Context, Ttls};
-use crate::fs::cookie::Cookie;
+use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::dispatch::Op;
 use crate::fs::flags::{FallocateFlags, UnmountFlags, WaitFor};
 use crate::fs::ioctl::Ioctl;
@@ -21,7 +21,7 @@ use crate::fs::FileSystem;
 use crate::fuse::abi::{self, InitFlags};
 use crate::fuse::reply::{attr_to_wire, statfs_to_wire, statx_to_wire, ttl_to_wire, Reply};
 use crate::fuse::request::{Operation, Request};
-use crate::vattr::{Vattr, Vtype};
+use crate::vattr::{SetVattr, Vattr, Vtype};
 
 use super::lock::{lock_flags, Asked, Asking};
 use super::posix_acl::is_acl_name;
@@ -106,6 +106,35 @@ impl<F: FileSystem> Session<F> {
         Ok(opened)
     }
 
+    /// Truncates the file just opened with `O_TRUNC` as the kernel asked (`ATOMIC_O_TRUNC`:
+    /// the open does what would otherwise be a `SETATTR` of its own), dropping its set-id
+    /// bits and capabilities too when `kill_suidgid`.
+    fn truncate_opened(
+        &self,
+        node: Cookie,
+        handle: FileHandle,
+        kill_suidgid: bool,
+        ctx: &Context<'_>,
+    ) -> Result<(), Errno> {
+        let truncate = SetVattr { size: Some(0), handle: Some(handle), ..SetVattr::default() };
+        let changes = if kill_suidgid { self.dropping_privileges(node, &truncate)? } else { truncate };
+        self.call(Op::Setattr { node, changes: &changes }, ctx).vattr()?;
+        if let Some(mode) = changes.mode {
+            self.chmod_acl(node, mode, ctx)?;
+        }
+        Ok(())
+    }
+
+    /// Closes open file `handle` of `node` (puffs `node_close`), and tells the file system
+    /// the node is inactive when it was its last open. Errors are ignored, as the kernel
+    /// ignores those of release: the descriptor is gone already.
+    fn close_node(&self, node: Cookie, handle: FileHandle, flags: OFlag, ctx: &Context<'_>) {
+        let _ = self.call(Op::Close { node, handle, flags }, ctx).done();
+        if self.nodes.closed(node) {
+            let _ = self.call(Op::Inactive { node }, ctx).done();
+        }
+    }
+
     fn data_reply(unique: u64, data: &[u8]) -> Vec<u8> {
         let mut reply = Reply::new(unique, data.len());
         reply.body().extend_from_slice(data);
@@ -160,7 +189,14 @@ impl<F: FileSystem> Session<F> {
             Operation::Getattr { .. } => {
                 Ok(self.attr_reply(unique, &self.call(Op::Getattr { node }, ctx).vattr()?, ttls))
             }
-            Operation::Setattr(changes) => {
+            Operation::Setattr { changes, kill_suidgid } => {
+                let killed;
+                let changes = if *kill_suidgid {
+                    killed = self.dropping_privileges(node, changes)?;
+                    &killed
+                } else {
+                    changes
+                };
                 let vattr = self.call(Op::Setattr { node, changes }, ctx).vattr()?;
                 if let Some(mode) = changes.mode {
                     self.chmod_acl(node, mode, ctx)?;
@@ -214,13 +250,22 @@ impl<F: FileSystem> Session<F> {
                 let vattr = self.call(Op::Link { dir: node, node: target, name }, ctx).vattr()?;
                 Ok(self.entry_reply(unique, &NewNode::new(target, vattr), 0, ttls, handed_out)?.finish())
             }
-            &Operation::Open { flags, .. } => {
+            &Operation::Open { flags, dir, kill_suidgid } => {
                 if !self.needs_open() {
                     // With FUSE_NO_OPEN(DIR)_SUPPORT the kernel takes ENOSYS as "opens always
                     // succeed" and stops sending them.
                     return Err(Errno::ENOSYS);
                 }
                 let opened = self.open_node(node, flags, ctx)?;
+                let truncates =
+                    !dir && flags.contains(OFlag::O_TRUNC) && self.granted().contains(InitFlags::ATOMIC_O_TRUNC);
+                if truncates {
+                    if let Err(e) = self.truncate_opened(node, opened.handle, kill_suidgid, ctx) {
+                        // The kernel never learns of this open: it is closed as if released.
+                        self.close_node(node, opened.handle, flags, ctx);
+                        return Err(e);
+                    }
+                }
                 let mut reply = Reply::new(unique, abi::OpenOut::SIZE);
                 Self::open_out(&mut reply, opened);
                 Ok(reply.finish())
@@ -275,7 +320,10 @@ impl<F: FileSystem> Session<F> {
                 reply.body().truncate(start + n.min(size));
                 Ok(reply.finish())
             }
-            &Operation::Write { fh, offset, data } => {
+            &Operation::Write { fh, offset, data, kill_suidgid } => {
+                if kill_suidgid {
+                    self.drop_privileges(node)?;
+                }
                 let n = self.call(Op::Write { node, handle: fh, offset, data }, ctx).size()?;
                 let mut reply = Reply::new(unique, abi::WriteOut::SIZE);
                 abi::WriteOut { size: n.min(data.len()) as u32, padding: 0 }.encode(reply.body());
@@ -302,11 +350,7 @@ impl<F: FileSystem> Session<F> {
                 if let Some(owner) = flock_owner {
                     self.release_locks(node, fh, owner, true);
                 }
-                // The kernel ignores errors of release: the descriptor is gone already.
-                let _ = self.call(Op::Close { node, handle: fh, flags }, ctx).done();
-                if self.nodes.closed(node) {
-                    let _ = self.call(Op::Inactive { node }, ctx).done();
-                }
+                self.close_node(node, fh, flags, ctx);
                 Ok(Self::empty_reply(unique))
             }
             &Operation::Fsync { fh, datasync, .. } => {
