@@ -98,7 +98,8 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
     /// framework does the rest ([`crate::acl`] has the rules): it asks the kernel for
     /// `FUSE_POSIX_ACL`, so that the kernel enforces ACLs (which turns `default_permissions`
     /// on), checks and normalizes every ACL set, sets the mode an access ACL implies (storing
-    /// no ACL where the mode says it all), keeps a stored ACL in step with `chmod`, and makes
+    /// no ACL where the mode says it all, and dropping set-group-id when the caller is
+    /// neither in the file's group nor privileged, which the kernel says with `SETXATTR_EXT`), keeps a stored ACL in step with `chmod`, and makes
     /// new nodes inherit their directory's default ACL (applying the caller's umask only where
     /// there is none). `#[puffs_fs]` checks that the impl has the operations this needs:
     /// `node_getattr`, `node_setattr`, `node_getextattr`, `node_setextattr` and

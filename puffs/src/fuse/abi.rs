@@ -489,6 +489,14 @@ wire_struct! {
     pub struct SetxattrIn { pub size: u32, pub flags: u32 }
 }
 wire_struct! {
+    /// What follows [`SetxattrIn`] once `SETXATTR_EXT` is granted (the rest of
+    /// `struct fuse_setxattr_in`).
+    pub struct SetxattrExtIn { pub setxattr_flags: u32, pub padding: u32 }
+}
+/// `SETXATTR` flag (`setxattr_flags`): setting this access ACL drops set-group-id, the caller
+/// being neither in the file's group nor privileged (`FUSE_SETXATTR_ACL_KILL_SGID`).
+pub const SETXATTR_ACL_KILL_SGID: u32 = 1 << 0;
+wire_struct! {
     /// `GETXATTR`/`LISTXATTR` body.
     pub struct GetxattrIn { pub size: u32, pub padding: u32 }
 }

@@ -18,7 +18,7 @@ use crate::vattr::{time_from_wire, SetVattr, TimeSet, Vtype, MODE_PERMISSION_BIT
 use super::abi::{self, fattr, opcode, InHeader};
 use super::reply::decode_dev;
 use super::request::{
-    check_name, ends_past_max, lock_kind_from_wire, suspend_phase_from_wire, Operation, Request, MAX_OFFSET,
+    check_name, ends_past_max, lock_kind_from_wire, suspend_phase_from_wire, Layout, Operation, Request, MAX_OFFSET,
 };
 
 /// Why a frame could not be decoded, and the errno to answer it with when it has a header.
@@ -118,8 +118,15 @@ impl NameRole {
 }
 
 impl<'a> Request<'a> {
-    /// Decodes one frame. The frame must be exactly as long as its header says.
+    /// Decodes one frame in the layout of a session that negotiated nothing. The frame must
+    /// be exactly as long as its header says.
     pub fn decode(frame: &'a [u8]) -> Result<Request<'a>, DecodeError> {
+        Request::decode_in(frame, Layout::default())
+    }
+
+    /// Decodes one frame in `layout`, the one a session's `INIT` settled. The frame must be
+    /// exactly as long as its header says.
+    pub fn decode_in(frame: &'a [u8], layout: Layout) -> Result<Request<'a>, DecodeError> {
         let header = InHeader::decode(frame).ok_or(DecodeError {
             header: None,
             errno: Errno::EIO,
@@ -284,6 +291,13 @@ impl<'a> Request<'a> {
             }
             opcode::SETXATTR => {
                 let arg = body.record(abi::SetxattrIn::SIZE, abi::SetxattrIn::decode)?;
+                let setxattr_flags = match layout.setxattr_ext {
+                    true => body.record(abi::SetxattrExtIn::SIZE, abi::SetxattrExtIn::decode)?.setxattr_flags,
+                    false => 0,
+                };
+                if setxattr_flags & !abi::SETXATTR_ACL_KILL_SGID != 0 {
+                    return Err(body.fail(Errno::EINVAL, "SETXATTR_EXT flags the kernel does not pass"));
+                }
                 let name = body.string()?;
                 if name.is_empty() {
                     return Err(body.fail(Errno::EINVAL, "empty attribute name"));
@@ -294,7 +308,8 @@ impl<'a> Request<'a> {
                     .ok_or_else(|| body.fail(Errno::EINVAL, "SETXATTR size exceeds frame"))?;
                 let flags = XattrFlags::from_bits(arg.flags)
                     .ok_or_else(|| body.fail(Errno::EINVAL, "SETXATTR flags setxattr(2) does not define"))?;
-                Operation::Setxattr { name, value, flags }
+                let acl_kill_sgid = setxattr_flags & abi::SETXATTR_ACL_KILL_SGID != 0;
+                Operation::Setxattr { name, value, flags, extended: layout.setxattr_ext, acl_kill_sgid }
             }
             opcode::GETXATTR => {
                 let arg = body.record(abi::GetxattrIn::SIZE, abi::GetxattrIn::decode)?;

@@ -115,10 +115,13 @@ impl Display for Operation<'_> {
                 lock.end,
                 lock.pid
             ),
-            Operation::Setxattr { name, value, flags } => {
+            Operation::Setxattr { name, value, flags, acl_kill_sgid, .. } => {
                 write!(f, "{} = {} {}", Name(name), Size(value.len() as u64), Bytes(value))?;
                 if !flags.is_empty() {
                     write!(f, ", flags {}", Flags(*flags))?;
+                }
+                if *acl_kill_sgid {
+                    f.write_str(", kill sgid")?;
                 }
                 Ok(())
             }
@@ -325,8 +328,10 @@ mod tests {
             name: OsStr::new("user.a"),
             value: b"v\0\xff",
             flags: crate::fs::flags::XattrFlags::CREATE,
+            extended: true,
+            acl_kill_sgid: true,
         };
-        assert_eq!(xattr.to_string(), "\"user.a\" = 3 B \"v\\0\\xff\", flags CREATE");
+        assert_eq!(xattr.to_string(), "\"user.a\" = 3 B \"v\\0\\xff\", flags CREATE, kill sgid");
         assert_eq!(Size(512).to_string(), "512 B");
         assert_eq!(Operation::Access { mode: nix::unistd::AccessFlags::from_bits_retain(6) }.to_string(), "R_OK|W_OK");
     }

@@ -311,8 +311,12 @@ impl Operation<'_> {
                 let fsync_flags = if *datasync { abi::FSYNC_FDATASYNC } else { 0 };
                 abi::FsyncIn { fh: fh.0, fsync_flags, padding: 0 }.encode(out)
             }
-            Operation::Setxattr { name, value, flags } => {
+            Operation::Setxattr { name, value, flags, extended, acl_kill_sgid } => {
                 abi::SetxattrIn { size: value.len() as u32, flags: flags.bits() }.encode(out);
+                if *extended {
+                    let setxattr_flags = if *acl_kill_sgid { abi::SETXATTR_ACL_KILL_SGID } else { 0 };
+                    abi::SetxattrExtIn { setxattr_flags, padding: 0 }.encode(out);
+                }
                 push_string(out, name);
                 out.extend_from_slice(value);
             }
@@ -418,7 +422,7 @@ mod tests {
     use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, UnmountFlags, XattrFlags};
     use crate::fs::ioctl::IoctlFlags;
     use crate::fs::lock::{FileLock, LockKind, LockOwner};
-    use crate::fuse::request::Request;
+    use crate::fuse::request::{Layout, Request};
     use crate::vattr::{SetVattr, TimeSet, Vtype};
 
     fn round_trip(op: Operation<'_>) {
@@ -503,7 +507,13 @@ mod tests {
             Operation::Release { fh: FileHandle(4), flags: OFlag::empty(), dir: true, flock_owner: None },
             Operation::Fsync { fh: FileHandle(3), datasync: true, dir: false },
             Operation::Fsync { fh: FileHandle(0), datasync: false, dir: true },
-            Operation::Setxattr { name: OsStr::new("user.a"), value: b"v\0lue", flags: XattrFlags::CREATE },
+            Operation::Setxattr {
+                name: OsStr::new("user.a"),
+                value: b"v\0lue",
+                flags: XattrFlags::CREATE,
+                extended: false,
+                acl_kill_sgid: false,
+            },
             Operation::Getxattr { name: OsStr::new("user.a"), size: 0 },
             Operation::Getxattr { name: OsStr::new("user.a"), size: 64 },
             Operation::Listxattr { size: 128 },
@@ -578,6 +588,45 @@ mod tests {
         }
     }
 
+    /// `SETXATTR` has two layouts, and the session's `INIT` says which the kernel sends.
+    #[test]
+    fn setxattr_round_trips_in_both_layouts() {
+        let header = InHeader { unique: 3, nodeid: 7, ..Default::default() };
+        let ext = Layout { setxattr_ext: true };
+        for (layout, extended) in [(Layout::default(), false), (ext, true)] {
+            for acl_kill_sgid in [false, extended] {
+                let op = Operation::Setxattr {
+                    name: OsStr::new("system.posix_acl_access"),
+                    value: b"\x02\0\0\0",
+                    flags: XattrFlags::empty(),
+                    extended,
+                    acl_kill_sgid,
+                };
+                let frame = op.encode(header);
+                assert_eq!(Request::decode_in(&frame, layout).unwrap().op, op);
+            }
+        }
+        // Read in the other layout, a frame is refused rather than misread.
+        let compat = Operation::Setxattr {
+            name: OsStr::new("user.a"),
+            value: b"v",
+            flags: XattrFlags::empty(),
+            extended: false,
+            acl_kill_sgid: false,
+        };
+        assert!(Request::decode_in(&compat.encode(header), ext).is_err(), "a compat frame in the extended layout");
+        let mut unknown = Operation::Setxattr {
+            name: OsStr::new("user.a"),
+            value: b"v",
+            flags: XattrFlags::empty(),
+            extended: true,
+            acl_kill_sgid: true,
+        }
+        .encode(header);
+        unknown[InHeader::SIZE + 8] = 0x6;
+        assert_eq!(Request::decode_in(&unknown, ext).unwrap_err().errno, Errno::EINVAL, "unknown SETXATTR_EXT flags");
+    }
+
     #[test]
     fn operations_without_an_opcode_keep_the_headers() {
         let header = InHeader { opcode: opcode::BMAP, unique: 2, ..Default::default() };
@@ -599,7 +648,8 @@ mod tests {
         };
         let rename = Operation::Rename { newdir: 1, flags: RenameFlags::NOREPLACE, name, newname: name };
         assert_eq!(refused(rename, 8, 8), Errno::EINVAL);
-        let setxattr = Operation::Setxattr { name, value: b"", flags: XattrFlags::empty() };
+        let setxattr =
+            Operation::Setxattr { name, value: b"", flags: XattrFlags::empty(), extended: false, acl_kill_sgid: false };
         assert_eq!(refused(setxattr, 4, 4), Errno::EINVAL);
         assert_eq!(refused(Operation::Access { mode: AccessFlags::R_OK }, 0, 8), Errno::EINVAL);
         let mknod = Operation::Mknod { name, vtype: Vtype::Reg, mode: 0o644, rdev: 0, umask: 0 };

@@ -16,7 +16,7 @@ use crate::fs::lock::{FileLock, LockKind, LockOwner};
 use crate::fs::poll::PollEvents;
 use crate::vattr::{SetVattr, Vtype};
 
-use super::abi::{self, InHeader};
+use super::abi::{self, InHeader, InitFlags};
 
 /// The largest offset a file may have (the kernel's `MAX_LFS_FILESIZE`).
 pub const MAX_OFFSET: u64 = i64::MAX as u64;
@@ -28,6 +28,21 @@ pub fn ends_past_max(offset: u64, len: u64) -> bool {
 
 /// Longest name accepted in a request, in bytes (`NAME_MAX`).
 pub const NAME_MAX: usize = 255;
+
+/// How frames are laid out where the `INIT` handshake decides it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Layout {
+    /// `SETXATTR` carries the whole `struct fuse_setxattr_in` (`SETXATTR_EXT`), 16 bytes
+    /// instead of the first 8.
+    pub setxattr_ext: bool,
+}
+
+impl Layout {
+    /// The layout the capabilities `granted` at `INIT` call for.
+    pub fn of(granted: InitFlags) -> Layout {
+        Layout { setxattr_ext: granted.contains(InitFlags::SETXATTR_EXT) }
+    }
+}
 
 /// A decoded request: its header and its operation with borrowed names and data.
 #[derive(Debug, PartialEq)]
@@ -137,10 +152,14 @@ pub enum Operation<'a> {
         datasync: bool,
         dir: bool,
     },
+    /// `extended`: in the layout of `SETXATTR_EXT`, which carries `acl_kill_sgid`: setting
+    /// this access ACL drops set-group-id.
     Setxattr {
         name: &'a OsStr,
         value: &'a [u8],
         flags: XattrFlags,
+        extended: bool,
+        acl_kill_sgid: bool,
     },
     Getxattr {
         name: &'a OsStr,

@@ -210,7 +210,8 @@ pub fn mount_nowait<F: FileSystem>(
         | InitFlags::READDIRPLUS_AUTO
         | InitFlags::HAS_IOCTL_DIR
         | InitFlags::HANDLE_KILLPRIV_V2
-        | InitFlags::ATOMIC_O_TRUNC;
+        | InitFlags::ATOMIC_O_TRUNC
+        | InitFlags::SETXATTR_EXT;
     let init = Operation::Init(abi::InitIn {
         major: abi::KERNEL_VERSION,
         minor: abi::KERNEL_MINOR_VERSION,

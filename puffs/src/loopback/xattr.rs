@@ -7,7 +7,9 @@ use std::path::Path;
 
 use nix::errno::Errno;
 
+use crate::acl::ACCESS_XATTR;
 use crate::fs::flags::XattrFlags;
+use crate::fuse::abi::InitFlags;
 use crate::fuse::reply::{decode_body, ReplyBody, ReplyKind};
 use crate::fuse::request::{Operation, NAME_MAX};
 
@@ -76,7 +78,9 @@ impl Client {
         self.sized(node.nodeid, |size| Operation::Getxattr { name, size })
     }
 
-    /// Sets extended attribute `name` of `path` to `value` (`SETXATTR`).
+    /// Sets extended attribute `name` of `path` to `value` (`SETXATTR`). As Linux does with
+    /// `SETXATTR_EXT` granted, setting the access ACL of a file whose group the caller is not
+    /// in, not being root, says to drop set-group-id.
     pub fn setxattr(
         &self,
         path: impl AsRef<Path>,
@@ -91,7 +95,10 @@ impl Client {
         }
         let mut op = self.enter()?;
         let node = self.resolve(&mut op, path.as_ref(), true)?;
-        let set = Operation::Setxattr { name, value, flags };
+        let extended = self.shared.lock().granted.contains(InitFlags::SETXATTR_EXT);
+        let outsider = !self.cred.is_root() && self.cred.gid != node.vattr.gid;
+        let acl_kill_sgid = extended && name == ACCESS_XATTR && outsider;
+        let set = Operation::Setxattr { name, value, flags, extended, acl_kill_sgid };
         empty_of(&self.call(node.nodeid, &set, Flavor::Client).map_err(xattr_errno)?)
     }
 

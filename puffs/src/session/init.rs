@@ -105,6 +105,8 @@ impl<F: FileSystem> Session<F> {
         // Set-id bits and capabilities are dropped by the framework (see `setid`), and an open
         // with O_TRUNC truncates there, saving the kernel a SETATTR.
         wanted.set(InitFlags::HANDLE_KILLPRIV_V2, Self::drops_privileges());
+        // Setting an access ACL then says whether set-group-id goes (see `posix_acl`).
+        wanted.set(InitFlags::SETXATTR_EXT, vnops.contains(VnopMask::SETEXTATTR));
         wanted.set(InitFlags::ATOMIC_O_TRUNC, self.needs_open() && vnops.contains(VnopMask::SETATTR));
         wanted.set(InitFlags::CACHE_SYMLINKS, options.cache_symlinks);
         wanted.set(InitFlags::AUTO_INVAL_DATA, options.data_cache == DataCache::Auto);

@@ -38,7 +38,7 @@ use crate::fs::flags::UnmountFlags;
 use crate::fs::FileSystem;
 use crate::fuse::abi::{opcode, InHeader, InitFlags, OutHeader};
 use crate::fuse::reply::Reply;
-use crate::fuse::request::{Operation, Request};
+use crate::fuse::request::{Layout, Operation, Request};
 use crate::fuse::Channel;
 use crate::settings::{clamp_request_len, Settings};
 use interrupt::Interrupts;
@@ -170,7 +170,7 @@ impl<F: FileSystem> Session<F> {
 
     /// Handles one request frame and answers it.
     pub(crate) fn handle(&self, frame: &[u8]) -> Handled {
-        let request = match Request::decode(frame) {
+        let request = match Request::decode_in(frame, Layout::of(self.granted())) {
             Ok(r) => r,
             Err(e) => {
                 self.dump(format_args!("!! {e}"));

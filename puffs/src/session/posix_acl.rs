@@ -106,6 +106,7 @@ impl<F: FileSystem> Session<F> {
         name: &OsStr,
         value: &[u8],
         flags: XattrFlags,
+        kill_sgid: bool,
         ctx: &Context<'_>,
     ) -> Result<(), Errno> {
         if !self.acl_granted() {
@@ -115,9 +116,14 @@ impl<F: FileSystem> Session<F> {
         if name == DEFAULT_XATTR {
             return self.call(Op::Setextattr { node, name, value: &acl.to_xattr(), flags }, ctx).done();
         }
-        // The access ACL decides the permission bits; set-id and sticky bits stay.
+        // The access ACL decides the permission bits; set-id and sticky bits stay, but for
+        // set-group-id when the kernel says the caller may not keep it (not in the file's
+        // group, not privileged: `SETXATTR_ACL_KILL_SGID`).
         let current = self.call(Op::Getattr { node }, ctx).vattr()?.mode;
-        let mode = (current & !0o777) | acl.mode_bits();
+        let mut mode = (current & !0o777) | acl.mode_bits();
+        if kill_sgid {
+            mode &= !0o2000;
+        }
         // Granted only to a file system with setattr and the xattr operations (see INIT).
         let changes = SetVattr { mode: Some(mode), ..SetVattr::default() };
         self.call(Op::Setattr { node, changes: &changes }, ctx).vattr()?;

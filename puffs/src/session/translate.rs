@@ -371,9 +371,9 @@ impl<F: FileSystem> Session<F> {
                 let _ = self.call(Op::Suspend { phase }, ctx).done();
                 Ok(Self::empty_reply(unique))
             }
-            &Operation::Setxattr { name, value, flags } => {
+            &Operation::Setxattr { name, value, flags, acl_kill_sgid, .. } => {
                 if is_acl_name(name) {
-                    self.set_acl(node, name, value, flags, ctx)?;
+                    self.set_acl(node, name, value, flags, acl_kill_sgid, ctx)?;
                 } else {
                     self.call(Op::Setextattr { node, name, value, flags }, ctx).done()?;
                 }
