@@ -88,6 +88,14 @@ pub type Result<T, E = Errno> = core::result::Result<T, E>;
 ///   `EXPORT_SUPPORT`: the kernel makes handles from node id and generation
 ///   ([`NewNode::generation`]) itself, and turns a handle back into a node with lookups of
 ///   `.` and `..` in the node, which reach [`node_lookup`](FileSystem::node_lookup).
+///
+/// # FUSE requests with no operation
+///
+/// Answered `ENOSYS`, which the kernel takes as "not supported": `BMAP` (block numbers for
+/// swap files and `FIBMAP`, asked only of `fuseblk` mounts of a block device, which this
+/// framework does not make), `SETUPMAPPING` and `REMOVEMAPPING` (DAX windows of virtiofs, a
+/// virtual machine's shared memory), and `CUSE_INIT` (character devices in userspace, not
+/// file systems). `IOCTL` in its unrestricted form is CUSE's too and is refused.
 #[allow(unused_variables)]
 pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
     /// Whether the file system keeps POSIX ACLs (`setfacl`, `cp -a`). Off by default: then
