@@ -65,34 +65,21 @@ impl IoctlAnswer {
     }
 }
 
-/// Where `_IOC` puts the size and direction of a command, on this architecture.
-#[cfg(any(
-    target_arch = "mips",
-    target_arch = "mips32r6",
-    target_arch = "mips64",
-    target_arch = "mips64r6",
-    target_arch = "powerpc",
-    target_arch = "powerpc64",
-    target_arch = "sparc64"
-))]
+/// Where `_IOC` puts the size and direction of a command, on this architecture: most use two
+/// direction bits above fourteen size bits; these use three above thirteen.
 mod ioc {
-    pub(super) const SIZE_BITS: u32 = 13;
+    const THREE_DIRECTION_BITS: bool = cfg!(any(
+        target_arch = "mips",
+        target_arch = "mips32r6",
+        target_arch = "mips64",
+        target_arch = "mips64r6",
+        target_arch = "powerpc",
+        target_arch = "powerpc64",
+        target_arch = "sparc64"
+    ));
+    pub(super) const SIZE_BITS: u32 = if THREE_DIRECTION_BITS { 13 } else { 14 };
     pub(super) const READ: u32 = 2;
-    pub(super) const WRITE: u32 = 4;
-}
-#[cfg(not(any(
-    target_arch = "mips",
-    target_arch = "mips32r6",
-    target_arch = "mips64",
-    target_arch = "mips64r6",
-    target_arch = "powerpc",
-    target_arch = "powerpc64",
-    target_arch = "sparc64"
-)))]
-mod ioc {
-    pub(super) const SIZE_BITS: u32 = 14;
-    pub(super) const READ: u32 = 2;
-    pub(super) const WRITE: u32 = 1;
+    pub(super) const WRITE: u32 = if THREE_DIRECTION_BITS { 4 } else { 1 };
 }
 
 /// What an `_IOC` command number says: its type, number, data size and direction.

@@ -62,8 +62,7 @@ impl<F: FileSystem> Session<F> {
         let mode = self.call(Op::Getattr { node }, &Context::ROOT).vattr()?.mode;
         if let Some(mode) = without_setid(mode) {
             let changes = SetVattr { mode: Some(mode), ..SetVattr::default() };
-            self.call(Op::Setattr { node, changes: &changes }, &Context::ROOT).vattr()?;
-            self.chmod_acl(node, mode, &Context::ROOT)?;
+            self.change_attributes(node, &changes, &Context::ROOT)?;
         }
         self.drop_capabilities(node);
         Ok(())

@@ -2,6 +2,7 @@
 //! the file system's [`Outcome`](crate::fs::dispatch::Outcome) becomes the reply frame.
 //! Lookups, creations and opens also keep the node table in step here.
 
+use std::borrow::Cow;
 use std::os::unix::ffi::{OsStrExt, OsStringExt};
 use std::sync::Arc;
 
@@ -118,11 +119,22 @@ impl<F: FileSystem> Session<F> {
     ) -> Result<(), Errno> {
         let truncate = SetVattr { size: Some(0), handle: Some(handle), ..SetVattr::default() };
         let changes = if kill_suidgid { self.dropping_privileges(node, &truncate)? } else { truncate };
-        self.call(Op::Setattr { node, changes: &changes }, ctx).vattr()?;
+        self.change_attributes(node, &changes, ctx).map(drop)
+    }
+
+    /// Changes attributes of `node` (puffs `node_setattr`), keeping a stored access ACL in
+    /// step with a new mode; answers the attributes after the change.
+    pub(super) fn change_attributes(
+        &self,
+        node: Cookie,
+        changes: &SetVattr,
+        ctx: &Context<'_>,
+    ) -> Result<Vattr, Errno> {
+        let vattr = self.call(Op::Setattr { node, changes }, ctx).vattr()?;
         if let Some(mode) = changes.mode {
             self.chmod_acl(node, mode, ctx)?;
         }
-        Ok(())
+        Ok(vattr)
     }
 
     /// Closes open file `handle` of `node` (puffs `node_close`), and tells the file system
@@ -190,17 +202,11 @@ impl<F: FileSystem> Session<F> {
                 Ok(self.attr_reply(unique, &self.call(Op::Getattr { node }, ctx).vattr()?, ttls))
             }
             Operation::Setattr { changes, kill_suidgid } => {
-                let killed;
-                let changes = if *kill_suidgid {
-                    killed = self.dropping_privileges(node, changes)?;
-                    &killed
-                } else {
-                    changes
+                let changes = match kill_suidgid {
+                    true => Cow::Owned(self.dropping_privileges(node, changes)?),
+                    false => Cow::Borrowed(changes),
                 };
-                let vattr = self.call(Op::Setattr { node, changes }, ctx).vattr()?;
-                if let Some(mode) = changes.mode {
-                    self.chmod_acl(node, mode, ctx)?;
-                }
+                let vattr = self.change_attributes(node, &changes, ctx)?;
                 Ok(self.attr_reply(unique, &vattr, ttls))
             }
             Operation::Readlink => {
