@@ -313,7 +313,8 @@ impl<F: FileSystem> Client for RealMount<F> {
     fn ioctl(&self, path: &str, command: u32, arg: u64, data: &mut [u8]) -> Outcome<i32> {
         use std::os::fd::AsRawFd;
         let file = std::fs::File::open(self.path(path)).map_err(errno)?;
-        // A command that moves no data takes its argument as a number, any other a buffer.
+        // A command that moves no data takes its argument as a number, any other a buffer
+        // (its size in the bits the x86 and Arm layout of `_IOC` gives it).
         let size = (command >> 16) & 0x3fff;
         let arg = if size == 0 { arg as libc::c_ulong } else { data.as_mut_ptr() as libc::c_ulong };
         assert!(data.len() >= size as usize, "the buffer must hold what the command declares");

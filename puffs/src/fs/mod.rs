@@ -68,8 +68,8 @@ pub type Result<T, E = Errno> = core::result::Result<T, E>;
 /// is group-executable, as Linux does, through `node_setattr` (in the same call as the
 /// truncate or the change of owner), and removes the file capabilities
 /// (`security.capability`) through [`node_deleteextattr`](FileSystem::node_deleteextattr)
-/// when that exists. The kernel then no longer asks for `security.capability` before each
-/// write. With [`node_open`](FileSystem::node_open) too, an `O_TRUNC` open truncates in the
+/// when that exists. The kernel then asks for `security.capability` once per file instead
+/// of before every write. With [`node_open`](FileSystem::node_open) too, an `O_TRUNC` open truncates in the
 /// framework (`ATOMIC_O_TRUNC`), saving the kernel a `SETATTR`.
 ///
 /// # libpuffs operations FUSE does not carry

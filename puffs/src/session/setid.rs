@@ -3,8 +3,8 @@
 //! of owner. The kernel says when (`KILL_SUIDGID` flags); the framework does it for every file
 //! system with `node_getattr` and `node_setattr`, in the file system's own operations, so none
 //! can forget it and leave a set-user-id program that anyone who could write it has rewritten.
-//! It also spares the kernel's own way, a `GETXATTR` of `security.capability` before every
-//! write.
+//! It also spares most of the kernel's own way: a `GETXATTR` of `security.capability` before
+//! every write becomes one per file (the kernel then marks files it found without privileges).
 
 use std::ffi::OsStr;
 
