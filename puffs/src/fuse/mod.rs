@@ -11,5 +11,7 @@ pub(crate) mod dump;
 pub mod encode;
 pub mod reply;
 pub mod request;
+#[cfg(test)]
+mod tests;
 
 pub use channel::Channel;
