@@ -33,7 +33,10 @@
 use std::ffi::OsStr;
 use std::time::SystemTime;
 
-use puffs::{puffs_fs, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result, StatVfs, Vattr, Vtype};
+use puffs::{
+    puffs_fs, Answered, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, NewNode, ReadOut, Result, StatVfs,
+    Vattr, Vtype,
+};
 
 /// The `hello` file system. It has no state: its tree is fixed.
 #[derive(Debug, Clone, Copy, Default)]
@@ -94,17 +97,13 @@ impl FileSystem for Hello {
         node: Cookie,
         _handle: FileHandle,
         offset: u64,
-        buf: &mut [u8],
+        out: ReadOut<'_>,
         _ctx: &Context<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Answered> {
         if node != Hello::FILE {
             return Err(Errno::EISDIR);
         }
-        let start = usize::try_from(offset).unwrap_or(usize::MAX).min(Hello::CONTENT.len());
-        let data = &Hello::CONTENT[start..];
-        let n = data.len().min(buf.len());
-        buf[..n].copy_from_slice(&data[..n]);
-        Ok(n)
+        Ok(out.reply_at(Hello::CONTENT, offset))
     }
 
     fn node_readdir(

@@ -10,8 +10,8 @@ use std::sync::{Arc, Mutex};
 
 use common::Client;
 use puffs::{
-    puffs_fs, Context, Cookie, Errno, FileHandle, FileSystem, MountFlags, NewNode, OFlag, Opened, Result, SetVattr,
-    Vattr, Vtype,
+    puffs_fs, Answered, Context, Cookie, Errno, FileHandle, FileSystem, MountFlags, NewNode, OFlag, Opened, ReadOut,
+    Result, SetVattr, Vattr, Vtype,
 };
 
 const ROOT: Cookie = Cookie(1);
@@ -77,12 +77,15 @@ impl FileSystem for Recorder {
         Ok(())
     }
 
-    fn node_read(&self, _n: Cookie, _h: FileHandle, offset: u64, buf: &mut [u8], _ctx: &Context<'_>) -> Result<usize> {
-        let data = self.0.data.lock().unwrap();
-        let start = data.len().min(offset as usize);
-        let n = buf.len().min(data.len() - start);
-        buf[..n].copy_from_slice(&data[start..start + n]);
-        Ok(n)
+    fn node_read(
+        &self,
+        _n: Cookie,
+        _h: FileHandle,
+        offset: u64,
+        out: ReadOut<'_>,
+        _ctx: &Context<'_>,
+    ) -> Result<Answered> {
+        Ok(out.reply_at(&self.0.data.lock().unwrap(), offset))
     }
 
     fn node_write(&self, _n: Cookie, _h: FileHandle, offset: u64, buf: &[u8], _ctx: &Context<'_>) -> Result<usize> {

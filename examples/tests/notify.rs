@@ -15,8 +15,8 @@ use std::time::Duration;
 
 use puffs::loopback::{self, MountArgs, Notification};
 use puffs::{
-    puffs_fs, Context, Cookie, Errno, FileHandle, FileSystem, MountFlags, NewNode, OFlag, Opened, OpenedFlags, Result,
-    UnmountFlags, Usermount, Vattr, Vtype,
+    puffs_fs, Answered, Context, Cookie, Errno, FileHandle, FileSystem, MountFlags, NewNode, OFlag, Opened,
+    OpenedFlags, ReadOut, Result, UnmountFlags, Usermount, Vattr, Vtype,
 };
 
 const ROOT: Cookie = Cookie(1);
@@ -100,15 +100,12 @@ impl FileSystem for Board {
         node: Cookie,
         _h: FileHandle,
         offset: u64,
-        buf: &mut [u8],
+        out: ReadOut<'_>,
         _ctx: &Context<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Answered> {
         self.0.reads.fetch_add(1, Ordering::SeqCst);
         let data = self.contents(node).ok_or(Errno::ENOENT)?;
-        let from = (offset as usize).min(data.len());
-        let n = buf.len().min(data.len() - from);
-        buf[..n].copy_from_slice(&data[from..from + n]);
-        Ok(n)
+        Ok(out.reply_at(&data, offset))
     }
 
     fn node_reclaim(&self, node: Cookie) {

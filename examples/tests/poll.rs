@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 
 use puffs::loopback::{self, MountArgs, Notification, Request};
 use puffs::{
-    puffs_fs, Context, Cookie, Errno, FileHandle, FileSystem, MountFlags, NewNode, OFlag, Opened, OpenedFlags,
-    PollEvents, PollWaker, Result, UnmountFlags, Usermount, Vattr, Vtype,
+    puffs_fs, Answered, Context, Cookie, Errno, FileHandle, FileSystem, MountFlags, NewNode, OFlag, Opened,
+    OpenedFlags, PollEvents, PollWaker, ReadOut, Result, UnmountFlags, Usermount, Vattr, Vtype,
 };
 
 const ROOT: Cookie = Cookie(1);
@@ -63,14 +63,14 @@ impl FileSystem for Mailbox {
         _node: Cookie,
         _h: FileHandle,
         _offset: u64,
-        buf: &mut [u8],
+        out: ReadOut<'_>,
         _ctx: &Context<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Answered> {
         let mut messages = self.0.messages.lock().unwrap();
-        let n = buf.len().min(messages.len());
-        buf[..n].copy_from_slice(&messages[..n]);
+        let n = out.size().min(messages.len());
+        let answered = out.reply(&messages[..n]);
         messages.drain(..n);
-        Ok(n)
+        Ok(answered)
     }
 
     fn node_poll(

@@ -200,7 +200,8 @@ const OPS: &[Op] = &[
     told(vnop("node_close", "CLOSE", "Close", &[NODE, HANDLE, ("flags", "crate::OFlag")], "`RELEASE`, `RELEASEDIR`"))
         .default_when_absent(),
     vnop("node_access", "ACCESS", "Access", &[NODE, ("mode", "crate::AccessFlags")], "`ACCESS`"),
-    vnop("node_read", "READ", "Read", &[NODE, HANDLE, OFFSET, ("buf", "&'a mut [u8]")], "`READ`").answers(SIZE),
+    vnop("node_read", "READ", "Read", &[NODE, HANDLE, OFFSET, ("out", "crate::ReadOut<'a>")], "`READ`")
+        .answers("crate::Answered"),
     vnop("node_write", "WRITE", "Write", &[NODE, HANDLE, OFFSET, ("data", "&'a [u8]")], "`WRITE`").answers(SIZE),
     vnop(
         "node_readdir",

@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use std::ffi::OsStr;
-//! use puffs::{puffs_fs, Cookie, Context, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result,
+//! use puffs::{puffs_fs, Answered, ReadOut, Cookie, Context, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result,
 //!             Usermount, Vattr, Vtype};
 //!
 //! struct Hello;
@@ -33,15 +33,12 @@
 //!         }
 //!     }
 //!
-//!     fn node_read(&self, node: Cookie, _fh: FileHandle, offset: u64, buf: &mut [u8],
-//!                  _ctx: &Context<'_>) -> Result<usize> {
+//!     fn node_read(&self, node: Cookie, _fh: FileHandle, offset: u64, out: ReadOut<'_>,
+//!                  _ctx: &Context<'_>) -> Result<Answered> {
 //!         if node != FILE {
 //!             return Err(Errno::EISDIR);
 //!         }
-//!         let start = TEXT.len().min(offset as usize);
-//!         let n = buf.len().min(TEXT.len() - start);
-//!         buf[..n].copy_from_slice(&TEXT[start..start + n]);
-//!         Ok(n)
+//!         Ok(out.reply_at(TEXT, offset))
 //!     }
 //!
 //!     fn node_readdir(&self, dir: Cookie, _fh: FileHandle, offset: u64, buf: &mut DirBuf<'_>,
@@ -112,6 +109,7 @@ pub use fs::ioctl::{Ioctl, IoctlAnswer, IoctlFlags};
 pub use fs::lock::{FileLock, LockFlags, LockKind, LockOp, LockOwner};
 pub use fs::mask::{vfsop_mask, vnop_mask, VfsopMask, VnopMask};
 pub use fs::poll::{PollEvents, PollWaker};
+pub use fs::read::{Answered, ReadOut};
 pub use fs::{FileSystem, Result};
 pub use nix::errno::Errno;
 pub use nix::fcntl::OFlag;

@@ -16,8 +16,8 @@ use nix::sys::resource::{setrlimit, Resource};
 use puffs::fuse::abi::{self, opcode};
 use puffs::fuse::request::Operation;
 use puffs::{
-    puffs_fs, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, NewNode, OFlag, RenameFlags, Result, Usermount,
-    Vattr, Vtype,
+    puffs_fs, Answered, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, NewNode, OFlag, ReadOut, RenameFlags,
+    Result, Usermount, Vattr, Vtype,
 };
 
 /// Answers every operation with success and records it.
@@ -70,9 +70,19 @@ impl FileSystem for Yes {
     fn node_remove(&self, _dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
         self.made("remove", name).map(drop)
     }
-    fn node_read(&self, _n: Cookie, _fh: FileHandle, _off: u64, buf: &mut [u8], _c: &Context<'_>) -> Result<usize> {
-        buf.fill(b'r');
-        Ok(buf.len())
+    fn node_read(
+        &self,
+        _n: Cookie,
+        _fh: FileHandle,
+        _off: u64,
+        out: ReadOut<'_>,
+        _c: &Context<'_>,
+    ) -> Result<Answered> {
+        let size = out.size();
+        out.fill(|buf| {
+            buf.fill(b'r');
+            Ok(size)
+        })
     }
     fn node_readdir(
         &self,

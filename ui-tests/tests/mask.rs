@@ -4,9 +4,9 @@
 use std::ffi::{OsStr, OsString};
 
 use puffs::{
-    puffs_fs, vfsop_mask, vnop_mask, AccessFlags, Context, Cookie, DirBuf, FileHandle, FileSystem, Ioctl, IoctlAnswer,
-    MountInfo, NewNode, OFlag, Opened, PollEvents, PollWaker, RenameFlags, Result, SetVattr, StatVfs, SuspendPhase,
-    UnmountFlags, Vattr, VfsopMask, VnopMask, Vtype, WaitFor, XattrFlags,
+    puffs_fs, vfsop_mask, vnop_mask, AccessFlags, Answered, Context, Cookie, DirBuf, FileHandle, FileSystem, Ioctl,
+    IoctlAnswer, MountInfo, NewNode, OFlag, Opened, PollEvents, PollWaker, ReadOut, RenameFlags, Result, SetVattr,
+    StatVfs, SuspendPhase, UnmountFlags, Vattr, VfsopMask, VnopMask, Vtype, WaitFor, XattrFlags,
 };
 
 struct Nothing;
@@ -79,9 +79,9 @@ impl FileSystem for Everything {
         _node: Cookie,
         _handle: FileHandle,
         _offset: u64,
-        _buf: &mut [u8],
+        _out: ReadOut<'_>,
         _ctx: &Context<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Answered> {
         nope()
     }
     fn node_write(

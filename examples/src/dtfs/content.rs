@@ -44,23 +44,32 @@ fn pieces(offset: u64, end: u64) -> impl Iterator<Item = (u64, usize, usize)> {
     })
 }
 
+/// What a hole reads as: zeros, as many as a chunk holds.
+static ZEROS: [u8; CHUNK as usize] = [0; CHUNK as usize];
+
+/// The bytes of a file of `size` bytes from `offset`, at most `len` of them, as they lie: slices
+/// of its chunks, and of zeros for its holes.
+pub(super) fn slices(chunks: &Chunks, size: u64, offset: u64, len: usize) -> impl Iterator<Item = &[u8]> {
+    let end = size.min(offset.saturating_add(len as u64)).max(offset);
+    pieces(offset, end)
+        .flat_map(|(index, within, len)| {
+            let stored = chunks.get(&index).map_or(&[][..], |c| c.get(within..).unwrap_or(&[]));
+            let data = &stored[..stored.len().min(len)];
+            [data, &ZEROS[..len - data.len()]]
+        })
+        .filter(|slice| !slice.is_empty())
+}
+
 /// Reads a file of `size` bytes at `offset` into `buf`; answers how many bytes were read. Holes
 /// read as zeros.
-pub(super) fn read_at(chunks: &Chunks, size: u64, offset: u64, buf: &mut [u8]) -> usize {
-    if offset >= size {
-        return 0;
-    }
-    let n = (size - offset).min(buf.len() as u64) as usize;
+#[cfg(test)]
+fn read_at(chunks: &Chunks, size: u64, offset: u64, buf: &mut [u8]) -> usize {
     let mut done = 0;
-    for (index, within, len) in pieces(offset, offset + n as u64) {
-        let out = &mut buf[done..done + len];
-        let stored = chunks.get(&index).map_or(&[][..], |c| c.get(within..).unwrap_or(&[]));
-        let copied = stored.len().min(len);
-        out[..copied].copy_from_slice(&stored[..copied]);
-        out[copied..].fill(0);
-        done += len;
+    for slice in slices(chunks, size, offset, buf.len()) {
+        buf[done..done + slice.len()].copy_from_slice(slice);
+        done += slice.len();
     }
-    n
+    done
 }
 
 /// The first data (`Data`) or hole (`Hole`) at or after `offset` in a file of `size` bytes; the

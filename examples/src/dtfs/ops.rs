@@ -5,8 +5,9 @@ use std::ffi::{OsStr, OsString};
 use std::sync::atomic::Ordering;
 
 use puffs::{
-    puffs_fs, Context, Cookie, DirBuf, Errno, FallocateFlags, FileHandle, FileLock, FileSystem, LockFlags, LockOp,
-    LockOwner, NewNode, RenameFlags, Result, SeekWhence, SetVattr, StatVfs, Vattr, Vtype, WaitFor, XattrFlags,
+    puffs_fs, Answered, Context, Cookie, DirBuf, Errno, FallocateFlags, FileHandle, FileLock, FileSystem, LockFlags,
+    LockOp, LockOwner, NewNode, ReadOut, RenameFlags, Result, SeekWhence, SetVattr, StatVfs, Vattr, Vtype, WaitFor,
+    XattrFlags,
 };
 
 use super::content;
@@ -123,13 +124,17 @@ impl FileSystem for Dtfs {
         node: Cookie,
         _handle: FileHandle,
         offset: u64,
-        buf: &mut [u8],
+        out: ReadOut<'_>,
         _ctx: &Context<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Answered> {
         let tree = read_lock(&self.tree);
         let node = tree.node(node)?;
         match &node.content {
-            Content::File(chunks) => Ok(content::read_at(chunks, node.vattr.size, offset, buf)),
+            // Sent from the chunks as they lie, under the lock: no copy.
+            Content::File(chunks) => {
+                let size = out.size();
+                Ok(out.reply_vectored(content::slices(chunks, node.vattr.size, offset, size)))
+            }
             Content::Dir(_) => Err(Errno::EISDIR),
             _ => Err(Errno::EINVAL),
         }

@@ -2,7 +2,7 @@
 
 use std::ffi::OsStr;
 
-use puffs::{Context, Cookie, Errno, FileHandle, FileSystem, RenameFlags, SetVattr, Vtype};
+use puffs::{Context, Cookie, Errno, FileHandle, FileSystem, ReadOut, RenameFlags, SetVattr, Vtype};
 
 use super::tree::{BLOCK, CHUNK, MAX_FILE_SIZE};
 use super::Dtfs;
@@ -14,10 +14,7 @@ fn write(fs: &Dtfs, node: Cookie, offset: u64, data: &[u8]) {
 }
 
 fn read(fs: &Dtfs, node: Cookie, offset: u64, len: usize) -> Vec<u8> {
-    let mut buf = vec![0xaa; len];
-    let n = fs.node_read(node, FileHandle::NONE, offset, &mut buf, &ROOT).unwrap();
-    buf.truncate(n);
-    buf
+    ReadOut::capture(len, |out| fs.node_read(node, FileHandle::NONE, offset, out, &ROOT)).unwrap()
 }
 
 #[test]

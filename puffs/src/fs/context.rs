@@ -161,6 +161,11 @@ impl Interrupt {
         self.set.load(Ordering::Acquire)
     }
 
+    /// Makes an interruption no one else holds new again, for another request.
+    pub(crate) fn reset(&self) {
+        self.set.store(false, Ordering::Release);
+    }
+
     /// Interrupts, and wakes every waiter.
     pub(crate) fn set(&self) {
         let _guard = self.lock.lock().unwrap_or_else(PoisonError::into_inner);

@@ -16,6 +16,7 @@ use crate::fs::ioctl::IoctlAnswer;
 use crate::fs::lock::FileLock;
 use crate::fs::mask::{VfsopMask, VnopMask};
 use crate::fs::poll::PollEvents;
+use crate::fs::read::Answered;
 use crate::fs::Result;
 use crate::vattr::Vattr;
 
@@ -53,6 +54,7 @@ pub enum Outcome {
     Vattr(Result<Vattr>),
     Opened(Result<Opened>),
     Size(Result<usize>),
+    Answered(Result<Answered>),
     Offset(Result<u64>),
     Lock(Result<Option<FileLock>>),
     Poll(Result<PollEvents>),
@@ -95,6 +97,7 @@ outcomes! {
     Vattr(Vattr) => vattr;
     Opened(Opened) => opened;
     Size(usize) => size;
+    Answered(Answered) => answered;
     Offset(u64) => offset;
     Lock(Option<FileLock>) => lock;
     Poll(PollEvents) => poll;

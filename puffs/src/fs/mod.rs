@@ -9,6 +9,7 @@ pub(crate) mod ioctl;
 pub(crate) mod lock;
 pub(crate) mod mask;
 pub(crate) mod poll;
+pub(crate) mod read;
 
 use std::ffi::{OsStr, OsString};
 
@@ -24,6 +25,7 @@ use crate::fs::flags::{FallocateFlags, RenameFlags, SeekWhence, SuspendPhase, Un
 use crate::fs::ioctl::{Ioctl, IoctlAnswer};
 use crate::fs::lock::{FileLock, LockFlags, LockOp, LockOwner};
 use crate::fs::poll::{PollEvents, PollWaker};
+use crate::fs::read::{Answered, ReadOut};
 use crate::settings::MountInfo;
 use crate::vattr::{SetVattr, Vattr, Vtype};
 
@@ -205,15 +207,21 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
         Err(Errno::ENOSYS)
     }
 
-    /// Read from `node` at `offset` into `buf`; answers how many bytes were read (0 at the end).
+    /// Read from `node` at `offset`, answering through `out` (puffs `node_read`; FUSE `READ`):
+    /// at most [`out.size()`](ReadOut::size) bytes, fewer at the end of the file.
+    ///
+    /// `out` sends the file system's bytes from where they are, with no copy on the way
+    /// ([`ReadOut::reply`], [`ReadOut::reply_at`], [`ReadOut::reply_vectored`]), or lends a
+    /// buffer to read into ([`ReadOut::fill`]), or reads a host file ([`ReadOut::reply_from_file`]);
+    /// each gives the [`Answered`] this method returns. An `Err` is answered instead.
     fn node_read(
         &self,
         node: Cookie,
         handle: FileHandle,
         offset: u64,
-        buf: &mut [u8],
+        out: ReadOut<'_>,
         ctx: &Context<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Answered> {
         Err(Errno::ENOSYS)
     }
 

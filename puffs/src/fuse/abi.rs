@@ -33,6 +33,19 @@ macro_rules! wire_struct {
                 $(out.extend_from_slice(&self.$field.to_le_bytes());)*
             }
 
+            /// The record's bytes, on the stack.
+            pub fn to_bytes(&self) -> [u8; $name::SIZE] {
+                let mut bytes = [0; $name::SIZE];
+                let mut at = 0usize;
+                $(
+                    let field = self.$field.to_le_bytes();
+                    bytes[at..at + field.len()].copy_from_slice(&field);
+                    at += field.len();
+                )*
+                let _ = at;
+                bytes
+            }
+
             /// Reads the record from the start of `bytes`; `None` if `bytes` is too short.
             pub fn decode(bytes: &[u8]) -> Option<$name> {
                 let mut at = 0usize;

@@ -13,6 +13,9 @@ pub struct Channel {
 }
 
 impl Channel {
+    /// The most parts [`Channel::send`] sends without allocating.
+    pub const PARTS_MAX: usize = 64;
+
     /// A channel on `fd`.
     pub fn new(fd: OwnedFd) -> Channel {
         Channel { fd }
@@ -45,12 +48,24 @@ impl Channel {
         }
     }
 
-    /// Writes one message made of `parts`; retries on `EINTR`.
+    /// Writes one message made of `parts`; retries on `EINTR`. Up to [`Channel::PARTS_MAX`]
+    /// parts go out with no allocation.
     pub fn send(&self, parts: &[&[u8]]) -> Result<(), Errno> {
-        let slices: Vec<IoSlice<'_>> = parts.iter().map(|p| IoSlice::new(p)).collect();
-        let total: usize = parts.iter().map(|p| p.len()).sum();
+        let mut slices = [IoSlice::new(&[]); Channel::PARTS_MAX];
+        if parts.len() > slices.len() {
+            return self.send_slices(&parts.iter().map(|p| IoSlice::new(p)).collect::<Vec<_>>());
+        }
+        for (slice, part) in slices.iter_mut().zip(parts) {
+            *slice = IoSlice::new(part);
+        }
+        self.send_slices(&slices[..parts.len()])
+    }
+
+    /// Writes one message made of `slices`; retries on `EINTR`.
+    pub fn send_slices(&self, slices: &[IoSlice<'_>]) -> Result<(), Errno> {
+        let total: usize = slices.iter().map(|s| s.len()).sum();
         loop {
-            match nix::sys::uio::writev(&self.fd, &slices) {
+            match nix::sys::uio::writev(&self.fd, slices) {
                 Ok(n) if n == total => return Ok(()),
                 Ok(_) => return Err(Errno::EIO),
                 Err(Errno::EINTR) => continue,

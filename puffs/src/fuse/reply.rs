@@ -19,19 +19,28 @@ pub struct Reply {
     bytes: Vec<u8>,
 }
 
+thread_local! {
+    /// A sent reply's buffer, for the next reply built on this thread: replies allocate only
+    /// while a worker's buffer grows.
+    static SPARE: std::cell::Cell<Vec<u8>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// The largest buffer kept for reuse: a reply to the largest request.
+const SPARE_MAX: usize = crate::settings::REQUEST_LEN_MAX;
+
 impl Reply {
     /// A successful reply to request `unique`, with room for `capacity` body bytes.
     pub fn new(unique: u64, capacity: usize) -> Reply {
-        let mut bytes = Vec::with_capacity(OutHeader::SIZE + capacity);
+        let mut bytes = SPARE.take();
+        bytes.clear();
+        bytes.reserve(OutHeader::SIZE + capacity);
         OutHeader { len: 0, error: 0, unique }.encode(&mut bytes);
         Reply { bytes }
     }
 
     /// An error reply (`errno` positive) to request `unique`: a header alone.
-    pub fn error(unique: u64, errno: i32) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(OutHeader::SIZE);
-        OutHeader { len: OutHeader::SIZE as u32, error: -errno, unique }.encode(&mut bytes);
-        bytes
+    pub fn error(unique: u64, errno: i32) -> [u8; OutHeader::SIZE] {
+        OutHeader { len: OutHeader::SIZE as u32, error: -errno, unique }.to_bytes()
     }
 
     /// The header of a notification (unsolicited message) with code `code` and a body of
@@ -54,6 +63,13 @@ impl Reply {
         let len = self.bytes.len() as u32;
         self.bytes[..4].copy_from_slice(&len.to_le_bytes());
         self.bytes
+    }
+
+    /// Gives back the buffer of a frame that was sent, for the next reply built on this thread.
+    pub fn recycle(frame: Vec<u8>) {
+        if frame.capacity() <= SPARE_MAX {
+            SPARE.set(frame);
+        }
     }
 }
 

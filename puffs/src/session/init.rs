@@ -42,7 +42,7 @@ impl<F: FileSystem> Session<F> {
             let mut reply = Reply::new(unique, 8);
             abi::InitOut { major: abi::KERNEL_VERSION, minor: abi::KERNEL_MINOR_VERSION, ..Default::default() }
                 .encode(reply.body());
-            self.send(unique, &reply.finish());
+            self.send(unique, &[&reply.finish()]);
             return Err(Errno::EAGAIN);
         }
         let minor = init.minor.min(abi::KERNEL_MINOR_VERSION);
@@ -73,7 +73,7 @@ impl<F: FileSystem> Session<F> {
         };
         let mut reply = Reply::new(unique, abi::InitOut::SIZE);
         out.encode(reply.body());
-        self.send(unique, &reply.finish());
+        self.send(unique, &[&reply.finish()]);
         let info = MountInfo {
             fs_name: fs_name.to_string(),
             max_request_len: self.request_len,

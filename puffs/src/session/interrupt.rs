@@ -22,7 +22,13 @@ struct State {
     in_flight: HashMap<u64, Arc<Interrupt>>,
     /// Interrupts whose target is not in flight: (the interrupt's unique id, its target's).
     waiting: VecDeque<(u64, u64)>,
+    /// The interruptions of answered requests, for new ones to reuse: starting a request
+    /// allocates nothing once the session is warm.
+    spare: Vec<Arc<Interrupt>>,
 }
+
+/// How many answered requests' interruptions are kept for reuse at most.
+const SPARE_MAX: usize = 64;
 
 /// The interrupts of one session.
 #[derive(Debug, Default)]
@@ -46,8 +52,15 @@ impl Interrupts {
 
     /// Request `unique` starts.
     pub(crate) fn start(&self, unique: u64) -> Started {
-        let interrupt = Arc::new(Interrupt::default());
         let mut state = self.lock();
+        // A spare one still held elsewhere (its request's handling is not over) is not reused.
+        let interrupt = match state.spare.pop() {
+            Some(spare) if Arc::strong_count(&spare) == 1 => {
+                spare.reset();
+                spare
+            }
+            _ => Arc::new(Interrupt::default()),
+        };
         let retry = match state.waiting.iter().position(|&(_, target)| target == unique) {
             Some(at) => {
                 state.waiting.remove(at);
@@ -62,7 +75,12 @@ impl Interrupts {
 
     /// Request `unique` was answered.
     pub(crate) fn end(&self, unique: u64) {
-        self.lock().in_flight.remove(&unique);
+        let mut state = self.lock();
+        if let Some(interrupt) = state.in_flight.remove(&unique) {
+            if state.spare.len() < SPARE_MAX {
+                state.spare.push(interrupt);
+            }
+        }
     }
 
     /// Interrupt `unique` names `target`: interrupts it if it is in flight. Answers the
@@ -93,6 +111,9 @@ mod tests {
         assert_eq!(interrupts.interrupt(100, 7), None);
         assert!(started.interrupt.is_set());
         interrupts.end(7);
+        drop(started);
+        let again = interrupts.start(8);
+        assert!(!again.interrupt.is_set(), "a reused interruption starts unset");
     }
 
     #[test]

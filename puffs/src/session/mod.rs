@@ -8,6 +8,7 @@
 //! - [`translate`]: from a wire request to the file system's operation and back to a reply;
 //! - [`node`]: the node table (cookies and lookup counts);
 //! - [`notify`]: what notifications share with the session (the grant, retrievals);
+//! - [`read`]: `READ`, answered from where the file system's bytes are;
 //! - [`readdirplus`]: `READDIRPLUS` from the file system's readdir and lookup;
 //! - [`posix_acl`]: what the framework does for file systems with POSIX ACLs;
 //! - [`setid`]: the set-id bits and capabilities a file loses when it changes.
@@ -18,6 +19,7 @@ mod lock;
 pub(crate) mod node;
 pub(crate) mod notify;
 mod posix_acl;
+mod read;
 mod readdirplus;
 mod setid;
 #[cfg(test)]
@@ -67,6 +69,21 @@ pub(crate) struct Session<F: FileSystem> {
     /// The file system already agreed to (or was told of) the unmount.
     pub(crate) unmount_told: AtomicBool,
     dump_lock: Mutex<()>,
+}
+
+thread_local! {
+    /// This worker's list of the nodes a reply hands out, kept from request to request.
+    static HANDED_OUT: std::cell::Cell<Vec<Cookie>> = const { std::cell::Cell::new(Vec::new()) };
+}
+
+/// How a request was answered.
+enum Answer {
+    /// With this frame, or this errno.
+    Frame(Result<Vec<u8>, Errno>),
+    /// Already, by the operation (a read, see `read`).
+    Sent,
+    /// Not yet: a lock request waits for the lock, and whoever releases it answers.
+    Parked,
 }
 
 /// What handling one frame led to.
@@ -134,15 +151,15 @@ impl<F: FileSystem> Session<F> {
         }
     }
 
-    /// Sends a reply; answers whether the kernel took it.
-    fn send(&self, unique: u64, frame: &[u8]) -> bool {
+    /// Sends a reply made of `parts`, the header first; answers whether the kernel took it.
+    fn send(&self, unique: u64, parts: &[&[u8]]) -> bool {
         if self.settings.opdump {
-            if let Some(h) = OutHeader::decode(frame) {
+            if let Some(h) = parts.first().and_then(|header| OutHeader::decode(header)) {
                 let verdict = if h.error == 0 { "ok".to_string() } else { format!("{:?}", Errno::from_raw(-h.error)) };
                 self.dump(format_args!("<- reply unique {unique}: {verdict}, {} bytes", h.len));
             }
         }
-        match self.channel.send(&[frame]) {
+        match self.channel.send(parts) {
             Ok(()) => true,
             // ENOENT: the request was interrupted and the kernel no longer waits for it.
             Err(Errno::ENOENT) => false,
@@ -154,14 +171,14 @@ impl<F: FileSystem> Session<F> {
     }
 
     fn send_error(&self, unique: u64, errno: Errno) {
-        self.send(unique, &Reply::error(unique, errno as i32));
+        self.send(unique, &[&Reply::error(unique, errno as i32)]);
     }
 
     /// Answers request `unique`, which was left waiting, and forgets it.
     fn answer_later(&self, unique: u64, answer: Result<Vec<u8>, Errno>) {
         match answer {
             Ok(frame) => {
-                self.send(unique, &frame);
+                self.send(unique, &[&frame]);
             }
             Err(errno) => self.send_error(unique, errno),
         }
@@ -170,6 +187,17 @@ impl<F: FileSystem> Session<F> {
 
     /// Handles one request frame and answers it.
     pub(crate) fn handle(&self, frame: &[u8]) -> Handled {
+        // The nodes a reply hands out go in this thread's list, reused: no allocation.
+        let mut handed_out = HANDED_OUT.take();
+        let handled = self.handle_with(frame, &mut handed_out);
+        handed_out.clear();
+        HANDED_OUT.set(handed_out);
+        handled
+    }
+
+    /// Handles one request frame and answers it; `handed_out` (empty) is for the nodes its
+    /// reply hands to the kernel.
+    fn handle_with(&self, frame: &[u8], handed_out: &mut Vec<Cookie>) -> Handled {
         let request = match Request::decode_in(frame, Layout::of(self.granted())) {
             Ok(r) => r,
             Err(e) => {
@@ -219,41 +247,50 @@ impl<F: FileSystem> Session<F> {
         // An operation that may hand a node to the kernel holds off reclaims until its reply is
         // delivered and the lookup counted (see `node`).
         let handing_out = request.op.hands_out_node().then(|| self.nodes.handing_out());
-        let mut handed_out = Vec::new();
         let run = || match request.op {
             // A waiting lock may be answered later, by whichever worker releases the lock.
             Operation::Setlk { fh, owner, lock, flock, wait: true } => {
                 let node = self.nodes.cookie_of(h.nodeid);
                 let asking = Asking { node, handle: fh, owner, lock, flags: lock_flags(flock, true) };
                 match self.set_lock(h.unique, asking, &ctx, started.as_ref().map(|s| &s.interrupt)) {
-                    Asked::Answer(answer) => Some(answer),
-                    Asked::Parked => None,
+                    Asked::Answer(answer) => Answer::Frame(answer),
+                    Asked::Parked => Answer::Parked,
                 }
             }
-            _ => Some(self.dispatch(&request, &ctx, &ttls, &mut handed_out)),
+            // A read's answer is sent from the file system's memory, during its method.
+            Operation::Read { fh, offset, size } => {
+                match self.read(h.unique, self.nodes.cookie_of(h.nodeid), fh, offset, size, &ctx) {
+                    Ok(()) => Answer::Sent,
+                    Err(errno) => Answer::Frame(Err(errno)),
+                }
+            }
+            _ => Answer::Frame(self.dispatch(&request, &ctx, &ttls, handed_out)),
         };
         // A panicking operation must not leave the caller waiting forever: it answers EIO.
-        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
+        let answer = std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)).unwrap_or_else(|_| {
             self.dump(format_args!("!! {} unique {} panicked in the file system", opcode::name(h.opcode), h.unique));
-            Some(Err(Errno::EIO))
+            Answer::Frame(Err(Errno::EIO))
         });
-        let Some(outcome) = outcome else {
+        let delivered = match answer {
             // Parked: its interruption stays registered, for INTERRUPT to find.
-            return Handled::Continue;
-        };
-        let delivered = match outcome {
-            Ok(frame) if wants_reply => self.send(h.unique, &frame),
-            Err(errno) if wants_reply => {
+            Answer::Parked => return Handled::Continue,
+            Answer::Sent => false,
+            Answer::Frame(Ok(frame)) if wants_reply => {
+                let delivered = self.send(h.unique, &[&frame]);
+                Reply::recycle(frame);
+                delivered
+            }
+            Answer::Frame(Err(errno)) if wants_reply => {
                 self.send_error(h.unique, errno);
                 false
             }
-            _ => false,
+            Answer::Frame(_) => false,
         };
         if started.is_some() {
             self.interrupts.end(h.unique);
         }
         if let (Some(guard), true) = (&handing_out, delivered) {
-            for &cookie in &handed_out {
+            for &cookie in handed_out.iter() {
                 self.nodes.looked_up(guard, cookie);
             }
         }
@@ -263,7 +300,7 @@ impl<F: FileSystem> Session<F> {
             // forgotten, so each is reclaimed now unless the kernel holds it from elsewhere.
             handed_out.sort_unstable();
             handed_out.dedup();
-            for cookie in handed_out {
+            for &cookie in handed_out.iter() {
                 self.nodes.not_handed_out(cookie, |cookie| self.reclaim(cookie));
             }
         }

@@ -206,3 +206,68 @@ fn a_punched_hole_goes_to_fdiscard_and_other_modes_are_not_supported_without_dis
     let (s, kernel) = session(Lookups, Settings::new("t"));
     assert_eq!(answer(&s, &kernel, &fallocate(punch)), Errno::ENOSYS as i32, "neither operation");
 }
+
+/// A file system whose reads answer in the way their offset says.
+struct Reads;
+
+#[puffs_macros::puffs_fs]
+impl FileSystem for Reads {
+    fn node_read(
+        &self,
+        _node: Cookie,
+        _handle: crate::FileHandle,
+        offset: u64,
+        out: crate::ReadOut<'_>,
+        _ctx: &Context<'_>,
+    ) -> Result<crate::Answered> {
+        const BYTES: [u8; 100] = {
+            let mut bytes = [0; 100];
+            let mut i = 0;
+            while i < 100 {
+                bytes[i] = i as u8;
+                i += 1;
+            }
+            bytes
+        };
+        match offset {
+            // More parts than a reply carries without joining them.
+            0 => Ok(out.reply_vectored(BYTES.chunks(1))),
+            // Says it read more than the buffer holds: cut to the size.
+            1 => out.fill(|buf| {
+                let n = buf.len().min(3);
+                buf[..n].copy_from_slice(&b"abc"[..n]);
+                Ok(3)
+            }),
+            _ => {
+                let _answered = out.reply(b"first");
+                Err(Errno::EIO)
+            }
+        }
+    }
+}
+
+/// The answer to a read of `size` bytes at `offset`: its bytes, or the errno.
+fn read(s: &Session<Reads>, kernel: &OwnedFd, offset: u64, size: u32) -> core::result::Result<Vec<u8>, i32> {
+    s.handle(&frame(11, ROOT_ID, &Operation::Read { fh: crate::FileHandle(1), offset, size }));
+    let frame = reply(kernel);
+    let (header, body) = split_reply(&frame).expect("a reply");
+    assert_eq!(header.unique, 11);
+    if header.error != 0 {
+        return Err(-header.error);
+    }
+    Ok(body.to_vec())
+}
+
+#[test]
+fn a_read_sends_the_parts_it_answered_in_order_cut_to_the_size_asked() {
+    let (s, kernel) = session(Reads, Settings::new("t"));
+    let all: Vec<u8> = (0..100).collect();
+    assert_eq!(read(&s, &kernel, 0, 4096), Ok(all.clone()), "a hundred parts, the last ones joined");
+    assert_eq!(read(&s, &kernel, 0, 70), Ok(all[..70].to_vec()));
+    assert_eq!(read(&s, &kernel, 1, 4096), Ok(b"abc".to_vec()), "what fill says it read");
+    assert_eq!(read(&s, &kernel, 1, 2), Ok(b"ab".to_vec()));
+    // Answered, then failed: the answer stands, and no second reply follows.
+    assert_eq!(read(&s, &kernel, 2, 4096), Ok(b"first".to_vec()));
+    nix::fcntl::fcntl(&kernel, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK)).unwrap();
+    assert_eq!(nix::unistd::read(&kernel, &mut [0; 64]), Err(Errno::EAGAIN), "one reply");
+}

@@ -316,16 +316,8 @@ impl<F: FileSystem> Session<F> {
                 reply.body().extend_from_slice(&answer.output);
                 Ok(reply.finish())
             }
-            &Operation::Read { fh, offset, size } => {
-                let size = (size as usize).min(self.request_len);
-                let mut reply = Reply::new(unique, size);
-                let start = reply.body().len();
-                reply.body().resize(start + size, 0);
-                let buf = &mut reply.body()[start..];
-                let n = self.call(Op::Read { node, handle: fh, offset, buf }, ctx).size()?;
-                reply.body().truncate(start + n.min(size));
-                Ok(reply.finish())
-            }
+            // Answered during its method, by `read`.
+            Operation::Read { .. } => Err(Errno::EIO),
             &Operation::Write { fh, offset, data, kill_suidgid } => {
                 if kill_suidgid {
                     self.drop_privileges(node)?;

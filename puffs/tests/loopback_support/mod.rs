@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use puffs::loopback::{self, Loopback, MountArgs};
 use puffs::{
-    puffs_fs, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, MountInfo, NewNode, RenameFlags, Result,
-    SetVattr, StatVfs, SuspendPhase, UnmountFlags, Usermount, Vattr, Vtype, WaitFor, XattrFlags,
+    puffs_fs, Answered, Context, Cookie, DirBuf, Errno, FileHandle, FileSystem, MountInfo, NewNode, ReadOut,
+    RenameFlags, Result, SetVattr, StatVfs, SuspendPhase, UnmountFlags, Usermount, Vattr, Vtype, WaitFor, XattrFlags,
 };
 
 /// Longest a gate holds an operation, so that a failing test cannot hang.
@@ -163,16 +163,12 @@ impl FileSystem for Recorder {
         node: Cookie,
         _fh: FileHandle,
         offset: u64,
-        buf: &mut [u8],
+        out: ReadOut<'_>,
         _ctx: &Context<'_>,
-    ) -> Result<usize> {
+    ) -> Result<Answered> {
         self.log.record(format!("read {}", node.0));
         self.log.read_gate.pass();
-        let data = b"data";
-        let start = (offset as usize).min(data.len());
-        let n = buf.len().min(data.len() - start);
-        buf[..n].copy_from_slice(&data[start..start + n]);
-        Ok(n)
+        Ok(out.reply_at(b"data", offset))
     }
 
     fn node_reclaim(&self, node: Cookie) {
@@ -335,15 +331,10 @@ impl FileSystem for Memfs {
         node: Cookie,
         _fh: FileHandle,
         offset: u64,
-        buf: &mut [u8],
+        out: ReadOut<'_>,
         _ctx: &Context<'_>,
-    ) -> Result<usize> {
-        self.with(node, |n| {
-            let start = (offset as usize).min(n.data.len());
-            let len = buf.len().min(n.data.len() - start);
-            buf[..len].copy_from_slice(&n.data[start..start + len]);
-            Ok(len)
-        })
+    ) -> Result<Answered> {
+        self.with(node, |n| Ok(out.reply_at(&n.data, offset)))
     }
 
     fn node_write(&self, node: Cookie, _fh: FileHandle, offset: u64, data: &[u8], _ctx: &Context<'_>) -> Result<usize> {

@@ -1,5 +1,5 @@
 // A method under `#[cfg]` adds its bit only when it is compiled in.
-use puffs::{puffs_fs, Cookie, Context, FileHandle, FileSystem, Result, Vattr, VnopMask, Vtype};
+use puffs::{puffs_fs, Answered, ReadOut, Cookie, Context, FileHandle, FileSystem, Result, Vattr, VnopMask, Vtype};
 
 struct Fs;
 
@@ -10,8 +10,8 @@ impl FileSystem for Fs {
     }
 
     #[cfg(any())]
-    fn node_read(&self, _node: Cookie, _fh: FileHandle, _offset: u64, _buf: &mut [u8], _ctx: &Context<'_>) -> Result<usize> {
-        Ok(0)
+    fn node_read(&self, _node: Cookie, _fh: FileHandle, _offset: u64, out: ReadOut<'_>, _ctx: &Context<'_>) -> Result<Answered> {
+        Ok(out.reply(&[]))
     }
 
     #[cfg(all())]

@@ -1,7 +1,7 @@
 // The hello file system of the crate docs compiles, and mounting it type-checks through every state.
 use std::ffi::OsStr;
 
-use puffs::{puffs_fs, Cookie, Context, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result, Usermount, Vattr, Vtype};
+use puffs::{puffs_fs, Answered, ReadOut, Cookie, Context, DirBuf, Errno, FileHandle, FileSystem, NewNode, Result, Usermount, Vattr, Vtype};
 
 struct Hello;
 
@@ -26,14 +26,11 @@ impl FileSystem for Hello {
         }
     }
 
-    fn node_read(&self, node: Cookie, _fh: FileHandle, offset: u64, buf: &mut [u8], _ctx: &Context<'_>) -> Result<usize> {
+    fn node_read(&self, node: Cookie, _fh: FileHandle, offset: u64, out: ReadOut<'_>, _ctx: &Context<'_>) -> Result<Answered> {
         if node != FILE {
             return Err(Errno::EISDIR);
         }
-        let start = TEXT.len().min(offset as usize);
-        let n = buf.len().min(TEXT.len() - start);
-        buf[..n].copy_from_slice(&TEXT[start..start + n]);
-        Ok(n)
+        Ok(out.reply_at(TEXT, offset))
     }
 
     fn node_readdir(&self, _dir: Cookie, _fh: FileHandle, offset: u64, buf: &mut DirBuf<'_>, _ctx: &Context<'_>) -> Result<()> {
