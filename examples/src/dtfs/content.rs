@@ -25,9 +25,9 @@ pub(super) fn chunk_bytes(chunks: &Chunks) -> u64 {
     chunks.values().map(|c| c.len() as u64).sum()
 }
 
-/// What a file's content occupies, in whole blocks (`st_blocks`).
-fn allocated(chunks: &Chunks) -> u64 {
-    chunks.values().map(|c| (c.len() as u64).next_multiple_of(BLOCK)).sum()
+/// What a chunk of `len` bytes occupies, in whole blocks: its share of `st_blocks`.
+fn allocated(len: usize) -> u64 {
+    (len as u64).next_multiple_of(BLOCK)
 }
 
 /// The pieces of `offset..end` by chunk: `(index, start within the chunk, length)`.
@@ -103,9 +103,9 @@ pub(super) fn seek(chunks: &Chunks, size: u64, offset: u64, whence: SeekWhence) 
 }
 
 impl FileMut<'_> {
-    /// Makes every chunk touching `offset..end` at least as long as the range needs, with
-    /// zeros: `ENOSPC` before anything changes if the space is not there.
-    fn fill_to(&mut self, offset: u64, end: u64) -> Result<()> {
+    /// Makes sure the space for every chunk touching `offset..end` to be as long as the range
+    /// needs is there: `ENOSPC` if not, before anything changes.
+    fn room_for(&self, offset: u64, end: u64) -> Result<()> {
         let growth: u64 = pieces(offset, end)
             .map(|(index, within, len)| {
                 ((within + len) as u64).saturating_sub(self.chunks.get(&index).map_or(0, |c| c.len() as u64))
@@ -114,14 +114,34 @@ impl FileMut<'_> {
         if *self.used + growth > self.capacity {
             return Err(Errno::ENOSPC);
         }
-        for (index, within, len) in pieces(offset, end) {
-            let chunk = self.chunks.entry(index).or_default();
-            if chunk.len() < within + len {
-                chunk.resize(within + len, 0);
-            }
+        Ok(())
+    }
+
+    /// Sets chunk `index`'s length to `len` through `change`, keeping the space accounting
+    /// (used bytes, `st_blocks`) in step; an emptied chunk goes.
+    fn resize_chunk(&mut self, index: u64, change: impl FnOnce(&mut Vec<u8>)) {
+        let chunk = self.chunks.entry(index).or_default();
+        let before = chunk.len();
+        change(chunk);
+        let after = chunk.len();
+        if after == 0 {
+            self.chunks.remove(&index);
         }
-        *self.used += growth;
-        self.vattr.bytes = allocated(self.chunks);
+        *self.used = *self.used + after as u64 - before as u64;
+        self.vattr.bytes = self.vattr.bytes + allocated(after) - allocated(before);
+    }
+
+    /// Makes every chunk touching `offset..end` at least as long as the range needs, with
+    /// zeros: `ENOSPC` before anything changes if the space is not there.
+    fn fill_to(&mut self, offset: u64, end: u64) -> Result<()> {
+        self.room_for(offset, end)?;
+        for (index, within, len) in pieces(offset, end) {
+            self.resize_chunk(index, |chunk| {
+                if chunk.len() < within + len {
+                    chunk.resize(within + len, 0);
+                }
+            });
+        }
         Ok(())
     }
 
@@ -138,11 +158,24 @@ impl FileMut<'_> {
         if data.is_empty() {
             return Ok(0);
         }
-        self.fill_to(offset, end)?;
+        self.room_for(offset, end)?;
         let mut done = 0;
         for (index, within, len) in pieces(offset, end) {
-            let chunk = self.chunks.get_mut(&index).expect("filled");
-            chunk[within..within + len].copy_from_slice(&data[done..done + len]);
+            let piece = &data[done..done + len];
+            // What the chunk holds is overwritten, the rest appended: fresh bytes are written
+            // once, never zeroed first. A chunk written past half its size gets all its room at
+            // once, so that appends do not move it again and again.
+            self.resize_chunk(index, |chunk| {
+                if chunk.len() < within {
+                    chunk.resize(within, 0);
+                }
+                let overlap = (chunk.len() - within).min(len);
+                chunk[within..within + overlap].copy_from_slice(&piece[..overlap]);
+                if within + len > CHUNK as usize / 2 {
+                    chunk.reserve_exact(CHUNK as usize - chunk.len());
+                }
+                chunk.extend_from_slice(&piece[overlap..]);
+            });
             done += len;
         }
         self.vattr.size = self.vattr.size.max(end);
@@ -156,16 +189,13 @@ impl FileMut<'_> {
         if size < self.vattr.size {
             let gone = self.chunks.split_off(&size.div_ceil(CHUNK));
             *self.used -= chunk_bytes(&gone);
-            if let Some(last) = self.chunks.get_mut(&(size / CHUNK)) {
-                let keep = (size % CHUNK) as usize;
-                if last.len() > keep {
-                    *self.used -= (last.len() - keep) as u64;
-                    last.truncate(keep);
-                }
+            self.vattr.bytes -= gone.values().map(|c| allocated(c.len())).sum::<u64>();
+            let keep = (size % CHUNK) as usize;
+            if self.chunks.contains_key(&(size / CHUNK)) {
+                self.resize_chunk(size / CHUNK, |last| last.truncate(keep));
             }
         }
         self.vattr.size = size;
-        self.vattr.bytes = allocated(self.chunks);
     }
 
     /// `fallocate(2)` of `offset..offset + len` with `mode`: allocate (growing the file unless
@@ -195,23 +225,18 @@ impl FileMut<'_> {
     /// inside a chunk reads zeros. The size stays.
     pub(super) fn punch(&mut self, offset: u64, end: u64) {
         for (index, within, len) in pieces(offset, end) {
-            let Some(chunk) = self.chunks.get_mut(&index) else { continue };
-            let freed = if within == 0 && len as u64 == CHUNK {
-                let freed = chunk.len();
-                self.chunks.remove(&index);
-                freed
-            } else if within + len >= chunk.len() {
-                let freed = chunk.len().saturating_sub(within);
-                chunk.truncate(within.min(chunk.len()));
-                freed
-            } else {
-                chunk[within..within + len].fill(0);
-                0
-            };
-            *self.used -= freed as u64;
+            if !self.chunks.contains_key(&index) {
+                continue;
+            }
+            self.resize_chunk(index, |chunk| {
+                if within + len >= chunk.len() {
+                    // The chunk's tail (or all of it) goes.
+                    chunk.truncate(within.min(chunk.len()));
+                } else {
+                    chunk[within..within + len].fill(0);
+                }
+            });
         }
-        self.chunks.retain(|_, c| !c.is_empty());
-        self.vattr.bytes = allocated(self.chunks);
         self.changed();
     }
 }
@@ -314,6 +339,34 @@ mod tests {
         read_at(f.chunks, f.vattr.size, 0, &mut buf);
         assert_eq!(&buf, b"abcdef", "the data is still there");
         assert_eq!(*f.used, 6);
+    }
+
+    #[test]
+    fn the_space_accounting_follows_every_change_of_content() {
+        let mut owned = Owned::new();
+        let mut f = owned.file();
+        // A fixed pseudo-random walk of writes, punches, allocations and truncations.
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = |bound: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % bound
+        };
+        for step in 0..2000 {
+            let offset = next(8 * CHUNK);
+            let len = next(3 * CHUNK) + 1;
+            match step % 4 {
+                0 => drop(f.write_at(offset, &vec![1; len as usize]).unwrap()),
+                1 => f.punch(offset, offset + len),
+                2 => f.fallocate(offset, len, FallocateFlags::KEEP_SIZE).unwrap(),
+                _ => f.set_size(next(8 * CHUNK)),
+            }
+            let bytes: u64 = f.chunks.values().map(|c| (c.len() as u64).next_multiple_of(BLOCK)).sum();
+            assert_eq!(f.vattr.bytes, bytes, "st_blocks after step {step}");
+            assert_eq!(*f.used, chunk_bytes(f.chunks), "used bytes after step {step}");
+            assert!(f.chunks.values().all(|c| !c.is_empty() && c.len() <= CHUNK as usize), "chunks after step {step}");
+        }
     }
 
     #[test]
