@@ -118,7 +118,7 @@ pub fn usage(name: &str, about: &str, own: &[OwnOption]) -> String {
          usage: {name} [OPTIONS] MOUNTPOINT\n\n\
          options:\n  \
          -o OPTIONS   mount options, comma-separated: ro, allow_other, auto_unmount,\n               \
-         default_permissions, fsname=NAME, attr_timeout=SECONDS, entry_timeout=SECONDS,\n               \
+         default_permissions, noacl, fsname=NAME, attr_timeout=SECONDS, entry_timeout=SECONDS,\n               \
          negative_timeout=SECONDS, cache_symlinks, auto_inval_data, explicit_inval_data,\n               \
          writeback_cache, direct_io_allow_mmap, nosuid, nodev, noexec, noatime, sync, dirsync\n  \
          -f           stay in the foreground (default: detach once mounted)\n  \

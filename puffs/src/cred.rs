@@ -3,8 +3,8 @@
 /// Who is asking: the credentials of the process behind a request (puffs `puffs_cred`; FUSE
 /// `uid`, `gid` and `pid` of `struct fuse_in_header`).
 ///
-/// FUSE does not carry supplementary groups. A file system that needs them for permission checks
-/// should mount with `default_permissions` and let the kernel check.
+/// FUSE does not carry supplementary groups: [`access::in_group`](crate::access::in_group) reads
+/// them when a permission check needs them, and the checks of [`crate::access`] use it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Cred {
     /// Effective user id (file-system user id on Linux).

@@ -80,6 +80,7 @@
 
 #![warn(missing_docs, missing_debug_implementations, rust_2018_idioms, unreachable_pub)]
 
+pub mod access;
 pub mod acl;
 mod cred;
 mod dirent;

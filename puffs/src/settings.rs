@@ -88,8 +88,14 @@ pub struct MountOptions {
     /// it, even by `kill -9`, so that no dead mount is left behind (libfuse's option of the
     /// same name; a small watchdog process does it, see the usermount's docs).
     pub auto_unmount: bool,
-    /// `default_permissions`: the kernel checks permissions from the mode bits.
+    /// `default_permissions`: the kernel checks permissions from the mode bits before a request
+    /// reaches the file system (at the cost of a `GETATTR` where its attributes are not cached).
+    /// Without it, the file system makes its own checks, with [`crate::access`].
     pub default_permissions: bool,
+    /// `noacl`: a file system with [`FileSystem::POSIX_ACL`](crate::FileSystem::POSIX_ACL)
+    /// mounts without ACLs (and so without the kernel's checks that come with them, unless
+    /// `default_permissions` asks for those); `acl` undoes it.
+    pub noacl: bool,
     /// `fsname=NAME`: the source shown in the mount table.
     pub fs_name: Option<String>,
     /// `attr_timeout=SECONDS`: how long the kernel caches attributes.
@@ -196,6 +202,7 @@ impl MountOptions {
                 "allow_other" => self.allow_other = true,
                 "auto_unmount" => self.auto_unmount = true,
                 "default_permissions" => self.default_permissions = true,
+                "noacl" | "acl" => self.noacl = option == "noacl",
                 "cache_symlinks" => self.cache_symlinks = true,
                 "auto_inval_data" => self.data_cache = DataCache::Auto,
                 "explicit_inval_data" => self.data_cache = DataCache::Explicit,
@@ -303,6 +310,10 @@ pub struct MountInfo {
     /// Whether POSIX ACLs were negotiated (FUSE `POSIX_ACL`): the kernel enforces the ACLs the
     /// file system keeps in extended attributes.
     pub posix_acl: bool,
+    /// Whether the kernel checks permissions before requests reach the file system: mounted
+    /// with `default_permissions`, or with POSIX ACLs, which imply it. When not, the file
+    /// system checks, with [`crate::access`]. (The loopback kernel checks nothing either way.)
+    pub kernel_checks: bool,
 }
 
 #[cfg(test)]
@@ -317,12 +328,12 @@ mod tests {
     fn mount_options_parse_with_their_values_and_refuse_the_unknown() {
         let options = MountOptions::parse(
             "ro,default_permissions,entry_timeout=2.5,negative_timeout=7,cache_symlinks,explicit_inval_data,\
-             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no",
+             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no,noacl",
         )
         .expect("parses");
         assert_eq!(options.flags, MountFlags::RDONLY);
         assert!(options.default_permissions && options.cache_symlinks && options.writeback_cache);
-        assert!(options.direct_io_allow_mmap);
+        assert!(options.direct_io_allow_mmap && options.noacl);
         assert_eq!(options.entry_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(options.negative_timeout, Some(Duration::from_secs(7)));
         assert_eq!(options.data_cache, DataCache::Explicit);

@@ -81,6 +81,7 @@ impl<F: FileSystem> Session<F> {
             cookie_hash_buckets: self.nodes.bucket_count(),
             protocol: (abi::KERNEL_VERSION, minor),
             posix_acl: self.acl_granted(),
+            kernel_checks: self.settings.options.default_permissions || self.acl_granted(),
         };
         let _ = self.call(Op::Mounted { info: &info }, &Context::ROOT).done();
         Ok(info)
@@ -117,7 +118,7 @@ impl<F: FileSystem> Session<F> {
         let plus = vnops.contains(VnopMask::READDIR | VnopMask::LOOKUP);
         wanted.set(InitFlags::DO_READDIRPLUS, plus && options.readdirplus != ReaddirPlus::Never);
         wanted.set(InitFlags::READDIRPLUS_AUTO, plus && options.readdirplus == ReaddirPlus::Auto);
-        if F::POSIX_ACL {
+        if F::POSIX_ACL && !options.noacl {
             let needed = VnopMask::GETATTR
                 | VnopMask::SETATTR
                 | VnopMask::GETEXTATTR
