@@ -83,8 +83,8 @@ impl<'a> ReadOut<'a> {
     }
 
     /// Answers `parts` one after the other (cut to [`size`](ReadOut::size) in all), as a file
-    /// kept in chunks holds them: sent together, with no copy into one buffer (beyond 63 parts,
-    /// the rest are joined).
+    /// kept in chunks holds them: sent together, with no copy into one buffer (past sixty-odd
+    /// parts, the rest are joined into one, at the cost of a copy).
     pub fn reply_vectored<'p>(self, parts: impl IntoIterator<Item = &'p [u8]>) -> Answered {
         self.sink.send(&mut parts.into_iter(), self.size);
         Answered { _private: () }

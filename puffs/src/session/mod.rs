@@ -274,6 +274,7 @@ impl<F: FileSystem> Session<F> {
         let delivered = match answer {
             // Parked: its interruption stays registered, for INTERRUPT to find.
             Answer::Parked => return Handled::Continue,
+            // A read hands out no node: whether it was delivered matters to no one.
             Answer::Sent => false,
             Answer::Frame(Ok(frame)) if wants_reply => {
                 let delivered = self.send(h.unique, &[&frame]);

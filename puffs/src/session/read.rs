@@ -1,9 +1,9 @@
 //! `READ`: the file system answers through a [`ReadOut`], and the session sends its bytes to
 //! the kernel from where they are, behind a header built on the stack. A read into a buffer
-//! ([`ReadOut::fill`], [`ReadOut::reply_from_file`]) uses the worker's own, kept from one read to the
-//! next, so no read allocates or zero-fills.
+//! ([`ReadOut::fill`], [`ReadOut::reply_from_file`]) uses the worker's own, kept from one read
+//! to the next, so no read allocates or zero-fills.
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use nix::errno::Errno;
 
@@ -19,7 +19,7 @@ use super::Session;
 
 thread_local! {
     /// The buffer this worker lends to [`ReadOut::fill`]: it only grows, zeroed as it does.
-    static FILL: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+    static FILL: Cell<Vec<u8>> = const { Cell::new(Vec::new()) };
 }
 
 /// One read's answer on its way to the kernel.
@@ -62,14 +62,14 @@ impl<F: FileSystem> ReadSink for ReadReply<'_, F> {
     }
 
     fn fill(&self, size: usize, read: &mut dyn FnMut(&mut [u8]) -> crate::fs::Result<usize>) -> crate::fs::Result<()> {
-        // Taken out for the call, so that a read that reads (a nested session) finds none
-        // borrowed and grows its own.
-        let mut buf = FILL.with(|fill| std::mem::take(&mut *fill.borrow_mut()));
+        // Taken out for the call: a read that reads through another session on this thread
+        // finds none and grows its own.
+        let mut buf = FILL.take();
         if buf.len() < size {
             buf.resize(size, 0);
         }
         let result = read(&mut buf[..size]).map(|n| self.send(&mut std::iter::once(&buf[..n.min(size)]), size));
-        FILL.with(|fill| *fill.borrow_mut() = buf);
+        FILL.set(buf);
         result
     }
 }
