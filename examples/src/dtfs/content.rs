@@ -103,8 +103,8 @@ pub(super) fn seek(chunks: &Chunks, size: u64, offset: u64, whence: SeekWhence) 
 }
 
 impl FileMut<'_> {
-    /// Makes sure the space for every chunk touching `offset..end` to be as long as the range
-    /// needs is there: `ENOSPC` if not, before anything changes.
+    /// Makes sure there is space for every chunk touching `offset..end` to grow as the range
+    /// needs: `ENOSPC` if not, before anything changes.
     fn room_for(&self, offset: u64, end: u64) -> Result<()> {
         let growth: u64 = pieces(offset, end)
             .map(|(index, within, len)| {
@@ -117,8 +117,8 @@ impl FileMut<'_> {
         Ok(())
     }
 
-    /// Sets chunk `index`'s length to `len` through `change`, keeping the space accounting
-    /// (used bytes, `st_blocks`) in step; an emptied chunk goes.
+    /// Changes chunk `index` (empty if there was none) through `change`, keeping the space
+    /// accounting (used bytes, `st_blocks`) in step with its new length; an emptied chunk goes.
     fn resize_chunk(&mut self, index: u64, change: impl FnOnce(&mut Vec<u8>)) {
         let chunk = self.chunks.entry(index).or_default();
         let before = chunk.len();
