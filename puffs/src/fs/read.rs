@@ -48,10 +48,11 @@ pub struct Answered {
 
 /// Whoever sends a read's answer: the session, or [`ReadOut::capture`].
 pub(crate) trait ReadSink {
-    /// Sends `parts`, one after the other and cut to `limit` bytes in all.
-    fn send(&self, parts: &mut dyn Iterator<Item = &[u8]>, limit: usize);
+    /// Sends `parts`, one after the other: [`ReadOut`] has cut them to its size already.
+    fn send(&self, parts: &mut dyn Iterator<Item = &[u8]>);
 
-    /// Lends a buffer of `size` bytes to `read` and sends the bytes it says it read.
+    /// Lends a buffer of `size` bytes to `read` and sends as many of its first bytes as `read`
+    /// answers (never more than the buffer holds: [`ReadOut::fill`] sees to that).
     fn fill(&self, size: usize, read: &mut dyn FnMut(&mut [u8]) -> Result<usize>) -> Result<()>;
 
     /// Sends up to `size` bytes of `file` from `offset`.
@@ -86,7 +87,15 @@ impl<'a> ReadOut<'a> {
     /// kept in chunks holds them: sent together, with no copy into one buffer (past sixty-odd
     /// parts, the rest are joined into one, at the cost of a copy).
     pub fn reply_vectored<'p>(self, parts: impl IntoIterator<Item = &'p [u8]>) -> Answered {
-        self.sink.send(&mut parts.into_iter(), self.size);
+        let mut cut = parts
+            .into_iter()
+            .scan(self.size, |left, part| {
+                let part = &part[..part.len().min(*left)];
+                *left -= part.len();
+                Some(part)
+            })
+            .filter(|part| !part.is_empty());
+        self.sink.send(&mut cut);
         Answered { _private: () }
     }
 
@@ -98,7 +107,7 @@ impl<'a> ReadOut<'a> {
     pub fn fill(self, read: impl FnOnce(&mut [u8]) -> Result<usize>) -> Result<Answered> {
         let mut read = Some(read);
         self.sink.fill(self.size, &mut |buf| match read.take() {
-            Some(read) => read(buf),
+            Some(read) => read(buf).map(|n| n.min(buf.len())),
             None => Err(Errno::EIO),
         })?;
         Ok(Answered { _private: () })
@@ -128,7 +137,7 @@ impl std::fmt::Debug for ReadOut<'_> {
 
 /// The bytes at `offset` of `file` into `buf`, reading again after a short read until `buf` is
 /// full or the file ends; answers how many.
-pub(crate) fn pread_full(file: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize> {
+fn pread_full(file: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         let at = i64::try_from(offset.saturating_add(done as u64)).map_err(|_| Errno::EINVAL)?;
@@ -149,18 +158,17 @@ struct Capture {
 }
 
 impl ReadSink for Capture {
-    fn send(&self, parts: &mut dyn Iterator<Item = &[u8]>, limit: usize) {
+    fn send(&self, parts: &mut dyn Iterator<Item = &[u8]>) {
         let mut bytes = self.bytes.borrow_mut();
         for part in parts {
-            let room = limit - bytes.len();
-            bytes.extend_from_slice(&part[..part.len().min(room)]);
+            bytes.extend_from_slice(part);
         }
     }
 
     fn fill(&self, size: usize, read: &mut dyn FnMut(&mut [u8]) -> Result<usize>) -> Result<()> {
         let mut buf = vec![0; size];
-        let n = read(&mut buf)?.min(size);
-        self.send(&mut std::iter::once(&buf[..n]), size);
+        let n = read(&mut buf)?;
+        self.send(&mut std::iter::once(&buf[..n]));
         Ok(())
     }
 }

@@ -31,16 +31,12 @@ struct ReadReply<'s, F: FileSystem> {
 }
 
 impl<F: FileSystem> ReadSink for ReadReply<'_, F> {
-    fn send(&self, parts: &mut dyn Iterator<Item = &[u8]>, limit: usize) {
+    fn send(&self, parts: &mut dyn Iterator<Item = &[u8]>) {
         let mut cut: [&[u8]; Channel::PARTS_MAX] = [&[]; Channel::PARTS_MAX];
         let mut count = 1;
         let mut total = 0;
         let mut joined = Vec::new();
         for part in parts {
-            let part = &part[..part.len().min(limit - total)];
-            if part.is_empty() {
-                continue;
-            }
             if count < cut.len() - 1 {
                 cut[count] = part;
                 count += 1;
@@ -54,7 +50,7 @@ impl<F: FileSystem> ReadSink for ReadReply<'_, F> {
             cut[count] = &joined;
             count += 1;
         }
-        let len = u32::try_from(OutHeader::SIZE + total).expect("a read's answer is cut to the request length");
+        let len = u32::try_from(OutHeader::SIZE + total).expect("a read's answer is cut to the clamped request size");
         let header = OutHeader { len, error: 0, unique: self.unique }.to_bytes();
         cut[0] = &header;
         self.sent.set(true);
@@ -68,7 +64,7 @@ impl<F: FileSystem> ReadSink for ReadReply<'_, F> {
         if buf.len() < size {
             buf.resize(size, 0);
         }
-        let result = read(&mut buf[..size]).map(|n| self.send(&mut std::iter::once(&buf[..n.min(size)]), size));
+        let result = read(&mut buf[..size]).map(|n| self.send(&mut std::iter::once(&buf[..n])));
         FILL.set(buf);
         result
     }
