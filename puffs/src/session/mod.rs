@@ -151,6 +151,12 @@ impl<F: FileSystem> Session<F> {
         }
     }
 
+    /// The room a reply gets for the `size` the kernel asked (a read, a listing): the size is
+    /// the peer's, so it is clamped to the request length before anything is allocated or lent.
+    fn reply_room(&self, size: u32) -> usize {
+        (size as usize).min(self.request_len)
+    }
+
     /// Sends a reply made of `parts`, the header first; answers whether the kernel took it.
     fn send(&self, unique: u64, parts: &[&[u8]]) -> bool {
         if self.settings.opdump {

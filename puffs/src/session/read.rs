@@ -82,8 +82,7 @@ impl<F: FileSystem> Session<F> {
         size: u32,
         ctx: &Context<'_>,
     ) -> Result<(), Errno> {
-        // The size is the peer's: clamp it before anything is lent.
-        let size = (size as usize).min(self.request_len);
+        let size = self.reply_room(size);
         let reply = ReadReply { session: self, unique, sent: Cell::new(false) };
         let answered = self.call(Op::Read { node, handle, offset, out: ReadOut::new(size, &reply) }, ctx).answered();
         match answered {

@@ -41,8 +41,7 @@ impl<F: FileSystem> Session<F> {
         ctx: &Context<'_>,
         handed_out: &mut Vec<Cookie>,
     ) -> Result<Vec<u8>, Errno> {
-        // The size is the peer's: clamp it before anything is allocated.
-        let size = (size as usize).min(self.request_len);
+        let size = self.reply_room(size);
         // The names are listed into as much room as the reply has; each then grows by its
         // entry, so the reply ends at the first that no longer fits, and the kernel asks again
         // from that entry's offset.

@@ -331,8 +331,7 @@ impl<F: FileSystem> Session<F> {
                 self.readdirplus(unique, node, fh, offset, size, ctx, handed_out)
             }
             &Operation::Readdir { fh, offset, size, plus: false } => {
-                // The size is the peer's: clamp it before anything is allocated.
-                let size = (size as usize).min(self.request_len);
+                let size = self.reply_room(size);
                 let mut reply = Reply::new(unique, size);
                 let mut buf = DirBuf::new(reply.body(), size);
                 self.call(Op::Readdir { dir: node, handle: fh, offset, buf: &mut buf }, ctx).done()?;
