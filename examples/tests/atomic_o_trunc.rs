@@ -133,3 +133,71 @@ fn an_open_with_o_trunc_truncates_on_a_real_mount() {
     the_open_truncates(&mount, &fs);
     mount.unmount();
 }
+
+/// A file system whose `node_open` answers `ENOSYS` ("no opens needed") and that has no
+/// `node_close`: the kernel stops sending opens after the first, and an `O_TRUNC` open must
+/// then still truncate, through a `SETATTR` of the kernel's.
+#[derive(Default, Clone)]
+struct Openless(Recorder);
+
+#[puffs_fs]
+impl FileSystem for Openless {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
+        self.0.node_lookup(dir, name, ctx)
+    }
+
+    fn node_getattr(&self, node: Cookie, ctx: &Context<'_>) -> Result<Vattr> {
+        self.0.node_getattr(node, ctx)
+    }
+
+    fn node_setattr(&self, node: Cookie, changes: &SetVattr, ctx: &Context<'_>) -> Result<Vattr> {
+        self.0.node_setattr(node, changes, ctx)
+    }
+
+    fn node_open(&self, _node: Cookie, _flags: OFlag, _ctx: &Context<'_>) -> Result<Opened> {
+        *self.0 .0.opens.lock().unwrap() += 1;
+        Err(Errno::ENOSYS)
+    }
+
+    fn node_read(
+        &self,
+        n: Cookie,
+        h: FileHandle,
+        offset: u64,
+        out: ReadOut<'_>,
+        ctx: &Context<'_>,
+    ) -> Result<Answered> {
+        self.0.node_read(n, h, offset, out, ctx)
+    }
+
+    fn node_write(&self, n: Cookie, h: FileHandle, offset: u64, buf: &[u8], ctx: &Context<'_>) -> Result<usize> {
+        self.0.node_write(n, h, offset, buf, ctx)
+    }
+}
+
+fn an_openless_open_truncates(c: &impl Client, fs: &Openless) {
+    let record = &fs.0 .0;
+    c.write_file("f", b"contents").unwrap();
+    assert_eq!(*record.opens.lock().unwrap(), 1, "ENOSYS stopped the opens");
+    c.write_file("f", b"new").unwrap();
+    assert_eq!(c.read_file("f").unwrap(), b"new", "the second open truncated");
+    assert_eq!(*record.opens.lock().unwrap(), 1, "opens stay stopped");
+    assert_eq!(*record.truncates.lock().unwrap(), [(0, None), (0, None)], "each truncation a SETATTR of its own");
+}
+
+#[test]
+fn an_open_answered_enosys_still_truncates_on_the_loopback_kernel() {
+    let fs = Openless::default();
+    let mount = common::LoopbackMount::mount(fs.clone(), "openless", ROOT);
+    an_openless_open_truncates(&mount, &fs);
+    mount.unmount();
+}
+
+#[test]
+#[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
+fn an_open_answered_enosys_still_truncates_on_a_real_mount() {
+    let fs = Openless::default();
+    let mount = common::RealMount::mount(fs.clone(), "openless", ROOT, MountFlags::empty(), "");
+    an_openless_open_truncates(&mount, &fs);
+    mount.unmount();
+}

@@ -27,6 +27,7 @@
 //! ```
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::unistd::AccessFlags;
 
 use crate::cred::Cred;
@@ -68,6 +69,25 @@ pub fn access(node: &Vattr, wanted: AccessFlags, cred: &Cred) -> Result<()> {
     } else {
         Err(Errno::EACCES)
     }
+}
+
+/// May `cred` open `node` with `open(2)` flags `flags` (`node_open`)? Reading and writing
+/// take the matching right, and `O_TRUNC` the right to write (`EACCES`), as the kernel's
+/// `may_open` says; an open with `O_CREAT` follows the creation of the file for the same
+/// caller and is allowed whatever the file's mode.
+pub fn access_open(node: &Vattr, flags: OFlag, cred: &Cred) -> Result<()> {
+    if flags.contains(OFlag::O_CREAT) {
+        return Ok(());
+    }
+    let mut wanted = match flags & OFlag::O_ACCMODE {
+        OFlag::O_WRONLY => AccessFlags::W_OK,
+        OFlag::O_RDWR => AccessFlags::R_OK | AccessFlags::W_OK,
+        _ => AccessFlags::R_OK,
+    };
+    if flags.contains(OFlag::O_TRUNC) {
+        wanted |= AccessFlags::W_OK;
+    }
+    access(node, wanted, cred)
 }
 
 /// May `cred` give `node` the owner `uid` and the group `gid` (`None`: unchanged)? (puffs
@@ -203,6 +223,23 @@ mod tests {
         let odd = node(Vtype::Reg, 0o077, 10, 20);
         assert_eq!(access(&odd, r, &OWNER), Err(Errno::EACCES));
         assert_eq!(access(&odd, AccessFlags::F_OK, &OTHER), Ok(()), "existence needs nothing");
+    }
+
+    #[test]
+    fn an_open_takes_the_rights_its_access_mode_and_truncation_ask() {
+        let file = node(Vtype::Reg, 0o640, 10, 20);
+        assert_eq!(access_open(&file, OFlag::O_RDWR, &OWNER), Ok(()));
+        assert_eq!(access_open(&file, OFlag::O_RDONLY, &MEMBER), Ok(()));
+        assert_eq!(access_open(&file, OFlag::O_WRONLY, &MEMBER), Err(Errno::EACCES));
+        assert_eq!(
+            access_open(&file, OFlag::O_RDONLY | OFlag::O_TRUNC, &MEMBER),
+            Err(Errno::EACCES),
+            "truncating writes"
+        );
+        assert_eq!(access_open(&file, OFlag::O_RDONLY, &OTHER), Err(Errno::EACCES));
+        let made = node(Vtype::Reg, 0o000, 12, 30);
+        assert_eq!(access_open(&made, OFlag::O_RDWR | OFlag::O_CREAT, &OTHER), Ok(()), "just created for the caller");
+        assert_eq!(access_open(&made, OFlag::O_RDWR, &OTHER), Err(Errno::EACCES));
     }
 
     #[test]

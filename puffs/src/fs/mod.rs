@@ -71,8 +71,10 @@ pub type Result<T, E = Errno> = core::result::Result<T, E>;
 /// truncate or the change of owner), and removes the file capabilities
 /// (`security.capability`) through [`node_deleteextattr`](FileSystem::node_deleteextattr)
 /// when that exists. The kernel then asks for `security.capability` once per file instead
-/// of before every write. With [`node_open`](FileSystem::node_open) too, an `O_TRUNC` open truncates in the
-/// framework (`ATOMIC_O_TRUNC`), saving the kernel a `SETATTR`.
+/// of before every write. With [`node_open`](FileSystem::node_open) and
+/// [`node_close`](FileSystem::node_close) or [`node_inactive`](FileSystem::node_inactive) too,
+/// an `O_TRUNC` open truncates in the framework (`ATOMIC_O_TRUNC`), saving the kernel a
+/// `SETATTR`.
 ///
 /// # libpuffs operations FUSE does not carry
 ///
@@ -193,6 +195,16 @@ pub trait FileSystem: Send + Sync + 'static + dispatch::Dispatch {
     /// open, through [`node_setattr`](FileSystem::node_setattr) with the new handle, and a
     /// failed truncation closes it again ([`node_close`](FileSystem::node_close)): the open
     /// need not truncate itself.
+    ///
+    /// `Err(ENOSYS)` says opens need nothing from this file system: unless it has
+    /// [`node_close`](FileSystem::node_close) or [`node_inactive`](FileSystem::node_inactive),
+    /// the kernel stops sending opens (of files, or of directories: each on its own) for the
+    /// rest of the mount and opens with handle 0, as if `node_open` were absent (FUSE
+    /// `no_open`); with them, that open gets handle 0. A file system that checks permissions
+    /// itself checks here ([`access::access_open`](crate::access::access_open)), and answers
+    /// `ENOSYS` when the kernel checks ([`MountInfo::kernel_checks`]), so that opens cost no
+    /// round trip. The open that follows [`node_create`](FileSystem::node_create) carries
+    /// `O_CREAT`: the file was just made for the caller, who may open it whatever its mode.
     fn node_open(&self, node: Cookie, flags: OFlag, ctx: &Context<'_>) -> Result<Opened> {
         Err(Errno::ENOSYS)
     }

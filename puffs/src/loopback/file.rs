@@ -159,8 +159,9 @@ impl Client {
             None => self.open_node(&node, wire_flags, dir, kill_suidgid)?,
         };
         let mut file = self.open_file(node.nodeid, fh, flags, node.vattr.vtype, unasked);
-        if truncates && (unasked || !atomic_trunc) {
-            // As the kernel truncates for open: a SETATTR without the open file's handle.
+        if truncates && !atomic_trunc {
+            // As the kernel truncates for open: a SETATTR without the open file's handle. With
+            // ATOMIC_O_TRUNC it leaves truncation to the OPEN, even an OPEN it no longer sends.
             let setattr =
                 Operation::Setattr { changes: SetVattr { size: Some(0), ..SetVattr::default() }, kill_suidgid };
             if let Err(e) = self.call(node.nodeid, &setattr, Flavor::Client) {

@@ -108,7 +108,9 @@ impl<F: FileSystem> Session<F> {
         wanted.set(InitFlags::HANDLE_KILLPRIV_V2, Self::drops_privileges());
         // Setting an access ACL then says whether set-group-id goes (see `posix_acl`).
         wanted.set(InitFlags::SETXATTR_EXT, vnops.contains(VnopMask::SETEXTATTR));
-        wanted.set(InitFlags::ATOMIC_O_TRUNC, self.needs_open() && vnops.contains(VnopMask::SETATTR));
+        // Only when every open reaches the framework: the kernel leaves truncation to the OPEN
+        // even once an `ENOSYS` has stopped it sending any.
+        wanted.set(InitFlags::ATOMIC_O_TRUNC, self.needs_release() && vnops.contains(VnopMask::SETATTR));
         wanted.set(InitFlags::CACHE_SYMLINKS, options.cache_symlinks);
         wanted.set(InitFlags::AUTO_INVAL_DATA, options.data_cache == DataCache::Auto);
         wanted.set(InitFlags::EXPLICIT_INVAL_DATA, options.data_cache == DataCache::Explicit);
@@ -137,5 +139,12 @@ impl<F: FileSystem> Session<F> {
     /// inactive, each of which needs the open/release pairs.
     pub(super) fn needs_open(&self) -> bool {
         vnop_mask::<F>().intersects(VnopMask::OPEN | VnopMask::CLOSE | VnopMask::INACTIVE)
+    }
+
+    /// Whether every open must reach the framework, with its release: the file system
+    /// implements close or inactive. Otherwise a `node_open` may answer `ENOSYS`, and the
+    /// kernel stops sending opens.
+    pub(super) fn needs_release(&self) -> bool {
+        vnop_mask::<F>().intersects(VnopMask::CLOSE | VnopMask::INACTIVE)
     }
 }

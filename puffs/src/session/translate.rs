@@ -93,6 +93,8 @@ impl<F: FileSystem> Session<F> {
         abi::OpenOut { fh: opened.handle.0, open_flags: opened.flags.bits(), backing_id: 0 }.encode(reply.body());
     }
 
+    /// Opens `cookie` for the kernel (puffs `node_open`); `flags` carry `O_CREAT` for the open
+    /// that follows a create.
     fn open_node(&self, cookie: Cookie, flags: OFlag, ctx: &Context<'_>) -> Result<Opened, Errno> {
         let mut flags = flags;
         if self.granted().contains(InitFlags::WRITEBACK_CACHE) {
@@ -102,7 +104,13 @@ impl<F: FileSystem> Session<F> {
             }
             flags.remove(OFlag::O_APPEND);
         }
-        let opened = self.call(Op::Open { node: cookie, flags }, ctx).opened()?;
+        let opened = match self.call(Op::Open { node: cookie, flags }, ctx).opened() {
+            // `ENOSYS` stops the kernel's opens (FUSE `no_open`), which is the file system's to
+            // ask unless it closes what it opens; the open after a create (`O_CREAT`) cannot
+            // be stopped. Either way it opens with no handle of its own.
+            Err(Errno::ENOSYS) if flags.contains(OFlag::O_CREAT) || self.needs_release() => Opened::default(),
+            opened => opened?,
+        };
         self.nodes.opened(cookie);
         Ok(opened)
     }
@@ -288,7 +296,7 @@ impl<F: FileSystem> Session<F> {
                 // If the open fails, the kernel never learns of the node and `handle` gives it up.
                 let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, ttls, handed_out)?;
                 self.store_inherited_acl(made.cookie, &inherited, ctx)?;
-                Self::open_out(&mut reply, self.open_node(made.cookie, flags, ctx)?);
+                Self::open_out(&mut reply, self.open_node(made.cookie, flags | OFlag::O_CREAT, ctx)?);
                 Ok(reply.finish())
             }
             &Operation::Poll { fh, kh, schedule, events } => {
