@@ -26,6 +26,8 @@
 //! assert_eq!(access::access(&file, AccessFlags::R_OK, &other), Err(puffs::Errno::EACCES));
 //! ```
 
+use std::ffi::OsStr;
+
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
 use nix::unistd::AccessFlags;
@@ -36,6 +38,8 @@ use crate::vattr::{SetVattr, TimeSet, Vattr, Vtype};
 
 /// Set-group-id, which `chmod` by someone outside the file's group drops.
 const S_ISGID: u32 = 0o2000;
+/// Both set-id bits.
+const SET_IDS: u32 = 0o6000;
 /// The sticky bit: in a directory, only owners may remove or rename what is in it.
 const S_ISVTX: u32 = 0o1000;
 
@@ -88,6 +92,31 @@ pub fn access_open(node: &Vattr, flags: OFlag, cred: &Cred) -> Result<()> {
         wanted |= AccessFlags::W_OK;
     }
     access(node, wanted, cred)
+}
+
+/// May `cred` read (`write` false: get or list) or write (set or remove) `node`'s extended
+/// attribute `name`, as the kernel's `xattr_permission` says? `trusted.` attributes are the
+/// superuser's (others read `ENODATA`, write `EPERM`); `user.` attributes live on files and
+/// directories only (the same errors) and in a sticky directory only its owner writes them
+/// (`EPERM`), and they take the right to read or write the node (`EACCES`). The others
+/// (`security.`, `system.`) are left to the kernel.
+pub fn access_extattr(node: &Vattr, name: &OsStr, write: bool, cred: &Cred) -> Result<()> {
+    let refused = if write { Errno::EPERM } else { Errno::ENODATA };
+    let name = name.as_encoded_bytes();
+    if name.starts_with(b"trusted.") {
+        return if cred.is_root() { Ok(()) } else { Err(refused) };
+    }
+    if !name.starts_with(b"user.") {
+        return Ok(());
+    }
+    if !matches!(node.vtype, Vtype::Reg | Vtype::Dir) {
+        return Err(refused);
+    }
+    let sticky_dir = node.vtype == Vtype::Dir && node.mode & S_ISVTX != 0;
+    if write && sticky_dir && !cred.is_root() && cred.uid != node.uid {
+        return Err(Errno::EPERM);
+    }
+    access(node, if write { AccessFlags::W_OK } else { AccessFlags::R_OK }, cred)
 }
 
 /// May `cred` give `node` the owner `uid` and the group `gid` (`None`: unchanged)? (puffs
@@ -149,7 +178,13 @@ pub fn access_setattr(node: &Vattr, changes: &SetVattr, cred: &Cred) -> Result<S
         access_chown(node, changes.uid, changes.gid, cred)?;
     }
     if let Some(mode) = changes.mode {
-        allowed.mode = Some(access_chmod(node, mode, cred)?);
+        // A write, truncate or change of owner drops set-id bits in the same change (FUSE
+        // `HANDLE_KILLPRIV_V2`, see `FileSystem`): that takes no ownership.
+        let resizes_or_chowns = changes.size.is_some() || changes.uid.is_some() || changes.gid.is_some();
+        let drops_setid_only = mode & !SET_IDS == node.mode & !SET_IDS && mode & !node.mode == 0;
+        if !(resizes_or_chowns && drops_setid_only) {
+            allowed.mode = Some(access_chmod(node, mode, cred)?);
+        }
     }
     access_times(node, changes.atime, changes.mtime, cred)?;
     if changes.size.is_some() && changes.handle.is_none() {
@@ -240,6 +275,33 @@ mod tests {
         let made = node(Vtype::Reg, 0o000, 12, 30);
         assert_eq!(access_open(&made, OFlag::O_RDWR | OFlag::O_CREAT, &OTHER), Ok(()), "just created for the caller");
         assert_eq!(access_open(&made, OFlag::O_RDWR, &OTHER), Err(Errno::EACCES));
+    }
+
+    #[test]
+    fn a_truncate_or_chown_drops_set_id_bits_without_ownership_but_a_chmod_does_not() {
+        let file = node(Vtype::Reg, 0o6775, 10, 20);
+        let truncate = SetVattr { size: Some(0), mode: Some(0o775), ..SetVattr::default() };
+        assert_eq!(access_setattr(&file, &truncate, &MEMBER).map(|c| c.mode), Ok(Some(0o775)));
+        let chmod = SetVattr { mode: Some(0o775), ..SetVattr::default() };
+        assert_eq!(access_setattr(&file, &chmod, &MEMBER), Err(Errno::EPERM));
+        let widen = SetVattr { size: Some(0), mode: Some(0o777), ..SetVattr::default() };
+        assert_eq!(access_setattr(&file, &widen, &MEMBER), Err(Errno::EPERM), "more than a drop");
+    }
+
+    #[test]
+    fn extended_attributes_follow_their_namespace() {
+        let file = node(Vtype::Reg, 0o640, 10, 20);
+        let name = |n: &str| OsStr::new(n).to_owned();
+        assert_eq!(access_extattr(&file, &name("user.a"), true, &OWNER), Ok(()));
+        assert_eq!(access_extattr(&file, &name("user.a"), false, &MEMBER), Ok(()));
+        assert_eq!(access_extattr(&file, &name("user.a"), true, &MEMBER), Err(Errno::EACCES));
+        assert_eq!(access_extattr(&file, &name("trusted.a"), false, &OWNER), Err(Errno::ENODATA));
+        assert_eq!(access_extattr(&file, &name("trusted.a"), true, &ROOT), Ok(()));
+        let link = node(Vtype::Lnk, 0o777, 10, 20);
+        assert_eq!(access_extattr(&link, &name("user.a"), true, &OWNER), Err(Errno::EPERM));
+        let sticky = node(Vtype::Dir, 0o1777, 10, 20);
+        assert_eq!(access_extattr(&sticky, &name("user.a"), true, &OTHER), Err(Errno::EPERM));
+        assert_eq!(access_extattr(&file, &name("security.a"), true, &OTHER), Ok(()), "the kernel's");
     }
 
     #[test]
