@@ -528,3 +528,68 @@ suite!(
     statvfs_counts_space_and_nodes,
     nodes_are_reclaimed_once_forgotten,
 );
+
+/// Mounted without ACLs and without `default_permissions`, the kernel checks nothing and dtfs
+/// checks every access itself: the loopback kernel never checks, so each refusal here is
+/// dtfs's. Mounted with ACLs, the kernel checks and opens never reach dtfs.
+#[test]
+fn dtfs_checks_permissions_itself_where_the_kernel_does_not() {
+    use puffs::loopback::{self, MountArgs, Request};
+    use puffs::{AccessFlags, Cred, MountOptions, OFlag, SetVattr, UnmountFlags, Usermount, XattrFlags};
+
+    let usermount = Usermount::init(Dtfs::new(), "dtfs").mount_options(MountOptions::parse("noacl").unwrap());
+    let args = MountArgs::of(&usermount, Dtfs::ROOT);
+    let mounted = loopback::mount(usermount, args).unwrap();
+    assert!(!mounted.mount_info().kernel_checks && !mounted.mount_info().posix_acl);
+    let owner = mounted.client().with_cred(Cred::ROOT);
+    let other = mounted.client().with_cred(Cred { uid: 4242, gid: 4242, pid: 0 });
+    let chmod = |path: &str, mode: u32| owner.setattr(path, &SetVattr { mode: Some(mode), ..SetVattr::default() });
+
+    owner.mkdir("private", 0o700).unwrap();
+    owner.close(owner.create("private/f", 0o644).unwrap()).unwrap();
+    owner.close(owner.create("shared", 0o644).unwrap()).unwrap();
+    chmod("/", 0o755).unwrap();
+    assert_eq!(other.stat("private/f").err(), Some(Errno::EACCES), "no search right on private");
+    assert_eq!(other.mkdir("mine", 0o755), Err(Errno::EACCES), "no write right on the root");
+    assert_eq!(other.open("shared", OFlag::O_WRONLY, 0).err(), Some(Errno::EACCES));
+    other.close(other.open("shared", OFlag::O_RDONLY, 0).unwrap()).unwrap();
+    assert_eq!(other.access("shared", AccessFlags::W_OK), Err(Errno::EACCES));
+    assert_eq!(other.access("shared", AccessFlags::R_OK), Ok(()));
+    assert_eq!(
+        other.setattr("shared", &SetVattr { mode: Some(0o777), ..SetVattr::default() }).err(),
+        Some(Errno::EPERM)
+    );
+    assert_eq!(other.setxattr("shared", "user.tag", b"x", XattrFlags::empty()), Err(Errno::EACCES));
+    assert_eq!(other.unlink("shared"), Err(Errno::EACCES));
+
+    // A sticky directory: everyone creates, only owners remove.
+    chmod("/", 0o1777).unwrap();
+    other.close(other.create("theirs", 0o600).unwrap()).unwrap();
+    assert_eq!(other.unlink("shared"), Err(Errno::EPERM), "sticky: not the owner's to remove");
+    assert_eq!(other.rename("shared", "moved"), Err(Errno::EPERM));
+    other.unlink("theirs").unwrap();
+    // A directory moving to another parent has its `..` rewritten: it takes writing it.
+    chmod("/", 0o777).unwrap();
+    owner.mkdir("dest", 0o777).unwrap();
+    chmod("dest", 0o777).unwrap();
+    other.mkdir("mine", 0o555).unwrap();
+    assert_eq!(other.rename("mine", "dest/mine"), Err(Errno::EACCES), "mine is not writable");
+    other.rename("mine", "kept").unwrap();
+    other.setattr("kept", &SetVattr { mode: Some(0o755), ..SetVattr::default() }).unwrap();
+    other.rename("kept", "dest/kept").unwrap();
+    assert!(mounted.client().requests_sent(Request::Open) > 0, "opens reach dtfs");
+    mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
+
+    // With ACLs the kernel checks: the first open answers ENOSYS and opens stop.
+    let usermount = Usermount::init(Dtfs::new(), "dtfs");
+    let args = MountArgs::of(&usermount, Dtfs::ROOT);
+    let mounted = loopback::mount(usermount, args).unwrap();
+    assert!(mounted.mount_info().kernel_checks);
+    let c = mounted.client();
+    c.close(c.create("f", 0o644).unwrap()).unwrap();
+    for _ in 0..3 {
+        c.close(c.open("f", OFlag::O_RDONLY, 0).unwrap()).unwrap();
+    }
+    assert_eq!(c.requests_sent(Request::Open), 1, "one open, answered ENOSYS");
+    mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
+}

@@ -44,7 +44,24 @@ fn find_pjdfstest() -> Option<PathBuf> {
     any(puffs_cannot_mount, puffs_no_pjdfstest),
     ignore = "needs root, /dev/fuse and the pjdfstest program (`cargo install pjdfstest`)"
 )]
-fn dtfs_passes_pjdfstest() {
+fn dtfs_passes_pjdfstest_with_the_kernels_checks() {
+    // dtfs's ACLs make the kernel check permissions.
+    run_pjdfstest("pjdfstest", &[]);
+}
+
+#[test]
+#[cfg_attr(
+    any(puffs_cannot_mount, puffs_no_pjdfstest),
+    ignore = "needs root, /dev/fuse and the pjdfstest program (`cargo install pjdfstest`)"
+)]
+fn dtfs_passes_pjdfstest_checking_permissions_itself() {
+    // Without ACLs and without default_permissions, the kernel checks nothing: dtfs does.
+    run_pjdfstest("pjdfstest-own-checks", &["-o", "noacl"]);
+}
+
+/// Mounts dtfs with `options` on a fresh mount point named after `name` and runs the whole
+/// suite on it: no failure, and at least [`MIN_PASSED`] passes.
+fn run_pjdfstest(name: &str, options: &[&str]) {
     common::require_mount();
     let pjdfstest = find_pjdfstest().expect("the pjdfstest program is installed (`cargo install pjdfstest`)");
     for (user, group) in DUMMY_USERS {
@@ -52,8 +69,8 @@ fn dtfs_passes_pjdfstest() {
             && nix::unistd::Group::from_name(group).ok().flatten().is_some();
         assert!(known, "user {user} and group {group} exist (`.ci/run` creates them)");
     }
-    let dir = common::mount_point("pjdfstest");
-    let config = std::env::temp_dir().join(format!("puffs-pjdfstest-{}.toml", std::process::id()));
+    let dir = common::mount_point(name);
+    let config = std::env::temp_dir().join(format!("puffs-{name}-{}.toml", std::process::id()));
     let entries: Vec<String> = DUMMY_USERS.iter().map(|(u, g)| format!("[\"{u}\", \"{g}\"]")).collect();
     std::fs::write(
         &config,
@@ -66,7 +83,8 @@ fn dtfs_passes_pjdfstest() {
     )
     .unwrap();
 
-    let _dtfs = Program::serve(DTFS, &["-f", "-t", "2"], &dir);
+    let args: Vec<&str> = ["-f", "-t", "2"].iter().chain(options).copied().collect();
+    let _dtfs = Program::serve(DTFS, &args, &dir);
     let mut suite = Command::new(&pjdfstest);
     suite.arg("-c").arg(&config).arg("-p").arg(&dir).current_dir(&dir);
     let out = Program::spawn(&mut suite).output(Duration::from_secs(20 * 60));
@@ -76,7 +94,7 @@ fn dtfs_passes_pjdfstest() {
         .lines()
         .find(|l| l.starts_with("Summary:"))
         .unwrap_or_else(|| panic!("pjdfstest printed no summary:\n{text}\n{}", String::from_utf8_lossy(&out.stderr)));
-    eprintln!("pjdfstest on dtfs: {summary}");
+    eprintln!("pjdfstest on dtfs {options:?}: {summary}");
     let count = |what: &str| -> usize {
         summary
             .split(',')

@@ -16,9 +16,10 @@ fn main() -> ExitCode {
     let program = Program {
         name: "dtfs",
         about: "an in-memory read-write file system",
-        // The kernel checks permissions (dtfs leaves them to it), and every user may use the
-        // tree (where the user who mounts may allow that: always as root).
-        default_options: "default_permissions,allow_other",
+        // Every user may use the tree (where the user who mounts may allow that: always as
+        // root). The kernel checks permissions, as dtfs keeps ACLs; with `-o noacl` dtfs checks
+        // them itself.
+        default_options: "allow_other",
         own_options: &[CAPACITY],
     };
     cli::main(&program, Dtfs::ROOT, Vtype::Dir, |own| match own.get(CAPACITY.name) {

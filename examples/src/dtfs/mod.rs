@@ -10,11 +10,13 @@
 //! (an open file that was unlinked) lives on until `node_reclaim`; one the kernel does not hold
 //! goes at once. [`Dtfs::node_count`] shows it.
 //!
-//! Permission checks are the kernel's: dtfs keeps POSIX ACLs
+//! Permission checks are the kernel's by default: dtfs keeps POSIX ACLs
 //! ([`FileSystem::POSIX_ACL`]), which turns `default_permissions` on, and the kernel checks
 //! every access from the mode bits, the ACLs and the caller's groups before dtfs sees the
-//! request. dtfs does not update access times on read (as if mounted
-//! `noatime`), so reads can run in parallel.
+//! request. Mounted with `noacl` (and without `default_permissions`), dtfs checks the mode
+//! bits itself with [`puffs::access`], which saves the kernel a `GETATTR` whenever its cached
+//! attributes have expired, and opens then reach it. dtfs does not update access times on
+//! read (as if mounted `noatime`), so reads can run in parallel.
 //!
 //! Mounted for real (as root; `dtfs -f MOUNTPOINT` does this):
 //!
@@ -22,7 +24,7 @@
 //! use puffs::{MountFlags, MountOptions, Usermount};
 //! use puffs_examples::dtfs::Dtfs;
 //!
-//! let options = MountOptions::parse("default_permissions,allow_other")?;
+//! let options = MountOptions::parse("allow_other")?;
 //! let mounted = Usermount::init(Dtfs::new(), "dtfs")
 //!     .mount_options(options)
 //!     .mount("/mnt", MountFlags::empty(), Dtfs::ROOT)?;
@@ -53,6 +55,7 @@
 
 mod content;
 mod ops;
+mod permissions;
 #[cfg(test)]
 mod tests;
 mod tree;
@@ -80,6 +83,9 @@ pub struct Dtfs {
     /// Byte-range and `flock` locks, kept apart from the tree: lock traffic never waits for
     /// data.
     locks: Arc<LockTable>,
+    /// Whether dtfs checks permissions itself (see `permissions`): until the kernel says at
+    /// mount that it checks.
+    checks: Arc<AtomicBool>,
 }
 
 impl Dtfs {
@@ -116,7 +122,11 @@ impl Dtfs {
         let capacity = bytes.max(CHUNK);
         let tree =
             Tree { nodes, next_ino: Dtfs::ROOT.0 + 1, used: 0, capacity, max_nodes: (capacity / 1024).max(1024) };
-        Dtfs { tree: Arc::new(RwLock::new(tree)), locks: Arc::new(LockTable::new()) }
+        Dtfs {
+            tree: Arc::new(RwLock::new(tree)),
+            locks: Arc::new(LockTable::new()),
+            checks: Arc::new(AtomicBool::new(true)),
+        }
     }
 
     /// How many nodes dtfs holds, the root included: nodes removed from the tree but still

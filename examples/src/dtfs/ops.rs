@@ -5,9 +5,9 @@ use std::ffi::{OsStr, OsString};
 use std::sync::atomic::Ordering;
 
 use puffs::{
-    puffs_fs, Answered, Context, Cookie, DirBuf, Errno, FallocateFlags, FileHandle, FileLock, FileSystem, LockFlags,
-    LockOp, LockOwner, NewNode, ReadOut, RenameFlags, Result, SeekWhence, SetVattr, StatVfs, Vattr, Vtype, WaitFor,
-    XattrFlags,
+    puffs_fs, AccessFlags, Answered, Context, Cookie, DirBuf, Errno, FallocateFlags, FileHandle, FileLock, FileSystem,
+    LockFlags, LockOp, LockOwner, MountInfo, NewNode, OFlag, Opened, ReadOut, RenameFlags, Result, SeekWhence,
+    SetVattr, StatVfs, Vattr, Vtype, WaitFor, XattrFlags,
 };
 
 use super::content;
@@ -21,6 +21,10 @@ use super::Dtfs;
 impl FileSystem for Dtfs {
     // dtfs stores the two ACL attributes like any other; the framework and the kernel do the rest.
     const POSIX_ACL: bool = true;
+
+    fn fs_mounted(&self, info: &MountInfo) {
+        self.checks.store(!info.kernel_checks, Ordering::Relaxed);
+    }
 
     fn fs_statvfs(&self, _ctx: &Context<'_>) -> Result<StatVfs> {
         let tree = read_lock(&self.tree);
@@ -43,8 +47,9 @@ impl FileSystem for Dtfs {
         Ok(())
     }
 
-    fn node_lookup(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
+    fn node_lookup(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
         let tree = read_lock(&self.tree);
+        self.allow(&tree.node(dir)?.vattr, AccessFlags::X_OK, ctx)?;
         let ino = match name.as_encoded_bytes() {
             b"." => tree.dir(dir.0).map(|_| dir.0)?,
             b".." => tree.dir(dir.0)?.parent,
@@ -57,8 +62,9 @@ impl FileSystem for Dtfs {
         Ok(read_lock(&self.tree).node(node)?.vattr.clone())
     }
 
-    fn node_setattr(&self, node: Cookie, changes: &SetVattr, _ctx: &Context<'_>) -> Result<Vattr> {
+    fn node_setattr(&self, node: Cookie, changes: &SetVattr, ctx: &Context<'_>) -> Result<Vattr> {
         let mut tree = write_lock(&self.tree);
+        let changes = self.allow_setattr(&tree.node(node)?.vattr, changes, ctx)?;
         let t = now();
         if let Some(size) = changes.size {
             if size > MAX_FILE_SIZE {
@@ -89,11 +95,28 @@ impl FileSystem for Dtfs {
     }
 
     fn node_create(&self, dir: Cookie, name: &OsStr, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
-        write_lock(&self.tree).make(dir.0, name, Vtype::Reg, mode, ctx.cred(), Content::File(BTreeMap::new()))
+        let mut tree = write_lock(&self.tree);
+        self.allow_entry(&tree.node(dir)?.vattr, ctx)?;
+        tree.make(dir.0, name, Vtype::Reg, mode, ctx.cred(), Content::File(BTreeMap::new()))
     }
 
     fn node_tmpfile(&self, dir: Cookie, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
-        write_lock(&self.tree).make_unnamed(dir.0, mode, ctx.cred())
+        let mut tree = write_lock(&self.tree);
+        self.allow_entry(&tree.node(dir)?.vattr, ctx)?;
+        tree.make_unnamed(dir.0, mode, ctx.cred())
+    }
+
+    fn node_open(&self, node: Cookie, flags: OFlag, ctx: &Context<'_>) -> Result<Opened> {
+        if !self.checks() {
+            // Nothing to check: the kernel stops sending opens.
+            return Err(Errno::ENOSYS);
+        }
+        self.allow_open(&read_lock(&self.tree).node(node)?.vattr, flags, ctx)?;
+        Ok(Opened::default())
+    }
+
+    fn node_access(&self, node: Cookie, mode: AccessFlags, ctx: &Context<'_>) -> Result<()> {
+        self.allow(&read_lock(&self.tree).node(node)?.vattr, mode, ctx)
     }
 
     fn node_mknod(
@@ -111,6 +134,7 @@ impl FileSystem for Dtfs {
             Vtype::Dir | Vtype::Lnk => return Err(Errno::EINVAL),
         };
         let mut tree = write_lock(&self.tree);
+        self.allow_entry(&tree.node(dir)?.vattr, ctx)?;
         let made = tree.make(dir.0, name, vtype, mode, ctx.cred(), content)?;
         let node = tree.node_mut(made.cookie.0)?;
         if matches!(vtype, Vtype::Chr | Vtype::Blk) {
@@ -187,14 +211,18 @@ impl FileSystem for Dtfs {
         if target.len() >= 4096 {
             return Err(Errno::ENAMETOOLONG);
         }
-        write_lock(&self.tree).make(dir.0, name, Vtype::Lnk, 0o777, ctx.cred(), Content::Symlink(target.to_owned()))
+        let mut tree = write_lock(&self.tree);
+        self.allow_entry(&tree.node(dir)?.vattr, ctx)?;
+        tree.make(dir.0, name, Vtype::Lnk, 0o777, ctx.cred(), Content::Symlink(target.to_owned()))
     }
 
     fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
-        write_lock(&self.tree).make(dir.0, name, Vtype::Dir, mode, ctx.cred(), Content::Dir(Directory::new(dir.0)))
+        let mut tree = write_lock(&self.tree);
+        self.allow_entry(&tree.node(dir)?.vattr, ctx)?;
+        tree.make(dir.0, name, Vtype::Dir, mode, ctx.cred(), Content::Dir(Directory::new(dir.0)))
     }
 
-    fn node_rmdir(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
+    fn node_rmdir(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<()> {
         match name.as_encoded_bytes() {
             b"." => return Err(Errno::EINVAL),
             b".." => return Err(Errno::ENOTEMPTY),
@@ -202,6 +230,7 @@ impl FileSystem for Dtfs {
         }
         let mut tree = write_lock(&self.tree);
         let ino = tree.child(dir.0, name)?;
+        self.allow_remove(&tree.node(dir)?.vattr, &tree.node(Cookie(ino))?.vattr, ctx)?;
         if !tree.dir(ino)?.entries.is_empty() {
             return Err(Errno::ENOTEMPTY);
         }
@@ -215,9 +244,10 @@ impl FileSystem for Dtfs {
         Ok(())
     }
 
-    fn node_remove(&self, dir: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
+    fn node_remove(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<()> {
         let mut tree = write_lock(&self.tree);
         let ino = tree.child(dir.0, name)?;
+        self.allow_remove(&tree.node(dir)?.vattr, &tree.node(Cookie(ino))?.vattr, ctx)?;
         if matches!(tree.node(Cookie(ino))?.content, Content::Dir(_)) {
             return Err(Errno::EISDIR);
         }
@@ -227,8 +257,9 @@ impl FileSystem for Dtfs {
         Ok(())
     }
 
-    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<Vattr> {
+    fn node_link(&self, dir: Cookie, node: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<Vattr> {
         let mut tree = write_lock(&self.tree);
+        self.allow_entry(&tree.node(dir)?.vattr, ctx)?;
         let target = tree.node(node)?;
         if matches!(target.content, Content::Dir(_)) {
             return Err(Errno::EPERM);
@@ -262,7 +293,7 @@ impl FileSystem for Dtfs {
         new_dir: Cookie,
         new_name: &OsStr,
         flags: RenameFlags,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
     ) -> Result<()> {
         if flags.contains(RenameFlags::WHITEOUT) || flags.contains(RenameFlags::EXCHANGE | RenameFlags::NOREPLACE) {
             return Err(Errno::EINVAL);
@@ -285,6 +316,7 @@ impl FileSystem for Dtfs {
         };
         let is_dir = |tree: &Tree, ino: u64| matches!(tree.nodes.get(&ino).map(|n| &n.content), Some(Content::Dir(_)));
         let source_is_dir = is_dir(&tree, source);
+        self.allow_rename(&tree, (dir, source), (new_dir, target), flags, ctx)?;
         if source_is_dir && tree.is_within(new_dir, source) {
             return Err(Errno::EINVAL);
         }
@@ -368,8 +400,11 @@ impl FileSystem for Dtfs {
         }
     }
 
-    fn node_getextattr(&self, node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<Vec<u8>> {
-        read_lock(&self.tree).node(node)?.xattrs.get(name).cloned().ok_or(Errno::ENODATA)
+    fn node_getextattr(&self, node: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<Vec<u8>> {
+        let tree = read_lock(&self.tree);
+        let node = tree.node(node)?;
+        self.allow_extattr(&node.vattr, name, false, ctx)?;
+        node.xattrs.get(name).cloned().ok_or(Errno::ENODATA)
     }
 
     fn node_setextattr(
@@ -378,7 +413,7 @@ impl FileSystem for Dtfs {
         name: &OsStr,
         value: &[u8],
         flags: XattrFlags,
-        _ctx: &Context<'_>,
+        ctx: &Context<'_>,
     ) -> Result<()> {
         if name.is_empty() {
             return Err(Errno::EINVAL);
@@ -389,6 +424,7 @@ impl FileSystem for Dtfs {
         let mut tree = write_lock(&self.tree);
         let (used, capacity) = (tree.used, tree.capacity);
         let node = tree.node_mut(node.0)?;
+        self.allow_extattr(&node.vattr, name, true, ctx)?;
         let old = node.xattrs.get(name).map(|v| (name.len() + v.len()) as u64);
         match (old.is_some(), flags.contains(XattrFlags::CREATE), flags.contains(XattrFlags::REPLACE)) {
             (true, true, _) => return Err(Errno::EEXIST),
@@ -410,9 +446,10 @@ impl FileSystem for Dtfs {
         Ok(read_lock(&self.tree).node(node)?.xattrs.keys().cloned().collect())
     }
 
-    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, _ctx: &Context<'_>) -> Result<()> {
+    fn node_deleteextattr(&self, node: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<()> {
         let mut tree = write_lock(&self.tree);
         let node = tree.node_mut(node.0)?;
+        self.allow_extattr(&node.vattr, name, true, ctx)?;
         let value = node.xattrs.remove(name).ok_or(Errno::ENODATA)?;
         node.vattr.ctime = now();
         tree.used -= (name.len() + value.len()) as u64;

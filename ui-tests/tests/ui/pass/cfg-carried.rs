@@ -1,5 +1,5 @@
 // A method under `#[cfg]` adds its bit only when it is compiled in.
-use puffs::{puffs_fs, Answered, ReadOut, Cookie, Context, FileHandle, FileSystem, Result, Vattr, VnopMask, Vtype};
+use puffs::{puffs_fs, Cookie, Context, FileHandle, FileSystem, Result, Vattr, VnopMask, Vtype};
 
 struct Fs;
 
@@ -10,7 +10,7 @@ impl FileSystem for Fs {
     }
 
     #[cfg(any())]
-    fn node_read(&self, _node: Cookie, _fh: FileHandle, _offset: u64, out: ReadOut<'_>, _ctx: &Context<'_>) -> Result<Answered> {
+    fn node_read(&self, _node: Cookie, _fh: FileHandle, _offset: u64, out: puffs::ReadOut<'_>, _ctx: &Context<'_>) -> Result<puffs::Answered> {
         Ok(out.reply(&[]))
     }
 
