@@ -61,6 +61,8 @@ macro_rules! wire_struct {
     };
 }
 
+pub mod uring;
+
 /// Request opcodes (`enum fuse_opcode`).
 #[allow(missing_docs)]
 pub mod opcode {
