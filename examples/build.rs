@@ -6,16 +6,23 @@
 //! - `puffs_cannot_mount_as_user`: real mounts by a user who is not root cannot be tested: not
 //!   root (to become that user), no user `puffs-user`, no `fusermount3` in `PATH`, or a
 //!   `/dev/fuse` that not every user may open (udev makes it mode 0666; `.ci/run` too);
-//! - `puffs_no_pjdfstest`: the pjdfstest program is not installed.
+//! - `puffs_no_pjdfstest`: the pjdfstest program is not installed;
+//! - `puffs_no_io_uring`: real mounts cannot be made, or FUSE over io_uring is off
+//!   (`/sys/module/fuse/parameters/enable_uring` is not `Y`; root turns it on, `.ci/run` does).
 //!
 //! With `CI=true` nothing is ignored: CI must run everything, and a missing piece fails.
 
 use std::path::{Path, PathBuf};
 
+/// The switch of FUSE over io_uring.
+const ENABLE_URING: &str = "/sys/module/fuse/parameters/enable_uring";
+
 fn main() {
     println!("cargo::rustc-check-cfg=cfg(puffs_cannot_mount)");
     println!("cargo::rustc-check-cfg=cfg(puffs_cannot_mount_as_user)");
     println!("cargo::rustc-check-cfg=cfg(puffs_no_pjdfstest)");
+    println!("cargo::rustc-check-cfg=cfg(puffs_no_io_uring)");
+    println!("cargo::rerun-if-changed={ENABLE_URING}");
     println!("cargo::rerun-if-changed=/etc/passwd");
     for var in ["CI", "USER", "PATH", "PJDFSTEST", "CARGO_HOME", "HOME"] {
         println!("cargo::rerun-if-env-changed={var}");
@@ -27,6 +34,10 @@ fn main() {
     let can_mount = effective_uid() == Some(0) && Path::new("/dev/fuse").exists();
     if !can_mount {
         println!("cargo::rustc-cfg=puffs_cannot_mount");
+    }
+    let uring_on = std::fs::read_to_string(ENABLE_URING).is_ok_and(|v| v.trim() == "Y");
+    if !(can_mount && uring_on) {
+        println!("cargo::rustc-cfg=puffs_no_io_uring");
     }
     let fuse_open_to_all = std::fs::metadata("/dev/fuse")
         .is_ok_and(|m| std::os::unix::fs::PermissionsExt::mode(&m.permissions()) & 0o006 == 0o006);

@@ -371,7 +371,8 @@ fn posix_acls_are_granted_and_reported() {
     mounted.unmount(puffs::UnmountFlags::empty()).map_err(|_| "unmount refused").unwrap();
 }
 
-/// Runs each body on a fresh dtfs on both kernels.
+/// Runs each body on a fresh dtfs on both kernels: the real one through `/dev/fuse` and
+/// through io_uring.
 macro_rules! suite {
     ($($body:ident),* $(,)?) => {
         mod real {
@@ -387,6 +388,28 @@ macro_rules! suite {
                         puffs::MountFlags::empty(),
                         "default_permissions",
                     );
+                    crate::common::bounded(&mount, |c| super::$body(c, &fs));
+                    mount.unmount();
+                }
+            )*
+        }
+        mod io_uring {
+            $(
+                #[test]
+                #[cfg_attr(
+                    puffs_no_io_uring,
+                    ignore = "needs root, /dev/fuse and FUSE over io_uring (echo Y > /sys/module/fuse/parameters/enable_uring)"
+                )]
+                fn $body() {
+                    let fs = puffs_examples::dtfs::Dtfs::new();
+                    let mount = crate::common::RealMount::mount(
+                        fs.clone(),
+                        "dtfs",
+                        puffs_examples::dtfs::Dtfs::ROOT,
+                        puffs::MountFlags::empty(),
+                        "default_permissions,io_uring",
+                    );
+                    assert!(matches!(mount.transport(), puffs::Transport::IoUring { .. }), "{:?}", mount.transport());
                     crate::common::bounded(&mount, |c| super::$body(c, &fs));
                     mount.unmount();
                 }
@@ -591,5 +614,21 @@ fn dtfs_checks_permissions_itself_where_the_kernel_does_not() {
         c.close(c.open("f", OFlag::O_RDONLY, 0).unwrap()).unwrap();
     }
     assert_eq!(c.requests_sent(Request::Open), 1, "one open, answered ENOSYS");
+    mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
+}
+
+/// Asked for io_uring where the kernel does not offer it (the loopback kernel never does, nor
+/// does Linux with `enable_uring` off), a mount keeps to its device and says so.
+#[test]
+fn io_uring_falls_back_to_the_device_where_the_kernel_lacks_it() {
+    use puffs::loopback::{self, MountArgs};
+    use puffs::{MountOptions, Transport, UnmountFlags, Usermount};
+
+    let usermount = Usermount::init(Dtfs::new(), "dtfs").mount_options(MountOptions::parse("io_uring").unwrap());
+    let args = MountArgs::of(&usermount, Dtfs::ROOT);
+    let mounted = loopback::mount(usermount, args).unwrap();
+    assert_eq!(mounted.mount_info().transport, Transport::Device);
+    mounted.client().mkdir("d", 0o755).unwrap();
+    assert_eq!(mounted.client().stat("d").unwrap().vtype, Vtype::Dir);
     mounted.unmount(UnmountFlags::empty()).map_err(|e| e.errno()).unwrap();
 }

@@ -77,13 +77,30 @@ extern "C" fn ignore(_: nix::libc::c_int) {}
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn a_signalled_system_call_on_a_real_mount_ends_with_eintr() {
+    signalled_call_on_a_real_mount("");
+}
+
+/// Over io_uring the interrupt still comes through `/dev/fuse`, to the thread that serves it,
+/// while the request waits on its ring.
+#[test]
+#[cfg_attr(puffs_no_io_uring, ignore = "needs root, /dev/fuse and FUSE over io_uring (enable_uring)")]
+fn a_signalled_system_call_over_io_uring_ends_with_eintr() {
+    signalled_call_on_a_real_mount("io_uring");
+}
+
+/// Held by each test that sets this process's SIGUSR1 handler: one restoring the default
+/// while another signals would end the process.
+static SIGNALS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn signalled_call_on_a_real_mount(options: &str) {
+    let _signals = SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     use nix::sys::signal::{pthread_sigmask, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
     use std::os::unix::thread::JoinHandleExt;
 
     common::require_mount();
     let (fs, waiting) = waiter();
     // The interrupt is read by a second worker while the first waits in mkdir.
-    let mount = common::RealMount::mount_threads(fs, "waiter", ROOT, MountFlags::empty(), "", 2);
+    let mount = common::RealMount::mount_threads(fs, "waiter", ROOT, MountFlags::empty(), options, 2);
     // A handler without SA_RESTART: the system call returns EINTR rather than starting over.
     let action = SigAction::new(SigHandler::Handler(ignore), SaFlags::empty(), SigSet::empty());
     // SAFETY: the handler does nothing; the earlier action is restored below.

@@ -171,7 +171,26 @@ extern "C" fn ignore(_: libc::c_int) {}
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn locks_contend_wait_and_are_interrupted_on_a_real_mount() {
-    let mount = common::RealMount::mount_threads(Dtfs::new(), "dtfs-locks", Dtfs::ROOT, MountFlags::empty(), "", 1);
+    locks_on_a_real_mount("");
+}
+
+/// Over io_uring a waiting lock request keeps its ring entry until the lock is granted, on
+/// another thread: the queue gets a fresh entry meanwhile, and the late answer is committed by
+/// the ring's worker.
+#[test]
+#[cfg_attr(puffs_no_io_uring, ignore = "needs root, /dev/fuse and FUSE over io_uring (enable_uring)")]
+fn locks_contend_wait_and_are_interrupted_over_io_uring() {
+    locks_on_a_real_mount("io_uring");
+}
+
+/// Held by each test that sets this process's SIGUSR1 handler: one restoring the default
+/// while another signals would end the process.
+static SIGNALS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn locks_on_a_real_mount(options: &str) {
+    let _signals = SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mount =
+        common::RealMount::mount_threads(Dtfs::new(), "dtfs-locks", Dtfs::ROOT, MountFlags::empty(), options, 1);
     // A lost wait would block its thread for good: past the bound, the connection is aborted.
     common::bounded(&mount, |mount| real_mount_body(mount.dir()));
     mount.unmount();

@@ -59,6 +59,16 @@ fn dtfs_passes_pjdfstest_checking_permissions_itself() {
     run_pjdfstest("pjdfstest-own-checks", &["-o", "noacl"]);
 }
 
+#[test]
+#[cfg_attr(
+    any(puffs_no_io_uring, puffs_no_pjdfstest),
+    ignore = "needs root, /dev/fuse, FUSE over io_uring (enable_uring) and the pjdfstest program"
+)]
+fn dtfs_passes_pjdfstest_over_io_uring() {
+    // Two threads: two rings, one for each queue of this two-CPU machine.
+    run_pjdfstest("pjdfstest-io-uring", &["-o", "io_uring"]);
+}
+
 /// Mounts dtfs with `options` on a fresh mount point named after `name` and runs the whole
 /// suite on it: no failure, and at least [`MIN_PASSED`] passes.
 fn run_pjdfstest(name: &str, options: &[&str]) {
@@ -84,7 +94,11 @@ fn run_pjdfstest(name: &str, options: &[&str]) {
     .unwrap();
 
     let args: Vec<&str> = ["-f", "-t", "2"].iter().chain(options).copied().collect();
-    let _dtfs = Program::serve(DTFS, &args, &dir);
+    let mut dtfs = Program::serve(DTFS, &args, &dir);
+    if options.contains(&"io_uring") {
+        let ring = || dtfs.thread_names().iter().any(|name| name == "puffs-ring-0");
+        common::eventually("dtfs serves a ring", ring);
+    }
     let mut suite = Command::new(&pjdfstest);
     suite.arg("-c").arg(&config).arg("-p").arg(&dir).current_dir(&dir);
     let out = Program::spawn(&mut suite).output(Duration::from_secs(20 * 60));

@@ -193,3 +193,23 @@ fn a_missing_helper_is_named() {
     assert!(stderr.contains("fusermount3") && stderr.contains("fuse3"), "{stderr}");
     let _ = std::fs::remove_dir(&dir);
 }
+
+/// A user's mount takes FUSE over io_uring too: the ring is the user's, on the descriptor the
+/// helper passed, and what is written reads back.
+#[test]
+#[cfg_attr(
+    any(puffs_cannot_mount_as_user, puffs_no_io_uring),
+    ignore = "needs root, the user puffs-user, fusermount3, a /dev/fuse all may open and FUSE over io_uring"
+)]
+fn a_users_mount_is_served_over_io_uring() {
+    let user = AsUser::new();
+    let dir = user.mount_point("user-uring");
+    let mut server = Program::serve_command(&mut user.dtfs(&["-o", "io_uring", "-t", "2"], &dir), &dir);
+    let out = user.shell(r#"printf 'over a ring' > "$1/f" && cat "$1/f""#, &dir);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "over a ring");
+    let rings = server.thread_names().iter().filter(|name| name.starts_with("puffs-ring-")).count();
+    assert!((1..=2).contains(&rings), "{rings} rings: one per thread, at most one per CPU");
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait(Duration::from_secs(10)).success(), "dtfs: {}", server.stderr());
+    assert!(wait_mounted(&dir, false), "the mount on {} is still there", dir.display());
+}

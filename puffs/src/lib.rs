@@ -120,7 +120,9 @@ pub use nix::unistd::AccessFlags;
 #[doc(hidden)]
 pub use os::mount_table;
 pub use puffs_macros::puffs_fs;
-pub use settings::{DataCache, MountFlags, MountInfo, MountOptions, ReaddirPlus, REQUEST_LEN_MAX, REQUEST_LEN_MIN};
+pub use settings::{
+    DataCache, MountFlags, MountInfo, MountOptions, ReaddirPlus, Transport, REQUEST_LEN_MAX, REQUEST_LEN_MIN,
+};
 pub use usermount::{
     BeforeMount, BlockingMode, MountError, Mounted, MountedState, Notifier, Progress, Retrieval, Running, RunningState,
     Unmounted, Usermount, UsermountState,

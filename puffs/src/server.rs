@@ -8,6 +8,7 @@ use nix::errno::Errno;
 
 use crate::error::Error;
 use crate::fs::FileSystem;
+use crate::fuse::uring::Ring;
 use crate::session::{Handled, Session};
 use crate::settings::Settings;
 
@@ -56,6 +57,11 @@ impl Stop {
         let _ = nix::unistd::write(&self.wake_write, &[1]);
     }
 
+    /// The descriptor that becomes readable when the stop is told.
+    pub(crate) fn fd(&self) -> BorrowedFd<'_> {
+        self.wake_read.as_fd()
+    }
+
     /// Waits until `channel` has a request or the stop was told.
     pub(crate) fn wait_with(&self, channel: BorrowedFd<'_>) -> Result<(), Errno> {
         use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
@@ -67,23 +73,41 @@ impl Stop {
     }
 }
 
-/// Serves `session` on the threads its settings ask for (this one and `threads - 1` workers
-/// of `stack_size`) until the kernel is gone or `stop` is told; answers the first error a
-/// thread met.
+/// Serves the requests of one ring (FUSE over io_uring) until the kernel ends the connection
+/// or `stop` is told. A ring the kernel refuses leaves its requests to `/dev/fuse`.
+fn serve_ring<F: FileSystem>(session: &Session<F>, ring: &Ring, stop: &Stop) -> Result<(), Errno> {
+    let served = ring.serve(stop.fd(), &mut |frame| session.handle(frame) == Handled::Continue);
+    if let Err(e) = served {
+        log::warn!("{}: io_uring stopped ({e}): requests come through /dev/fuse", session.settings.name);
+    }
+    Ok(())
+}
+
+/// Serves `session` on the threads its settings ask for until the kernel is gone or `stop` is
+/// told; answers the first error a thread met. On `/dev/fuse`, that is this thread and
+/// `threads - 1` workers of `stack_size`; with io_uring, one worker per ring, and this thread
+/// for what still comes through `/dev/fuse` (forgets, interrupts).
 pub(crate) fn run<F: FileSystem>(session: &Arc<Session<F>>, stop: &Arc<Stop>) -> Result<(), Error> {
     let Settings { threads, stack_size, .. } = session.settings;
     if let Err(e) = session.channel.set_nonblocking(true) {
         return Err(Error::new("make the request channel non-blocking", e));
     }
+    let rings = session.rings().len();
+    let workers_wanted = if rings > 0 { rings } else { threads - 1 };
     let mut workers = Vec::new();
-    for index in 1..threads {
+    for index in 0..workers_wanted {
         let session = session.clone();
-        let mut builder = std::thread::Builder::new().name(format!("puffs-worker-{index}"));
+        let name = if rings > 0 { format!("puffs-ring-{index}") } else { format!("puffs-worker-{}", index + 1) };
+        let mut builder = std::thread::Builder::new().name(name);
         if let Some(size) = stack_size {
             builder = builder.stack_size(size);
         }
         let worker_stop = stop.clone();
-        match builder.spawn(move || serve(&session, &worker_stop)) {
+        let work = move || match session.rings().get(index) {
+            Some(ring) => serve_ring(&session, ring, &worker_stop),
+            None => serve(&session, &worker_stop),
+        };
+        match builder.spawn(work) {
             Ok(handle) => workers.push(handle),
             Err(e) => {
                 // The workers already started leave before the error is answered.

@@ -130,6 +130,27 @@ pub struct MountOptions {
     /// file systems with both `node_readdir` and `node_lookup` (FUSE `READDIRPLUS`, answered by
     /// the framework from those two).
     pub readdirplus: ReaddirPlus,
+    /// `io_uring`: requests come through FUSE over io_uring where the kernel offers it
+    /// (Linux 6.14 on, with `/sys/module/fuse/parameters/enable_uring` set to `Y`), one queue
+    /// per CPU; elsewhere, and with `noio_uring` (the default), through `/dev/fuse`.
+    /// [`MountInfo::transport`] says which.
+    pub io_uring: bool,
+}
+
+/// How requests reach the file system ([`MountInfo::transport`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Transport {
+    /// `read(2)` and `writev(2)` on `/dev/fuse` (or the loopback kernel's socket).
+    #[default]
+    Device,
+    /// FUSE over io_uring: `queues` queues (one per possible CPU) served by `rings` threads;
+    /// `FORGET`, `INTERRUPT` and notifications still use `/dev/fuse`.
+    IoUring {
+        /// Queues the kernel keeps: one per possible CPU.
+        queues: usize,
+        /// Threads serving them, each with its own ring.
+        rings: usize,
+    },
 }
 
 /// Whether the kernel lists directories with `READDIRPLUS` (the `readdirplus=` mount option).
@@ -203,6 +224,7 @@ impl MountOptions {
                 "auto_unmount" => self.auto_unmount = true,
                 "default_permissions" => self.default_permissions = true,
                 "noacl" | "acl" => self.noacl = option == "noacl",
+                "io_uring" | "noio_uring" => self.io_uring = option == "io_uring",
                 "cache_symlinks" => self.cache_symlinks = true,
                 "auto_inval_data" => self.data_cache = DataCache::Auto,
                 "explicit_inval_data" => self.data_cache = DataCache::Explicit,
@@ -314,6 +336,9 @@ pub struct MountInfo {
     /// with `default_permissions`, or with POSIX ACLs, which imply it. When not, the file
     /// system checks, with [`crate::access`]. (The loopback kernel checks nothing either way.)
     pub kernel_checks: bool,
+    /// How requests come: through `/dev/fuse`, or FUSE over io_uring when asked for with
+    /// [`MountOptions::io_uring`] and the kernel offered it.
+    pub transport: Transport,
 }
 
 #[cfg(test)]
@@ -328,12 +353,12 @@ mod tests {
     fn mount_options_parse_with_their_values_and_refuse_the_unknown() {
         let options = MountOptions::parse(
             "ro,default_permissions,entry_timeout=2.5,negative_timeout=7,cache_symlinks,explicit_inval_data,\
-             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no,noacl",
+             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no,noacl,io_uring",
         )
         .expect("parses");
         assert_eq!(options.flags, MountFlags::RDONLY);
         assert!(options.default_permissions && options.cache_symlinks && options.writeback_cache);
-        assert!(options.direct_io_allow_mmap && options.noacl);
+        assert!(options.direct_io_allow_mmap && options.noacl && options.io_uring);
         assert_eq!(options.entry_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(options.negative_timeout, Some(Duration::from_secs(7)));
         assert_eq!(options.data_cache, DataCache::Explicit);

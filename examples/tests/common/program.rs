@@ -54,6 +54,18 @@ impl Program {
         serving
     }
 
+    /// The names of the program's threads (`/proc/PID/task/*/comm`).
+    pub fn thread_names(&mut self) -> Vec<String> {
+        let pid = self.child().id();
+        let tasks = std::fs::read_dir(format!("/proc/{pid}/task")).map(|dir| dir.flatten().collect::<Vec<_>>());
+        tasks
+            .unwrap_or_default()
+            .iter()
+            .filter_map(|task| std::fs::read_to_string(task.path().join("comm")).ok())
+            .map(|name| name.trim().to_string())
+            .collect()
+    }
+
     /// Detaches and removes `dir` when dropped: for a mount served by a program that is not
     /// this test's child (a daemon).
     pub fn unmount_on_drop(dir: &Path) -> Program {

@@ -13,7 +13,9 @@ use std::time::{Duration, Instant};
 
 use nix::libc;
 use nix::mount::{umount2, MntFlags};
-use puffs::{Cookie, Errno, Error, FileSystem, MountFlags, MountOptions, Notifier, StatVfs, Usermount, Vtype};
+use puffs::{
+    Cookie, Errno, Error, FileSystem, MountFlags, MountOptions, Notifier, StatVfs, Transport, Usermount, Vtype,
+};
 
 use super::client::{Client, Outcome, Stat};
 
@@ -105,6 +107,7 @@ pub struct RealMount<F: FileSystem> {
     dir: PathBuf,
     connection: Option<u64>,
     notifier: Notifier,
+    transport: Transport,
     server: Option<JoinHandle<Result<F, Error>>>,
 }
 
@@ -137,17 +140,23 @@ impl<F: FileSystem> RealMount<F> {
             .unwrap_or_else(|e| panic!("mount {name} on {}: {e}", dir.display()))
             .start();
         let notifier = running.notifier();
+        let transport = running.mount_info().transport;
         let server = std::thread::Builder::new()
             .name(format!("{name}-server"))
             .spawn(move || running.run())
             .expect("start the server thread");
         let connection = fuse_connection(&dir);
-        RealMount { dir, connection, notifier, server: Some(server) }
+        RealMount { dir, connection, notifier, transport, server: Some(server) }
     }
 
     /// The mount point.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// How requests reach the file system: `/dev/fuse`, or io_uring (the `io_uring` option).
+    pub fn transport(&self) -> Transport {
+        self.transport
     }
 
     /// The running file system's notifier, for tests that change what the kernel caches.

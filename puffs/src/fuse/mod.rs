@@ -13,5 +13,6 @@ pub mod reply;
 pub mod request;
 #[cfg(test)]
 mod tests;
+pub(crate) mod uring;
 
 pub use channel::Channel;

@@ -12,7 +12,7 @@ use crate::fuse::abi::{self, InitFlags};
 use crate::fuse::dump::Flags;
 use crate::fuse::reply::Reply;
 use crate::fuse::request::{Operation, Request};
-use crate::settings::{DataCache, MountInfo, ReaddirPlus, REQUEST_HEADER_ROOM};
+use crate::settings::{DataCache, MountInfo, ReaddirPlus, Transport, REQUEST_HEADER_ROOM};
 
 use super::Session;
 
@@ -53,11 +53,25 @@ impl<F: FileSystem> Session<F> {
             // Both or neither: inheriting default ACLs needs the unmasked mode.
             granted.remove(acl);
         }
+        let max_write = (self.request_len - REQUEST_HEADER_ROOM) as u32;
+        let max_pages = max_write.div_ceil(4096).max(1) as u16;
+        let mut transport = Transport::Device;
+        if self.settings.options.io_uring {
+            if !offered.contains(InitFlags::OVER_IO_URING) {
+                log::info!("{fs_name}: the kernel offers no io_uring (enable_uring is off, or before 6.14): /dev/fuse");
+            } else {
+                match self.make_rings(max_write as usize, max_pages as usize) {
+                    Ok(rings) => {
+                        transport = rings;
+                        granted |= InitFlags::OVER_IO_URING;
+                    }
+                    Err(e) => log::warn!("{fs_name}: no io_uring ({e}): requests come through /dev/fuse"),
+                }
+            }
+        }
         self.notices.negotiated(granted, init.minor);
         self.dump(format_args!("   INIT offered {}", Flags(offered)));
         self.dump(format_args!("   INIT granted {}", Flags(granted)));
-        let max_write = (self.request_len - REQUEST_HEADER_ROOM) as u32;
-        let max_pages = max_write.div_ceil(4096).max(1) as u16;
         let out = abi::InitOut {
             major: abi::KERNEL_VERSION,
             minor,
@@ -82,6 +96,7 @@ impl<F: FileSystem> Session<F> {
             protocol: (abi::KERNEL_VERSION, minor),
             posix_acl: self.acl_granted(),
             kernel_checks: self.settings.options.default_permissions || self.acl_granted(),
+            transport,
         };
         let _ = self.call(Op::Mounted { info: &info }, &Context::ROOT).done();
         Ok(info)

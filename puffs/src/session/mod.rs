@@ -11,7 +11,8 @@
 //! - [`read`]: `READ`, answered from where the file system's bytes are;
 //! - [`readdirplus`]: `READDIRPLUS` from the file system's readdir and lookup;
 //! - [`posix_acl`]: what the framework does for file systems with POSIX ACLs;
-//! - [`setid`]: the set-id bits and capabilities a file loses when it changes.
+//! - [`setid`]: the set-id bits and capabilities a file loses when it changes;
+//! - [`uring`]: the rings of FUSE over io_uring, made at `INIT`.
 
 mod init;
 mod interrupt;
@@ -25,10 +26,11 @@ mod setid;
 #[cfg(test)]
 mod tests;
 mod translate;
+mod uring;
 
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use nix::errno::Errno;
 
@@ -41,6 +43,7 @@ use crate::fs::FileSystem;
 use crate::fuse::abi::{opcode, InHeader, InitFlags, OutHeader};
 use crate::fuse::reply::Reply;
 use crate::fuse::request::{Layout, Operation, Request};
+use crate::fuse::uring::Ring;
 use crate::fuse::Channel;
 use crate::settings::{clamp_request_len, Settings};
 use interrupt::Interrupts;
@@ -69,6 +72,8 @@ pub(crate) struct Session<F: FileSystem> {
     /// The file system already agreed to (or was told of) the unmount.
     pub(crate) unmount_told: AtomicBool,
     dump_lock: Mutex<()>,
+    /// The rings, when requests come through FUSE over io_uring (see `uring`).
+    rings: OnceLock<Vec<Arc<Ring>>>,
 }
 
 thread_local! {
@@ -113,6 +118,7 @@ impl<F: FileSystem> Session<F> {
             destroyed: AtomicBool::new(false),
             unmount_told: AtomicBool::new(false),
             dump_lock: Mutex::new(()),
+            rings: OnceLock::new(),
         }
     }
 
@@ -164,6 +170,10 @@ impl<F: FileSystem> Session<F> {
                 let verdict = if h.error == 0 { "ok".to_string() } else { format!("{:?}", Errno::from_raw(-h.error)) };
                 self.dump(format_args!("<- reply unique {unique}: {verdict}, {} bytes", h.len));
             }
+        }
+        // A request that came through a ring is answered there.
+        if unique != 0 && self.rings().iter().any(|ring| ring.answer(unique, parts)) {
+            return true;
         }
         match self.channel.send(parts) {
             Ok(()) => true,
