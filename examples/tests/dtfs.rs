@@ -371,6 +371,18 @@ fn posix_acls_are_granted_and_reported() {
     mounted.unmount(puffs::UnmountFlags::empty()).map_err(|_| "unmount refused").unwrap();
 }
 
+/// Runs `body` on a fresh dtfs mounted for real with `options`; with `io_uring`, checks that
+/// requests do come through io_uring.
+fn on_a_real_mount(options: &str, body: fn(&dyn Client, &Dtfs)) {
+    let fs = Dtfs::new();
+    let mount = common::RealMount::mount(fs.clone(), "dtfs", Dtfs::ROOT, puffs::MountFlags::empty(), options);
+    if options.contains("io_uring") {
+        assert!(matches!(mount.transport(), puffs::Transport::IoUring { .. }), "{:?}", mount.transport());
+    }
+    common::bounded(&mount, |c| body(c, &fs));
+    mount.unmount();
+}
+
 /// Runs each body on a fresh dtfs on both kernels: the real one through `/dev/fuse` and
 /// through io_uring.
 macro_rules! suite {
@@ -380,16 +392,7 @@ macro_rules! suite {
                 #[test]
                 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
                 fn $body() {
-                    let fs = puffs_examples::dtfs::Dtfs::new();
-                    let mount = crate::common::RealMount::mount(
-                        fs.clone(),
-                        "dtfs",
-                        puffs_examples::dtfs::Dtfs::ROOT,
-                        puffs::MountFlags::empty(),
-                        "default_permissions",
-                    );
-                    crate::common::bounded(&mount, |c| super::$body(c, &fs));
-                    mount.unmount();
+                    super::on_a_real_mount("default_permissions", super::$body);
                 }
             )*
         }
@@ -401,17 +404,7 @@ macro_rules! suite {
                     ignore = "needs root, /dev/fuse and FUSE over io_uring (echo Y > /sys/module/fuse/parameters/enable_uring)"
                 )]
                 fn $body() {
-                    let fs = puffs_examples::dtfs::Dtfs::new();
-                    let mount = crate::common::RealMount::mount(
-                        fs.clone(),
-                        "dtfs",
-                        puffs_examples::dtfs::Dtfs::ROOT,
-                        puffs::MountFlags::empty(),
-                        "default_permissions,io_uring",
-                    );
-                    assert!(matches!(mount.transport(), puffs::Transport::IoUring { .. }), "{:?}", mount.transport());
-                    crate::common::bounded(&mount, |c| super::$body(c, &fs));
-                    mount.unmount();
+                    super::on_a_real_mount("default_permissions,io_uring", super::$body);
                 }
             )*
         }

@@ -88,12 +88,8 @@ fn a_signalled_system_call_over_io_uring_ends_with_eintr() {
     signalled_call_on_a_real_mount("io_uring");
 }
 
-/// Held by each test that sets this process's SIGUSR1 handler: one restoring the default
-/// while another signals would end the process.
-static SIGNALS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn signalled_call_on_a_real_mount(options: &str) {
-    let _signals = SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _signals = common::hold_signals();
     use nix::sys::signal::{pthread_sigmask, sigaction, SaFlags, SigAction, SigHandler, SigSet, SigmaskHow, Signal};
     use std::os::unix::thread::JoinHandleExt;
 

@@ -183,12 +183,8 @@ fn locks_contend_wait_and_are_interrupted_over_io_uring() {
     locks_on_a_real_mount("io_uring");
 }
 
-/// Held by each test that sets this process's SIGUSR1 handler: one restoring the default
-/// while another signals would end the process.
-static SIGNALS: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
 fn locks_on_a_real_mount(options: &str) {
-    let _signals = SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let _signals = common::hold_signals();
     let mount =
         common::RealMount::mount_threads(Dtfs::new(), "dtfs-locks", Dtfs::ROOT, MountFlags::empty(), options, 1);
     // A lost wait would block its thread for good: past the bound, the connection is aborted.

@@ -28,3 +28,10 @@ pub use real::{
     abort_connection, detach_fuse, fuse_connection, mount_point, require_mount, umount_when_idle, wait_mounted,
     RealMount,
 };
+
+/// Held by each test that sets this process's SIGUSR1 handler: one restoring the default while
+/// another signals would end the process.
+pub fn hold_signals() -> std::sync::MutexGuard<'static, ()> {
+    static SIGNALS: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
