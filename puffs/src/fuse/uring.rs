@@ -12,8 +12,8 @@
 //! `COMMIT_AND_FETCH` until that command completes; the server's from then until it commits.
 //! The worker that received a request submits the commit only once handling returned
 //! ([`Ring::serve`]), so the frame a handler borrows never changes under it; an answer given on
-//! another thread (a lock granted later) is written into its entry there and handed to the
-//! worker, which submits it.
+//! another thread (a lock granted later) is written into its entry there, or kept aside while
+//! the worker still handles the request, and handed to the worker, which submits it.
 
 use std::alloc::{alloc_zeroed, dealloc, Layout};
 use std::cell::Cell;
@@ -48,6 +48,16 @@ struct Entry {
     unique: AtomicU64,
     /// The `iovec[2]` a `REGISTER` points at: the header buffer, the payload.
     iov: [libc::iovec; 2],
+    /// Whether its worker is handling the request in it, and an answer another thread gave
+    /// meanwhile, kept here until handling returns.
+    late: Mutex<Late>,
+}
+
+/// See [`Entry::late`].
+#[derive(Default)]
+struct Late {
+    handling: bool,
+    reply: Option<Vec<u8>>,
 }
 
 // SAFETY: the memory is owned by the entry alone; who may touch it is settled by the protocol
@@ -72,7 +82,7 @@ impl Entry {
                 libc::iovec { iov_base: mem.add(PAYLOAD_AT).cast(), iov_len: payload_len },
             ]
         };
-        Ok(Arc::new(Entry { mem, layout, qid, unique: AtomicU64::new(0), iov }))
+        Ok(Arc::new(Entry { mem, layout, qid, unique: AtomicU64::new(0), iov, late: Mutex::default() }))
     }
 
     /// Copies `bytes` into the entry's memory at `at`.
@@ -148,6 +158,8 @@ pub(crate) struct Ring {
     sq: Mutex<()>,
     /// Entries answered on other threads, for the worker to commit.
     answered: Mutex<Vec<usize>>,
+    /// Per queue: `(qid, entries held by waiting requests, entries added in their place)`.
+    waiting: Mutex<Vec<(u16, usize, usize)>>,
     wake_read: OwnedFd,
     wake_write: OwnedFd,
 }
@@ -208,6 +220,7 @@ impl Ring {
             payload_len,
             sq: Mutex::new(()),
             answered: Mutex::new(Vec::new()),
+            waiting: Mutex::new(Vec::new()),
             wake_read,
             wake_write,
         })
@@ -254,9 +267,27 @@ impl Ring {
         self.push(&squeue::Entry128::from(poll.user_data(user_data)))
     }
 
-    /// Registers a new entry for queue `qid`, in place of one a request holds for longer (a
-    /// lock request waiting for its lock), so that the queue keeps taking requests.
-    fn replace(&self, qid: u16) -> Result<(), Errno> {
+    /// A request of queue `qid` holds its entry for longer (a lock request waiting for its
+    /// lock): unless an entry added for an earlier one is free again, a new one is registered
+    /// in its place, so that the queue keeps taking requests. The entries added are as many as
+    /// requests ever waited at once.
+    fn hold(&self, qid: u16) -> Result<(), Errno> {
+        {
+            let mut waiting = lock(&self.waiting);
+            let at = match waiting.iter().position(|w| w.0 == qid) {
+                Some(at) => at,
+                None => {
+                    waiting.push((qid, 0, 0));
+                    waiting.len() - 1
+                }
+            };
+            let (_, held, added) = &mut waiting[at];
+            *held += 1;
+            if *held <= *added {
+                return Ok(());
+            }
+            *added += 1;
+        }
         let entry = Entry::new(qid, self.payload_len)?;
         let index = {
             let mut entries = lock(&self.entries);
@@ -331,9 +362,19 @@ impl Ring {
         if entry.unique.compare_exchange(unique, 0, Ordering::AcqRel, Ordering::Acquire).is_err() {
             return true;
         }
-        // SAFETY: the entry held this request, and its handling returned long ago (a request
-        // answered on another thread was parked): no frame of it lives.
+        let mut late = lock(&entry.late);
+        if late.handling {
+            // Its worker still borrows the frame: the answer waits for handling to return.
+            late.reply = Some(parts.concat());
+            return true;
+        }
+        // SAFETY: the entry held this request and its handling returned (`late` says so, and
+        // is held until the write is done): no frame of it lives.
         unsafe { self.write_reply(&entry, unique, parts) };
+        drop(late);
+        if let Some(w) = lock(&self.waiting).iter_mut().find(|w| w.0 == entry.qid) {
+            w.1 = w.1.saturating_sub(1);
+        }
         lock(&self.answered).push(index);
         let _ = nix::unistd::write(&self.wake_write, &[1]);
         true
@@ -428,11 +469,23 @@ impl Ring {
             entry.copy_within(rec::OP_IN, start + InHeader::SIZE, op_len);
             entry.bytes(start, header.len as usize)
         };
+        // Handling first: whoever finds the request by its `unique` then sees it is handled.
+        lock(&entry.late).handling = true;
         entry.unique.store(unique, Ordering::Release);
         HANDLING.set(Some(Handling { ring: self, unique, answered: false }));
         let go_on = handle(frame);
         let handling = HANDLING.take();
-        if handling.is_some_and(|h| h.answered) {
+        let late = {
+            let mut late = lock(&entry.late);
+            late.handling = false;
+            late.reply.take()
+        };
+        if let Some(reply) = late {
+            // Answered on another thread while handling went on (a lock granted at once).
+            // SAFETY: handling returned; the other thread took the request from the entry.
+            unsafe { self.write_reply(&entry, unique, &[&reply]) };
+            self.commit(index, &entry, unique)?;
+        } else if handling.is_some_and(|h| h.answered) {
             let staged = STAGED.take();
             if entry.unique.compare_exchange(unique, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                 // SAFETY: handling returned: the frame is gone, and the entry is still ours.
@@ -450,7 +503,7 @@ impl Ring {
             }
         } else if entry.unique.load(Ordering::Acquire) == unique {
             // Answered later (a lock request waits): the queue gets another entry meanwhile.
-            self.replace(entry.qid)?;
+            self.hold(entry.qid)?;
         }
         Ok(go_on)
     }
