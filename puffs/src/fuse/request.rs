@@ -295,13 +295,7 @@ pub fn check_name(name: &[u8]) -> Result<(), (Errno, &'static str)> {
 impl Request<'_> {
     /// Whether the kernel waits for a reply to this request.
     pub fn wants_reply(&self) -> bool {
-        !matches!(
-            self.op,
-            Operation::Forget { .. }
-                | Operation::BatchForget { .. }
-                | Operation::Interrupt { .. }
-                | Operation::NotifyReply { .. }
-        )
+        abi::opcode::wants_reply(self.header.opcode)
     }
 }
 

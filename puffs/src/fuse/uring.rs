@@ -27,6 +27,7 @@ use nix::libc;
 
 use crate::fuse::abi::uring::{self as rec, RingCmdReq, RingEntInOut};
 use crate::fuse::abi::{opcode as fuse_opcode, InHeader, OutHeader};
+use crate::fuse::reply::Reply;
 
 /// Where an entry's payload starts in its memory: past the header buffer and enough room to
 /// move the in-header and the operation's record in front of the payload, so that a request
@@ -306,13 +307,8 @@ impl Ring {
         let total: usize = parts.iter().map(|p| p.len()).sum();
         let body = total.saturating_sub(OutHeader::SIZE);
         if total < OutHeader::SIZE || body > entry.payload_len() {
-            let error = OutHeader { len: OutHeader::SIZE as u32, error: -(Errno::EIO as i32), unique };
-            // SAFETY: the caller's promise; the header fits the header buffer.
-            unsafe { entry.write(rec::IN_OUT, &error.to_bytes()) };
-            let sizes = RingEntInOut { commit_id: unique, ..RingEntInOut::default() };
-            // SAFETY: as above.
-            unsafe { entry.write(rec::ENT_IN_OUT, &sizes.to_bytes()) };
-            return;
+            // SAFETY: the caller's promise; a header alone fits.
+            return unsafe { self.write_reply(entry, unique, &[&Reply::error(unique, Errno::EIO as i32)]) };
         }
         let (mut header_at, mut body_at) = (rec::IN_OUT, PAYLOAD_AT);
         let mut header_left = OutHeader::SIZE;
@@ -331,6 +327,16 @@ impl Ring {
         let sizes = RingEntInOut { commit_id: unique, payload_sz: body as u32, ..RingEntInOut::default() };
         // SAFETY: as above.
         unsafe { entry.write(rec::ENT_IN_OUT, &sizes.to_bytes()) };
+    }
+
+    /// Writes the reply made of `parts` into entry `index` and commits it.
+    ///
+    /// # Safety
+    /// As [`Ring::write_reply`].
+    unsafe fn reply_and_commit(&self, index: usize, entry: &Entry, unique: u64, parts: &[&[u8]]) -> Result<(), Errno> {
+        // SAFETY: the caller's promise.
+        unsafe { self.write_reply(entry, unique, parts) };
+        self.commit(index, entry, unique)
     }
 
     /// Answers request `unique` with `parts` if it came through this ring: `false` if not
@@ -454,10 +460,9 @@ impl Ring {
         let sane = payload <= entry.payload_len() && op_len.is_some_and(|n| n <= rec::OP_IN_SIZE);
         let Some(op_len) = op_len.filter(|_| sane) else {
             // A frame that does not add up: answered EIO, so that the entry comes back.
+            let error = Reply::error(unique, Errno::EIO as i32);
             // SAFETY: the entry is ours and nothing borrows it.
-            let error = OutHeader { len: OutHeader::SIZE as u32, error: -(Errno::EIO as i32), unique }.to_bytes();
-            unsafe { self.write_reply(&entry, unique, &[&error]) };
-            self.commit(index, &entry, unique)?;
+            unsafe { self.reply_and_commit(index, &entry, unique, &[&error])? };
             return Ok(true);
         };
         // The in-header and the operation's record move in front of the payload: one frame.
@@ -483,23 +488,22 @@ impl Ring {
         if let Some(reply) = late {
             // Answered on another thread while handling went on (a lock granted at once).
             // SAFETY: handling returned; the other thread took the request from the entry.
-            unsafe { self.write_reply(&entry, unique, &[&reply]) };
-            self.commit(index, &entry, unique)?;
+            unsafe { self.reply_and_commit(index, &entry, unique, &[&reply])? };
         } else if handling.is_some_and(|h| h.answered) {
             let staged = STAGED.take();
             if entry.unique.compare_exchange(unique, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
                 // SAFETY: handling returned: the frame is gone, and the entry is still ours.
-                unsafe { self.write_reply(&entry, unique, &[&staged]) };
-                self.commit(index, &entry, unique)?;
+                let committed = unsafe { self.reply_and_commit(index, &entry, unique, &[&staged]) };
+                STAGED.set(staged);
+                committed?;
+            } else {
+                STAGED.set(staged);
             }
-            STAGED.set(staged);
-        } else if matches!(header.opcode, fuse_opcode::NOTIFY_REPLY | fuse_opcode::FORGET | fuse_opcode::BATCH_FORGET) {
+        } else if !fuse_opcode::wants_reply(header.opcode) {
             // No answer is due, but the entry must come back: an empty success.
             if entry.unique.compare_exchange(unique, 0, Ordering::AcqRel, Ordering::Acquire).is_ok() {
-                let done = OutHeader { len: OutHeader::SIZE as u32, error: 0, unique }.to_bytes();
                 // SAFETY: as above.
-                unsafe { self.write_reply(&entry, unique, &[&done]) };
-                self.commit(index, &entry, unique)?;
+                unsafe { self.reply_and_commit(index, &entry, unique, &[&Reply::error(unique, 0)])? };
             }
         } else if entry.unique.load(Ordering::Acquire) == unique {
             // Answered later (a lock request waits): the queue gets another entry meanwhile.

@@ -219,10 +219,7 @@ impl<F: FileSystem> Session<F> {
             Err(e) => {
                 self.dump(format_args!("!! {e}"));
                 if let Some(h) = e.header {
-                    if !matches!(
-                        h.opcode,
-                        opcode::FORGET | opcode::BATCH_FORGET | opcode::INTERRUPT | opcode::NOTIFY_REPLY
-                    ) {
+                    if opcode::wants_reply(h.opcode) {
                         self.send_error(h.unique, e.errno);
                     }
                 }
