@@ -19,12 +19,18 @@ impl Dtfs {
         self.checks.load(Ordering::Relaxed)
     }
 
+    /// `check`'s verdict where dtfs checks, else allowed.
+    fn when_checking(&self, check: impl FnOnce() -> Result<()>) -> Result<()> {
+        if self.checks() {
+            check()
+        } else {
+            Ok(())
+        }
+    }
+
     /// May the caller access `node` as `wanted` asks? ([`access::access`])
     pub(super) fn allow(&self, node: &Vattr, wanted: AccessFlags, ctx: &Context<'_>) -> Result<()> {
-        if !self.checks() {
-            return Ok(());
-        }
-        access::access(node, wanted, ctx.cred())
+        self.when_checking(|| access::access(node, wanted, ctx.cred()))
     }
 
     /// May the caller add an entry to directory `dir`: write and search it.
@@ -34,18 +40,12 @@ impl Dtfs {
 
     /// May the caller remove (or rename away) `victim` from `dir`? ([`access::access_remove`])
     pub(super) fn allow_remove(&self, dir: &Vattr, victim: &Vattr, ctx: &Context<'_>) -> Result<()> {
-        if !self.checks() {
-            return Ok(());
-        }
-        access::access_remove(dir, victim, ctx.cred())
+        self.when_checking(|| access::access_remove(dir, victim, ctx.cred()))
     }
 
     /// May the caller open `node` with `flags`? ([`access::access_open`])
     pub(super) fn allow_open(&self, node: &Vattr, flags: OFlag, ctx: &Context<'_>) -> Result<()> {
-        if !self.checks() {
-            return Ok(());
-        }
-        access::access_open(node, flags, ctx.cred())
+        self.when_checking(|| access::access_open(node, flags, ctx.cred()))
     }
 
     /// The part of `changes` to `node` the caller may make: all, or an error
@@ -96,9 +96,6 @@ impl Dtfs {
     /// May the caller read (`write` false) or write `node`'s extended attribute `name`?
     /// ([`access::access_extattr`])
     pub(super) fn allow_extattr(&self, node: &Vattr, name: &OsStr, write: bool, ctx: &Context<'_>) -> Result<()> {
-        if !self.checks() {
-            return Ok(());
-        }
-        access::access_extattr(node, name, write, ctx.cred())
+        self.when_checking(|| access::access_extattr(node, name, write, ctx.cred()))
     }
 }
