@@ -100,7 +100,7 @@ mod vattr;
 pub use cred::Cred;
 pub use dirent::{DirBuf, Dirent};
 pub use error::Error;
-pub use fs::answer::{NewNode, Opened, StatVfs};
+pub use fs::answer::{BackingFile, NewNode, Opened, StatVfs};
 pub use fs::context::Context;
 pub use fs::cookie::{Cookie, FileHandle};
 pub use fs::flags::{

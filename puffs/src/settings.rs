@@ -135,6 +135,13 @@ pub struct MountOptions {
     /// per CPU; elsewhere, and with `noio_uring` (the default), through `/dev/fuse`.
     /// [`MountInfo::transport`] says which.
     pub io_uring: bool,
+    /// `passthrough`: opens that [`node_open`](crate::FileSystem::node_open) answers with a
+    /// host file ([`Opened::with_backing`](crate::Opened::with_backing)) are read and written
+    /// by the kernel on that file, without the file system (FUSE `PASSTHROUGH`, Linux 6.9 on).
+    /// Asked only by a server with `CAP_SYS_ADMIN` (the kernel takes backing files from no
+    /// one else) and without `writeback_cache` (the kernel allows one or the other);
+    /// [`MountInfo::passthrough`] says whether it was granted.
+    pub passthrough: bool,
 }
 
 /// How requests reach the file system ([`MountInfo::transport`]).
@@ -225,6 +232,7 @@ impl MountOptions {
                 "default_permissions" => self.default_permissions = true,
                 "noacl" | "acl" => self.noacl = option == "noacl",
                 "io_uring" | "noio_uring" => self.io_uring = option == "io_uring",
+                "passthrough" | "nopassthrough" => self.passthrough = option == "passthrough",
                 "cache_symlinks" => self.cache_symlinks = true,
                 "auto_inval_data" => self.data_cache = DataCache::Auto,
                 "explicit_inval_data" => self.data_cache = DataCache::Explicit,
@@ -339,6 +347,9 @@ pub struct MountInfo {
     /// How requests come: through `/dev/fuse`, or FUSE over io_uring when asked for with
     /// [`MountOptions::io_uring`] and the kernel offered it.
     pub transport: Transport,
+    /// Whether opens answered with a backing file are passed through to it (FUSE
+    /// `PASSTHROUGH` granted, see [`MountOptions::passthrough`]).
+    pub passthrough: bool,
 }
 
 #[cfg(test)]
@@ -353,12 +364,12 @@ mod tests {
     fn mount_options_parse_with_their_values_and_refuse_the_unknown() {
         let options = MountOptions::parse(
             "ro,default_permissions,entry_timeout=2.5,negative_timeout=7,cache_symlinks,explicit_inval_data,\
-             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no,noacl,io_uring",
+             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no,noacl,io_uring,passthrough",
         )
         .expect("parses");
         assert_eq!(options.flags, MountFlags::RDONLY);
         assert!(options.default_permissions && options.cache_symlinks && options.writeback_cache);
-        assert!(options.direct_io_allow_mmap && options.noacl && options.io_uring);
+        assert!(options.direct_io_allow_mmap && options.noacl && options.io_uring && options.passthrough);
         assert_eq!(options.entry_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(options.negative_timeout, Some(Duration::from_secs(7)));
         assert_eq!(options.data_cache, DataCache::Explicit);

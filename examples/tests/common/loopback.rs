@@ -26,6 +26,11 @@ impl<F: FileSystem> LoopbackMount<F> {
         self.mount.as_ref().expect("mounted until unmount").client()
     }
 
+    /// What the file system's side was granted at `INIT`.
+    pub fn mount_info(&self) -> &puffs::MountInfo {
+        self.mount.as_ref().expect("mounted until unmount").mount_info()
+    }
+
     /// Unmounts (asking the file system, as an unforced unmount does) and gives it back.
     pub fn unmount(mut self) -> F {
         let mount = self.mount.take().expect("mounted until unmount");

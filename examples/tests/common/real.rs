@@ -14,7 +14,8 @@ use std::time::{Duration, Instant};
 use nix::libc;
 use nix::mount::{umount2, MntFlags};
 use puffs::{
-    Cookie, Errno, Error, FileSystem, MountFlags, MountOptions, Notifier, StatVfs, Transport, Usermount, Vtype,
+    Cookie, Errno, Error, FileSystem, MountFlags, MountInfo, MountOptions, Notifier, StatVfs, Transport, Usermount,
+    Vtype,
 };
 
 use super::client::{Client, Outcome, Stat};
@@ -107,7 +108,7 @@ pub struct RealMount<F: FileSystem> {
     dir: PathBuf,
     connection: Option<u64>,
     notifier: Notifier,
-    transport: Transport,
+    info: MountInfo,
     server: Option<JoinHandle<Result<F, Error>>>,
 }
 
@@ -140,13 +141,13 @@ impl<F: FileSystem> RealMount<F> {
             .unwrap_or_else(|e| panic!("mount {name} on {}: {e}", dir.display()))
             .start();
         let notifier = running.notifier();
-        let transport = running.mount_info().transport;
+        let info = running.mount_info().clone();
         let server = std::thread::Builder::new()
             .name(format!("{name}-server"))
             .spawn(move || running.run())
             .expect("start the server thread");
         let connection = fuse_connection(&dir);
-        RealMount { dir, connection, notifier, transport, server: Some(server) }
+        RealMount { dir, connection, notifier, info, server: Some(server) }
     }
 
     /// The mount point.
@@ -156,7 +157,12 @@ impl<F: FileSystem> RealMount<F> {
 
     /// How requests reach the file system: `/dev/fuse`, or io_uring (the `io_uring` option).
     pub fn transport(&self) -> Transport {
-        self.transport
+        self.info.transport
+    }
+
+    /// What the kernel granted at `INIT`.
+    pub fn mount_info(&self) -> &MountInfo {
+        &self.info
     }
 
     /// The running file system's notifier, for tests that change what the kernel caches.

@@ -5,6 +5,8 @@ use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
 
+use crate::fuse::abi;
+
 /// A descriptor that carries whole messages: `/dev/fuse`, or one end of a `SOCK_SEQPACKET`
 /// socket pair for the loopback kernel (puffs's `PUFFS_COMFD`).
 #[derive(Debug)]
@@ -72,6 +74,26 @@ impl Channel {
                 Err(e) => return Err(e),
             }
         }
+    }
+
+    /// Registers `file` with the kernel as a backing file, for opens answered with passthrough
+    /// (`FUSE_DEV_IOC_BACKING_OPEN`); answers its id. Only `/dev/fuse` of a mount granted
+    /// `PASSTHROUGH` takes it, from a server with `CAP_SYS_ADMIN` (`EPERM` otherwise); a file
+    /// on a stacked file system fails with `ELOOP`.
+    pub fn backing_open(&self, file: BorrowedFd<'_>) -> Result<u32, Errno> {
+        nix::ioctl_write_ptr!(backing_open, abi::ioc::MAGIC, abi::ioc::BACKING_OPEN, [u8; abi::BackingMap::SIZE]);
+        let map = abi::BackingMap { fd: file.as_raw_fd(), flags: 0, padding: 0 }.to_bytes();
+        // SAFETY: the command reads exactly the 16 bytes of `map`, which outlives the call.
+        let id = unsafe { backing_open(self.fd.as_raw_fd(), &map) }?;
+        u32::try_from(id).map_err(|_| Errno::EIO)
+    }
+
+    /// Forgets backing file `id` (`FUSE_DEV_IOC_BACKING_CLOSE`); the opens that use it keep
+    /// it until they are released.
+    pub fn backing_close(&self, id: u32) -> Result<(), Errno> {
+        nix::ioctl_write_ptr!(backing_close, abi::ioc::MAGIC, abi::ioc::BACKING_CLOSE, u32);
+        // SAFETY: the command reads the one `u32` behind the pointer, which outlives the call.
+        unsafe { backing_close(self.fd.as_raw_fd(), &id) }.map(drop)
     }
 
     /// Switches the descriptor between blocking and non-blocking reads.

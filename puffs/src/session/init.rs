@@ -47,7 +47,9 @@ impl<F: FileSystem> Session<F> {
         }
         let minor = init.minor.min(abi::KERNEL_MINOR_VERSION);
         let offered = InitFlags::from_words(init.flags, init.flags2);
-        let mut granted = offered & self.wanted(fs_name);
+        let mut wanted = self.wanted(fs_name);
+        wanted.set(InitFlags::PASSTHROUGH, self.wants_passthrough(fs_name));
+        let mut granted = offered & wanted;
         let acl = InitFlags::POSIX_ACL | InitFlags::DONT_MASK;
         if !granted.contains(acl) {
             // Both or neither: inheriting default ACLs needs the unmasked mode.
@@ -83,6 +85,7 @@ impl<F: FileSystem> Session<F> {
             max_write,
             time_gran: 1,
             max_pages,
+            max_stack_depth: if granted.contains(InitFlags::PASSTHROUGH) { abi::MAX_STACK_DEPTH } else { 0 },
             ..Default::default()
         };
         let mut reply = Reply::new(unique, abi::InitOut::SIZE);
@@ -97,6 +100,7 @@ impl<F: FileSystem> Session<F> {
             posix_acl: self.acl_granted(),
             kernel_checks: self.settings.options.default_permissions || self.acl_granted(),
             transport,
+            passthrough: granted.contains(InitFlags::PASSTHROUGH),
         };
         let _ = self.call(Op::Mounted { info: &info }, &Context::ROOT).done();
         Ok(info)

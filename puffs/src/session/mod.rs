@@ -8,6 +8,7 @@
 //! - [`translate`]: from a wire request to the file system's operation and back to a reply;
 //! - [`node`]: the node table (cookies and lookup counts);
 //! - [`notify`]: what notifications share with the session (the grant, retrievals);
+//! - [`passthrough`]: the backing files of opens the kernel passes through;
 //! - [`read`]: `READ`, answered from where the file system's bytes are;
 //! - [`readdirplus`]: `READDIRPLUS` from the file system's readdir and lookup;
 //! - [`posix_acl`]: what the framework does for file systems with POSIX ACLs;
@@ -19,6 +20,7 @@ mod interrupt;
 mod lock;
 pub(crate) mod node;
 pub(crate) mod notify;
+mod passthrough;
 mod posix_acl;
 mod read;
 mod readdirplus;
@@ -50,6 +52,7 @@ use interrupt::Interrupts;
 use lock::{lock_flags, Asked, Asking, LockWaiters};
 use node::NodeTable;
 use notify::Notices;
+use passthrough::Backings;
 
 /// A mounted file system's request handling.
 #[derive(Debug)]
@@ -68,6 +71,8 @@ pub(crate) struct Session<F: FileSystem> {
     interrupts: Interrupts,
     /// The callers waiting for a lock.
     lock_waiters: LockWaiters,
+    /// The backing files of passed-through opens.
+    backings: Backings,
     destroyed: AtomicBool,
     /// The file system already agreed to (or was told of) the unmount.
     pub(crate) unmount_told: AtomicBool,
@@ -115,6 +120,7 @@ impl<F: FileSystem> Session<F> {
             notices: Arc::default(),
             interrupts: Interrupts::default(),
             lock_waiters: LockWaiters::default(),
+            backings: Backings::default(),
             destroyed: AtomicBool::new(false),
             unmount_told: AtomicBool::new(false),
             dump_lock: Mutex::new(()),

@@ -89,10 +89,6 @@ impl<F: FileSystem> Session<F> {
         reply.finish()
     }
 
-    fn open_out(reply: &mut Reply, opened: Opened) {
-        abi::OpenOut { fh: opened.handle.0, open_flags: opened.flags.bits(), backing_id: 0 }.encode(reply.body());
-    }
-
     /// Opens `cookie` for the kernel (puffs `node_open`); `flags` carry `O_CREAT` for the open
     /// that follows a create.
     fn open_node(&self, cookie: Cookie, flags: OFlag, ctx: &Context<'_>) -> Result<Opened, Errno> {
@@ -281,7 +277,7 @@ impl<F: FileSystem> Session<F> {
                     }
                 }
                 let mut reply = Reply::new(unique, abi::OpenOut::SIZE);
-                Self::open_out(&mut reply, opened);
+                self.open_out(node, &opened, dir).encode(reply.body());
                 Ok(reply.finish())
             }
             // A named file (CREATE) or one without a name (TMPFILE), opened at once.
@@ -296,7 +292,8 @@ impl<F: FileSystem> Session<F> {
                 // If the open fails, the kernel never learns of the node and `handle` gives it up.
                 let mut reply = self.entry_reply(unique, &made, abi::OpenOut::SIZE, ttls, handed_out)?;
                 self.store_inherited_acl(made.cookie, &inherited, ctx)?;
-                Self::open_out(&mut reply, self.open_node(made.cookie, flags | OFlag::O_CREAT, ctx)?);
+                let opened = self.open_node(made.cookie, flags | OFlag::O_CREAT, ctx)?;
+                self.open_out(made.cookie, &opened, false).encode(reply.body());
                 Ok(reply.finish())
             }
             &Operation::Poll { fh, kh, schedule, events } => {
@@ -355,6 +352,7 @@ impl<F: FileSystem> Session<F> {
                 if let Some(owner) = flock_owner {
                     self.release_locks(node, fh, owner, true);
                 }
+                self.release_backing(node, fh);
                 self.close_node(node, fh, flags, ctx);
                 Ok(Self::empty_reply(unique))
             }

@@ -341,6 +341,33 @@ wire_struct! {
     /// Reply to `OPEN`, `OPENDIR` and (after the entry) `CREATE`.
     pub struct OpenOut { pub fh: u64, pub open_flags: u32, pub backing_id: i32 }
 }
+/// `FOPEN_PASSTHROUGH`: the open file's reads, writes and maps go to the backing file
+/// `backing_id` of the reply, without the server (7.40).
+pub const FOPEN_PASSTHROUGH: u32 = 1 << 7;
+/// The open flags the kernel accepts beside [`FOPEN_PASSTHROUGH`] (`FOPEN_PASSTHROUGH_MASK`
+/// of `fs/fuse/iomode.c`): any other fails the open with `EIO`.
+pub const FOPEN_PASSTHROUGH_MASK: u32 = FOPEN_PASSTHROUGH | 1 << 0 | 1 << 5 | 1 << 6;
+/// How deep the file systems under a backing file may be stacked, answered in `INIT`'s
+/// `max_stack_depth` when `PASSTHROUGH` is granted: 1 takes backing files of any ordinary
+/// file system (not of overlayfs or of another passthrough mount), and leaves room for
+/// overlayfs to stack on the mount (`FILESYSTEM_MAX_STACK_DEPTH` is 2).
+pub const MAX_STACK_DEPTH: u32 = 1;
+
+/// `ioctl` commands of `/dev/fuse` (`FUSE_DEV_IOC_*`: type 229).
+pub mod ioc {
+    /// The `ioctl` type of `/dev/fuse`.
+    pub const MAGIC: u8 = 229;
+    /// `FUSE_DEV_IOC_BACKING_OPEN`: registers a [`BackingMap`](super::BackingMap)'s file as a
+    /// backing file, answering its id.
+    pub const BACKING_OPEN: u8 = 1;
+    /// `FUSE_DEV_IOC_BACKING_CLOSE`: forgets a backing id (a `u32`).
+    pub const BACKING_CLOSE: u8 = 2;
+}
+
+wire_struct! {
+    /// The argument of `FUSE_DEV_IOC_BACKING_OPEN` (`struct fuse_backing_map`).
+    pub struct BackingMap { pub fd: i32, pub flags: u32, pub padding: u64 }
+}
 wire_struct! {
     /// `RELEASE`/`RELEASEDIR` body.
     pub struct ReleaseIn { pub fh: u64, pub flags: u32, pub release_flags: u32, pub lock_owner: u64 }
