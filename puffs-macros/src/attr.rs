@@ -1,4 +1,5 @@
-//! The arguments of `#[puffs_fs(...)]`: the masks the user declares, if any.
+//! The arguments of `#[puffs_fs(...)]`: the masks the user declares, if any, and the field
+//! holding the file system that answers what the block does not define.
 
 use proc_macro2::Ident;
 use syn::ext::IdentExt;
@@ -8,14 +9,18 @@ use syn::{token, Token};
 use crate::vnop::Kind;
 
 /// The accepted form of the arguments, for messages.
-const FORM: &str = "`#[puffs_fs]` takes no arguments or the lists `vnops(...)` and `vfsops(...)`, \
-                    like `#[puffs_fs(vnops(lookup, getattr, read), vfsops(statvfs))]`";
+const FORM: &str = "`#[puffs_fs]` takes no arguments, or the lists `vnops(...)` and `vfsops(...)` and \
+                    `lower = field`, like `#[puffs_fs(vnops(lookup, getattr, read), vfsops(statvfs))]` \
+                    or `#[puffs_fs(lower = null)]`";
 
 /// The parsed arguments: one optional declared list per kind.
 #[derive(Default)]
 pub(crate) struct Attr {
     pub(crate) vnops: Option<Declared>,
     pub(crate) vfsops: Option<Declared>,
+    /// `lower = field`: the field (a name, or a tuple index) holding the file system every
+    /// operation the block does not define goes to.
+    pub(crate) lower: Option<syn::Member>,
 }
 
 /// A declared list, `vnops(lookup, read)`: the names as written, not yet checked.
@@ -46,6 +51,26 @@ impl Parse for Attr {
                 return Err(input.error(FORM));
             }
             let key = input.call(Ident::parse_any)?;
+            if key == "lower" {
+                if attr.lower.is_some() {
+                    return Err(syn::Error::new(key.span(), "duplicate `lower = ...`; a block has one lower layer"));
+                }
+                if !input.peek(Token![=]) {
+                    return Err(syn::Error::new(key.span(), format!("expected `= field` after `lower`; {FORM}")));
+                }
+                input.parse::<Token![=]>()?;
+                attr.lower = Some(input.parse().map_err(|e| {
+                    syn::Error::new(
+                        e.span(),
+                        "expected the name or index of a field after `lower =`, like `lower = null`",
+                    )
+                })?);
+                if !input.is_empty() && !input.peek(Token![,]) {
+                    return Err(input.error(format!("expected `,` between the arguments; {FORM}")));
+                }
+                input.parse::<Option<Token![,]>>()?;
+                continue;
+            }
             let Some(kind) = Kind::ALL.into_iter().find(|kind| key == kind.list()) else {
                 return Err(syn::Error::new(key.span(), format!("unknown argument `{key}`; {FORM}")));
             };

@@ -2,7 +2,8 @@
 //! dispatch to the methods present.
 
 use proc_macro2::TokenStream;
-use quote::{format_ident, quote, ToTokens};
+use quote::{format_ident, quote, quote_spanned, ToTokens};
+use syn::spanned::Spanned;
 use syn::{ImplItem, Item};
 
 use crate::ast::FsImpl;
@@ -19,7 +20,7 @@ pub(crate) fn puffs_fs(args: TokenStream, item: TokenStream) -> syn::Result<Toke
     if let Some(fs) = &fs {
         check::check(&attr, fs, &mut errors);
     }
-    let derived = errors.finish(fs)?.map(|fs| derived_ops(&fs));
+    let derived = errors.finish(fs)?.map(|fs| derived_ops(&fs, attr.lower.as_ref()));
     Ok(quote!(#item #derived))
 }
 
@@ -31,7 +32,7 @@ pub(crate) fn puffs_fs(args: TokenStream, item: TokenStream) -> syn::Result<Toke
 /// types, and `async`. rustc would only repeat those errors in its own words.
 pub(crate) fn fallback(item: TokenStream, error: syn::Error) -> TokenStream {
     let parsed = syn::parse2::<Item>(item.clone()).ok();
-    let derived = parsed.as_ref().and_then(|parsed| FsImpl::from_item(parsed).ok()).map(|fs| derived_ops(&fs));
+    let derived = parsed.as_ref().and_then(|parsed| FsImpl::from_item(parsed).ok()).map(|fs| derived_ops(&fs, None));
     let item = match (parsed, &derived) {
         (Some(Item::Impl(block)), Some(_)) => without_rejected(block).into_token_stream(),
         _ => item,
@@ -55,12 +56,21 @@ fn without_rejected(mut block: syn::ItemImpl) -> syn::ItemImpl {
 }
 
 /// The `Dispatch` impl of the block's self type, under the block's generics: the masks, and the
-/// dispatch with one arm per operation the block defines.
-fn derived_ops(fs: &FsImpl<'_>) -> TokenStream {
+/// dispatch with one arm per operation the block defines. With a `lower` field, the masks add
+/// the lower file system's, and what the block does not define goes to it.
+fn derived_ops(fs: &FsImpl<'_>, lower: Option<&syn::Member>) -> TokenStream {
     let (impl_generics, _, where_clause) = fs.item.generics.split_for_impl();
     let self_ty = &fs.item.self_ty;
-    let vnops = mask(fs, Kind::Vnop);
-    let vfsops = mask(fs, Kind::Vfsop);
+    let mut vnops = mask(fs, Kind::Vnop);
+    let mut vfsops = mask(fs, Kind::Vfsop);
+    let mut rest = quote!(absent => absent.absent(),);
+    if let Some(lower) = lower {
+        let span = lower.span();
+        let masks = quote_spanned!(span=> ::puffs::__private::lower_masks(|fs: &Self| &fs.#lower));
+        vnops = quote!(#vnops.union(#masks.0));
+        vfsops = quote!(#vfsops.union(#masks.1));
+        rest = quote_spanned!(span=> lower => ::puffs::__private::lower_dispatch(&self.#lower, lower, ctx),);
+    }
     let arms = fs.ops().map(|(method, op)| {
         let cfgs = &method.cfgs;
         let variant = format_ident!("{}", op.variant);
@@ -89,7 +99,7 @@ fn derived_ops(fs: &FsImpl<'_>) -> TokenStream {
                 ) -> ::puffs::__private::Outcome {
                     match op {
                         #(#arms)*
-                        absent => absent.absent(),
+                        #rest
                     }
                 }
             }

@@ -162,13 +162,60 @@ use proc_macro::TokenStream;
 /// operation without its method, or a method missing from the list, is an error. A list left out
 /// is not checked; `vnops()` declares that the block defines no vnop.
 ///
+/// # A lower layer
+///
+/// `lower = field` makes the block a layer over the file system in `field` (a field name, or a
+/// tuple index): the block defines the operations it changes, and every other request goes to
+/// the lower file system, whose operations join the masks. This is how an overlay overrides
+/// one or two operations of a pass-through file system (libpuffs's `puffs_null_setops`
+/// followed by assignments to some of the `pops`), and layers stack.
+///
+/// ```
+/// # use std::ffi::OsStr;
+/// # use puffs::{puffs_fs, vnop_mask, Cookie, Context, Errno, FileSystem, NewNode, Result, Vattr, VnopMask, Vtype};
+/// struct Lower;
+///
+/// #[puffs_fs]
+/// impl FileSystem for Lower {
+///     fn node_lookup(&self, _dir: Cookie, _name: &OsStr, _ctx: &Context<'_>) -> Result<NewNode> {
+///         Err(Errno::ENOENT)
+///     }
+///     fn node_getattr(&self, node: Cookie, _ctx: &Context<'_>) -> Result<Vattr> {
+///         Ok(Vattr::new(Vtype::Dir, 0o755, node.0))
+///     }
+/// }
+///
+/// /// `Lower`, with names that start with a dot hidden.
+/// struct NoDots {
+///     lower: Lower,
+/// }
+///
+/// #[puffs_fs(lower = lower)]
+/// impl FileSystem for NoDots {
+///     fn node_lookup(&self, dir: Cookie, name: &OsStr, ctx: &Context<'_>) -> Result<NewNode> {
+///         if name.as_encoded_bytes().starts_with(b".") {
+///             return Err(Errno::ENOENT);
+///         }
+///         self.lower.node_lookup(dir, name, ctx)
+///     }
+/// }
+///
+/// assert_eq!(vnop_mask::<NoDots>(), VnopMask::LOOKUP | VnopMask::GETATTR);
+/// ```
+///
+/// The generated dispatch ends in `lower => lower_dispatch(&self.lower, lower, ctx)` instead of
+/// the framework's answer, and each mask is the union of the block's and the lower layer's. A
+/// declared list (`vnops(...)`) still names the block's own methods only.
+///
 /// # Errors
 ///
 /// All in one compile, each at the token at fault:
 ///
 /// - the attribute on anything but an `impl FileSystem for T` block;
-/// - arguments other than `vnops(...)` and `vfsops(...)`, an unknown or repeated name in them, and
-///   a declared list that disagrees with the methods;
+/// - arguments other than `vnops(...)`, `vfsops(...)` and `lower = field`, an unknown or
+///   repeated name in them, and a declared list that disagrees with the methods;
+/// - a `lower` field the type does not have (rustc's error, with the similar name), or whose
+///   type is not a file system with `#[puffs_fs]`;
 /// - an `async fn`: puffs operations are synchronous;
 /// - an associated `const` or `type` in the block, such as a hand-written `VNOPS`;
 /// - a macro invocation in the block, whose methods the attribute cannot see;

@@ -416,8 +416,8 @@ fn a_name_declared_twice_points_at_the_second() {
 
 #[test]
 fn arguments_of_another_form_say_the_accepted_form() {
-    let form = "`#[puffs_fs]` takes no arguments or the lists `vnops(...)` and `vfsops(...)`, \
-                like `#[puffs_fs(vnops(lookup, getattr, read), vfsops(statvfs))]`";
+    let form = "`#[puffs_fs]` takes no arguments, or the lists `vnops(...)` and `vfsops(...)` and `lower = field`, \
+                like `#[puffs_fs(vnops(lookup, getattr, read), vfsops(statvfs))]` or `#[puffs_fs(lower = null)]`";
     let item = LOOKUP_GETATTR;
     assert_eq!(error("mask = \"everything\"", item), reported(&format!("unknown argument `mask`; {form}"), "mask"));
     assert_eq!(error("\"lookup\"", item), reported(form, "\"lookup\""));
@@ -436,6 +436,17 @@ fn arguments_of_another_form_say_the_accepted_form() {
     assert_eq!(error("vnops(lookup, 1)", item), reported("expected a vnop name, like `lookup`", "1"));
     assert_eq!(error("vfsops(\"sync\")", item), reported("expected a vfsop name, like `mounted`", "\"sync\""));
     assert_eq!(error("vnops(lookup = 1)", item), reported("expected `,` between vnop names", "="));
+    assert_eq!(error("lower", item), reported(&format!("expected `= field` after `lower`; {form}"), "lower"));
+    let field = "expected the name or index of a field after `lower =`, like `lower = null`";
+    assert_eq!(error("lower = \"null\"", item), reported(field, "\"null\""));
+    assert_eq!(
+        error("lower = a, lower = b", item),
+        reported("duplicate `lower = ...`; a block has one lower layer", "lower")
+    );
+    assert_eq!(
+        error("lower = a vnops()", item),
+        reported(&format!("expected `,` between the arguments; {form}"), "vnops")
+    );
 }
 
 // Everything at once.

@@ -46,6 +46,30 @@ pub trait Dispatch {
     fn dispatch(&self, op: Op<'_>, ctx: &Context<'_>) -> Outcome;
 }
 
+/// A file system that can be the lower layer of a `#[puffs_fs(lower = field)]` block: any
+/// with `#[puffs_fs]`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be the lower layer: it is not a file system with `#[puffs_fs]`",
+    label = "this field is `{Self}`",
+    note = "`lower = field` names the field holding the file system that answers what the block does not define"
+)]
+pub trait LowerLayer: Dispatch {}
+
+impl<T: Dispatch + ?Sized> LowerLayer for T {}
+
+/// The masks of the lower layer that `field` reaches, found from the field's type: its share of
+/// a `#[puffs_fs(lower = field)]` block's masks.
+pub const fn lower_masks<S: ?Sized, L: LowerLayer + ?Sized>(field: fn(&S) -> &L) -> (VnopMask, VfsopMask) {
+    let _ = field;
+    (L::VNOPS, L::VFSOPS)
+}
+
+/// Runs `op` on the lower layer `lower`: the dispatch of a `#[puffs_fs(lower = field)]` block
+/// for what it does not define.
+pub fn lower_dispatch<L: LowerLayer + ?Sized>(lower: &L, op: Op<'_>, ctx: &Context<'_>) -> Outcome {
+    lower.dispatch(op, ctx)
+}
+
 /// What an operation answered, by the type its method returns.
 #[derive(Debug)]
 #[allow(missing_docs)]
