@@ -7,12 +7,14 @@
 //! - `client`: the [`Client`] trait and the time bound on a test body;
 //! - `real`: real FUSE mounts ([`RealMount`]), mount points and cleanup;
 //! - `loopback`: the loopback kernel as a client ([`LoopbackMount`]);
-//! - `program`: example programs started by a test ([`Program`]).
+//! - `program`: example programs started by a test ([`Program`]);
+//! - [`posix`]: test bodies every read-write file system passes.
 
 #![allow(dead_code)] // each test binary uses its own part
 
 mod client;
 mod loopback;
+pub mod posix;
 mod program;
 mod real;
 
