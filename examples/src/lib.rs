@@ -5,7 +5,10 @@
 //!   files (sparse), directories, symbolic and hard links, devices, FIFOs and sockets, rename in all
 //!   its forms, ownership, modes and times, truncation, extended attributes and `statvfs`.
 //!
-//! Both programs share one command line ([`cli`]):
+//! - `nullfs` (a program only): a pass-through of a host directory, the library's own
+//!   [`puffs::null::Null`].
+//!
+//! The programs share one command line ([`cli`]):
 //!
 //! ```text
 //! cargo run --release -p puffs-examples --bin dtfs -- -f --mkdir /tmp/dtfs

@@ -12,6 +12,7 @@ use nix::sys::signal::Signal;
 
 const DTFS: &str = env!("CARGO_BIN_EXE_dtfs");
 const HELLO: &str = env!("CARGO_BIN_EXE_hello");
+const NULLFS: &str = env!("CARGO_BIN_EXE_nullfs");
 
 /// Runs a program that must end by itself, with a bound.
 fn run(program: &str, args: &[&str]) -> Output {
@@ -20,7 +21,7 @@ fn run(program: &str, args: &[&str]) -> Output {
 
 #[test]
 fn help_says_how_to_use_it() {
-    for program in [DTFS, HELLO] {
+    for program in [DTFS, HELLO, NULLFS] {
         let out = run(program, &["--help"]);
         assert!(out.status.success());
         let text = String::from_utf8(out.stdout).unwrap();
@@ -30,7 +31,7 @@ fn help_says_how_to_use_it() {
 
 #[test]
 fn version_says_the_program_and_its_version() {
-    for (program, name) in [(DTFS, "dtfs"), (HELLO, "hello")] {
+    for (program, name) in [(DTFS, "dtfs"), (HELLO, "hello"), (NULLFS, "nullfs")] {
         let out = run(program, &["--version"]);
         assert!(out.status.success());
         assert_eq!(
@@ -55,6 +56,22 @@ fn usage_errors_exit_2_and_say_why() {
         let text = String::from_utf8(out.stderr).unwrap();
         assert!(text.contains(says) && text.contains("dtfs --help"), "{args:?}: {text}");
     }
+}
+
+#[test]
+fn nullfs_needs_a_source_that_is_a_directory() {
+    for (args, says) in [
+        (&["/mnt"][..], "--source DIR names the directory to mirror"),
+        (&["--source", "/nonexistent/puffs", "/mnt"], "--source /nonexistent/puffs: No such file or directory"),
+        (&["--source", "/proc/self/status", "/mnt"], "--source /proc/self/status: Not a directory"),
+    ] {
+        let out = run(NULLFS, args);
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let text = String::from_utf8(out.stderr).unwrap();
+        assert!(text.contains(says) && text.contains("nullfs --help"), "{args:?}: {text}");
+    }
+    let help = String::from_utf8(run(NULLFS, &["--help"]).stdout).unwrap();
+    assert!(help.contains("--source DIR"), "{help}");
 }
 
 #[test]

@@ -1,5 +1,5 @@
-//! dtfs against the POSIX conformance suite pjdfstest (the Rust rewrite, installed from
-//! crates.io by `.ci/run`), mounted for real by the `dtfs` program.
+//! dtfs and nullfs against the POSIX conformance suite pjdfstest (the Rust rewrite, installed
+//! from crates.io by `.ci/run`), mounted for real by their programs.
 //!
 //! Listed as ignored where the tests were built without root, `/dev/fuse` or pjdfstest (see
 //! `examples/build.rs`); in CI (`CI=true`) it always runs, and any of them missing fails it.
@@ -13,6 +13,7 @@ use std::time::Duration;
 use common::Program;
 
 const DTFS: &str = env!("CARGO_BIN_EXE_dtfs");
+const NULLFS: &str = env!("CARGO_BIN_EXE_nullfs");
 
 /// What pjdfstest needs to switch users: two users, each with a group.
 const DUMMY_USERS: [(&str, &str); 2] = [("nobody", "nogroup"), ("tests", "tests")];
@@ -46,7 +47,7 @@ fn find_pjdfstest() -> Option<PathBuf> {
 )]
 fn dtfs_passes_pjdfstest_with_the_kernels_checks() {
     // dtfs's ACLs make the kernel check permissions.
-    run_pjdfstest("pjdfstest", &[]);
+    run_pjdfstest(DTFS, "pjdfstest", &[]);
 }
 
 #[test]
@@ -56,7 +57,7 @@ fn dtfs_passes_pjdfstest_with_the_kernels_checks() {
 )]
 fn dtfs_passes_pjdfstest_checking_permissions_itself() {
     // Without ACLs and without default_permissions, the kernel checks nothing: dtfs does.
-    run_pjdfstest("pjdfstest-own-checks", &["-o", "noacl"]);
+    run_pjdfstest(DTFS, "pjdfstest-own-checks", &["-o", "noacl"]);
 }
 
 #[test]
@@ -66,12 +67,48 @@ fn dtfs_passes_pjdfstest_checking_permissions_itself() {
 )]
 fn dtfs_passes_pjdfstest_over_io_uring() {
     // Two threads: two rings, one for each queue of this two-CPU machine.
-    run_pjdfstest("pjdfstest-io-uring", &["-o", "io_uring"]);
+    run_pjdfstest(DTFS, "pjdfstest-io-uring", &["-o", "io_uring"]);
 }
 
-/// Mounts dtfs with `options` on a fresh mount point named after `name` and runs the whole
-/// suite on it: no failure, and at least [`MIN_PASSED`] passes.
-fn run_pjdfstest(name: &str, options: &[&str]) {
+#[test]
+#[cfg_attr(
+    any(puffs_cannot_mount, puffs_no_pjdfstest),
+    ignore = "needs root, /dev/fuse and the pjdfstest program (`cargo install pjdfstest`)"
+)]
+fn nullfs_passes_pjdfstest_with_passthrough() {
+    // Its defaults: the kernel checks permissions, and reads and writes of open files go to
+    // the host file in the kernel.
+    with_a_source("pjdfstest-null", |source| run_pjdfstest(NULLFS, "pjdfstest-null", &["--source", source]));
+}
+
+#[test]
+#[cfg_attr(
+    any(puffs_cannot_mount, puffs_no_pjdfstest),
+    ignore = "needs root, /dev/fuse and the pjdfstest program (`cargo install pjdfstest`)"
+)]
+fn nullfs_passes_pjdfstest_serving_reads_and_writes() {
+    with_a_source("pjdfstest-null-served", |source| {
+        run_pjdfstest(NULLFS, "pjdfstest-null-served", &["--source", source, "-o", "nopassthrough"])
+    });
+}
+
+/// Runs `run` with a fresh host directory for nullfs to mirror, removed afterwards.
+fn with_a_source(name: &str, run: impl FnOnce(&str)) {
+    let source = std::env::temp_dir().join(format!("puffs-{name}-source-{}", std::process::id()));
+    std::fs::create_dir_all(&source).unwrap();
+    struct Remove(PathBuf);
+    impl Drop for Remove {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+    let _remove = Remove(source.clone());
+    run(source.to_str().expect("a UTF-8 temporary directory"));
+}
+
+/// Mounts `program` (dtfs or nullfs) with `options` on a fresh mount point named after `name`
+/// and runs the whole suite on it: no failure, and at least [`MIN_PASSED`] passes.
+fn run_pjdfstest(program: &str, name: &str, options: &[&str]) {
     common::require_mount();
     let pjdfstest = find_pjdfstest().expect("the pjdfstest program is installed (`cargo install pjdfstest`)");
     for (user, group) in DUMMY_USERS {
@@ -94,10 +131,10 @@ fn run_pjdfstest(name: &str, options: &[&str]) {
     .unwrap();
 
     let args: Vec<&str> = ["-f", "-t", "2"].iter().chain(options).copied().collect();
-    let mut dtfs = Program::serve(DTFS, &args, &dir);
+    let mut served = Program::serve(program, &args, &dir);
     if options.contains(&"io_uring") {
-        let ring = || dtfs.thread_names().iter().any(|name| name == "puffs-ring-0");
-        common::eventually("dtfs serves a ring", ring);
+        let ring = || served.thread_names().iter().any(|name| name == "puffs-ring-0");
+        common::eventually("the file system serves a ring", ring);
     }
     let mut suite = Command::new(&pjdfstest);
     suite.arg("-c").arg(&config).arg("-p").arg(&dir).current_dir(&dir);
@@ -108,7 +145,7 @@ fn run_pjdfstest(name: &str, options: &[&str]) {
         .lines()
         .find(|l| l.starts_with("Summary:"))
         .unwrap_or_else(|| panic!("pjdfstest printed no summary:\n{text}\n{}", String::from_utf8_lossy(&out.stderr)));
-    eprintln!("pjdfstest on dtfs {options:?}: {summary}");
+    eprintln!("pjdfstest on {program} {options:?}: {summary}");
     let count = |what: &str| -> usize {
         summary
             .split(',')

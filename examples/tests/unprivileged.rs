@@ -18,7 +18,7 @@ use nix::unistd::{Gid, Uid, User};
 
 const USER: &str = "puffs-user";
 
-/// The test user, and a copy of dtfs it may run (removed when dropped).
+/// The test user, and copies of dtfs and nullfs it may run (removed when dropped).
 struct AsUser {
     uid: Uid,
     gid: Gid,
@@ -35,6 +35,9 @@ impl AsUser {
         let bin = dir.join("dtfs");
         std::fs::copy(env!("CARGO_BIN_EXE_dtfs"), &bin).expect("copy dtfs");
         std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).expect("make dtfs runnable");
+        let nullfs = dir.join("nullfs");
+        std::fs::copy(env!("CARGO_BIN_EXE_nullfs"), &nullfs).expect("copy nullfs");
+        std::fs::set_permissions(&nullfs, std::fs::Permissions::from_mode(0o755)).expect("make nullfs runnable");
         AsUser { uid: user.uid, gid: user.gid, bin }
     }
 
@@ -56,6 +59,14 @@ impl AsUser {
     fn dtfs(&self, args: &[&str], dir: &Path) -> Command {
         let mut command = self.command(&self.bin);
         command.arg("-f").args(args).arg(dir);
+        command
+    }
+
+    /// nullfs in the foreground, as the user, mirroring `source`, with `args` before the mount
+    /// point `dir`.
+    fn nullfs(&self, source: &Path, args: &[&str], dir: &Path) -> Command {
+        let mut command = self.command(self.bin.with_file_name("nullfs"));
+        command.arg("-f").arg("--source").arg(source).args(args).arg(dir);
         command
     }
 
@@ -212,4 +223,33 @@ fn a_users_mount_is_served_over_io_uring() {
     server.signal(Signal::SIGTERM);
     assert!(server.wait(Duration::from_secs(10)).success(), "dtfs: {}", server.stderr());
     assert!(wait_mounted(&dir, false), "the mount on {} is still there", dir.display());
+}
+
+#[test]
+#[cfg_attr(
+    puffs_cannot_mount_as_user,
+    ignore = "needs root, the user puffs-user, fusermount3 and a /dev/fuse all may open: see .ci/run"
+)]
+fn a_user_mirrors_a_directory_without_passthrough() {
+    // The kernel takes backing files only from a server with CAP_SYS_ADMIN: nullfs asks for
+    // passthrough by default, is told no, and serves reads and writes itself.
+    let user = AsUser::new();
+    let dir = user.mount_point("user-null");
+    let source = user.mount_point("user-null-source");
+    let mut server = Program::serve_command(&mut user.nullfs(&source, &["-d"], &dir), &dir);
+    let out = user.shell(r#"printf 'mirrored' > "$1/f" && mkdir "$1/d" && cat "$1/f""#, &dir);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "mirrored");
+    assert_eq!(std::fs::read(source.join("f")).unwrap(), b"mirrored");
+    let meta = std::fs::metadata(source.join("d")).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), user.uid.as_raw(), "the user's, on the host");
+    server.signal(Signal::SIGTERM);
+    assert!(server.wait(Duration::from_secs(10)).success(), "nullfs: {}", server.stderr());
+    let log = server.stderr();
+    assert!(log.contains("INIT granted") && granted_without_passthrough(&log), "{log}");
+    let _ = std::fs::remove_dir_all(&source);
+}
+
+/// Whether the `INIT granted` line of an op dump leaves `PASSTHROUGH` out.
+fn granted_without_passthrough(log: &str) -> bool {
+    log.lines().filter(|l| l.contains("INIT granted")).all(|l| !l.contains("PASSTHROUGH"))
 }

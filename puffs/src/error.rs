@@ -46,7 +46,12 @@ impl From<Error> for std::io::Error {
 /// context.
 impl From<std::io::Error> for Error {
     fn from(e: std::io::Error) -> Error {
-        let errno = e.raw_os_error().map_or(Errno::EIO, Errno::from_raw);
-        Error::new(e.to_string(), errno)
+        Error::new(e.to_string(), io_errno(&e))
     }
+}
+
+/// The errno of an I/O error, for an operation's answer: the system's own, or `EIO` for an
+/// error that did not come from the system.
+pub fn io_errno(e: &std::io::Error) -> Errno {
+    e.raw_os_error().map_or(Errno::EIO, Errno::from_raw)
 }

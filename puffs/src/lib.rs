@@ -73,6 +73,11 @@
 //!   a call that makes no sense in a state does not exist there, so misuse is a compile error.
 //! - The kernel is either Linux through `/dev/fuse` or the in-process [`loopback`] kernel, which
 //!   speaks the same protocol over a socket so file systems can be tested without mounting.
+//! - [`null`] is a ready file system: a pass-through of a host directory (libpuffs
+//!   `puffs_null`), and the lower layer of overlays that change one or two operations
+//!   (`#[puffs_fs(lower = field)]`). With the `passthrough` mount option, an open can hand
+//!   the kernel a host file ([`Opened::with_backing`]) so that its reads and writes never
+//!   reach the server.
 //! - [`Errno`], [`OFlag`] and [`AccessFlags`] are `nix`'s own types, re-exported: a file
 //!   system answers errnos and reads flags in the vocabulary of the system-call crate it most
 //!   likely uses already, with no conversion. The price is that a major version of `nix`
@@ -90,6 +95,7 @@ mod fs;
 pub mod fuse;
 pub mod locks;
 pub mod loopback;
+pub mod null;
 mod os;
 mod server;
 mod session;
@@ -99,7 +105,7 @@ mod vattr;
 
 pub use cred::Cred;
 pub use dirent::{DirBuf, Dirent};
-pub use error::Error;
+pub use error::{io_errno, Error};
 pub use fs::answer::{BackingFile, NewNode, Opened, StatVfs};
 pub use fs::context::Context;
 pub use fs::cookie::{Cookie, FileHandle};
@@ -141,6 +147,6 @@ pub mod __private {
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;
 
-// The code `#[puffs_fs]` generates names `::puffs`, also in this crate's own unit tests.
-#[cfg(test)]
+// The code `#[puffs_fs]` generates names `::puffs`, also in this crate's own file system
+// (`null`) and unit tests.
 extern crate self as puffs;
