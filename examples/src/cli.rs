@@ -223,10 +223,7 @@ pub fn mount_and_serve<F: FileSystem>(
         matches!(std::fs::symlink_metadata(&command.mount_point), Err(e) if e.kind() == std::io::ErrorKind::NotFound);
     if command.mkdir && missing {
         std::fs::create_dir_all(&command.mount_point).map_err(|e| {
-            Error::new(
-                format!("create mount point {}", command.mount_point.display()),
-                puffs::Errno::from_raw(e.raw_os_error().unwrap_or(0)),
-            )
+            Error::new(format!("create mount point {}", command.mount_point.display()), puffs::io_errno(&e))
         })?;
     }
     let usermount = Usermount::init(fs, name)

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use nix::errno::Errno;
 
+use crate::error::io_errno;
 use crate::error::Error;
 use crate::fs::FileSystem;
 use crate::fuse::uring::Ring;
@@ -115,8 +116,7 @@ pub(crate) fn run<F: FileSystem>(session: &Arc<Session<F>>, stop: &Arc<Stop>) ->
                 for worker in workers {
                     let _ = worker.join();
                 }
-                let errno = Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32));
-                return Err(Error::new("start a worker thread", errno));
+                return Err(Error::new("start a worker thread", io_errno(&e)));
             }
         }
     }

@@ -25,6 +25,7 @@ use io_uring::{opcode, squeue, types, IoUring};
 use nix::errno::Errno;
 use nix::libc;
 
+use crate::error::io_errno;
 use crate::fuse::abi::uring::{self as rec, RingCmdReq, RingEntInOut};
 use crate::fuse::abi::{opcode as fuse_opcode, InHeader, OutHeader};
 use crate::fuse::reply::Reply;
@@ -176,7 +177,7 @@ fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 fn errno_of(e: std::io::Error) -> Errno {
-    Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EIO as i32))
+    io_errno(&e)
 }
 
 /// The 80-byte command area of a `FUSE_IO_URING_CMD_*` for queue `qid`, request `commit_id`.

@@ -10,6 +10,7 @@ use std::time::Duration;
 use nix::errno::Errno;
 
 use crate::cred::Cred;
+use crate::error::io_errno;
 use crate::error::Error;
 use crate::fs::flags::UnmountFlags;
 use crate::fs::FileSystem;
@@ -294,7 +295,7 @@ fn message_capacity(end: &OwnedFd) -> usize {
 }
 
 fn spawn_error(e: &std::io::Error) -> Error {
-    Error::new("start a loopback thread", Errno::from_raw(e.raw_os_error().unwrap_or(Errno::EAGAIN as i32)))
+    Error::new("start a loopback thread", io_errno(e))
 }
 
 impl<F: FileSystem> Loopback<F> {

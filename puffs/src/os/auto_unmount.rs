@@ -22,6 +22,7 @@ use std::time::{Duration, Instant};
 use nix::errno::Errno;
 use nix::sys::socket::{send, socketpair, AddressFamily, MsgFlags, SockFlag, SockType};
 
+use crate::error::io_errno;
 use crate::error::Error;
 use crate::os::fusermount;
 
@@ -68,7 +69,7 @@ impl Watchdog {
             .stderr(Stdio::null())
             .process_group(0)
             .spawn()
-            .map_err(|e| failed("start /bin/sh", Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO))))?;
+            .map_err(|e| failed("start /bin/sh", io_errno(&e)))?;
         Ok(Watchdog { tell: Some(ours), process })
     }
 }

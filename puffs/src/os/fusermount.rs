@@ -21,6 +21,7 @@ use nix::errno::Errno;
 use nix::sys::socket::{recvmsg, socketpair, AddressFamily, ControlMessageOwned, MsgFlags, SockFlag, SockType};
 use nix::unistd::AccessFlags;
 
+use crate::error::io_errno;
 use crate::error::Error;
 use crate::settings::MountOptions;
 
@@ -111,9 +112,7 @@ pub(crate) fn mount(dir: &Path, options: &str) -> Result<OwnedFd, Error> {
             Ok(())
         });
     }
-    let mut child = command.spawn().map_err(|e| {
-        failed(&format!("start {}", helper.display()), Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)))
-    })?;
+    let mut child = command.spawn().map_err(|e| failed(&format!("start {}", helper.display()), io_errno(&e)))?;
     drop(theirs);
     let received = receive_fd(&ours);
     let mut stderr = child.stderr.take();
@@ -202,12 +201,7 @@ pub(crate) fn unmount(dir: &Path) -> Result<(), Error> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .output()
-        .map_err(|e| {
-            Error::new(
-                format!("unmount {} through {}", dir.display(), helper.display()),
-                Errno::from_raw(e.raw_os_error().unwrap_or(nix::libc::EIO)),
-            )
-        })?;
+        .map_err(|e| Error::new(format!("unmount {} through {}", dir.display(), helper.display()), io_errno(&e)))?;
     if output.status.success() {
         return Ok(());
     }

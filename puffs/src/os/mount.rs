@@ -12,6 +12,7 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::Mode;
 use nix::unistd::{getegid, geteuid};
 
+use crate::error::io_errno;
 use crate::error::Error;
 use crate::os::auto_unmount::Watchdog;
 use crate::os::fusermount;
@@ -259,9 +260,7 @@ fn probe(dir: &Path) -> Option<Result<(), Errno>> {
 /// The absolute, resolved mount point for `dir`. A dead FUSE mount cannot be resolved (its
 /// `stat` fails), so the check for one comes first where resolving fails.
 pub(crate) fn resolve_mount_point(dir: &Path) -> Result<PathBuf, Error> {
-    let failed = |e: std::io::Error| {
-        Error::new(format!("mount point {}", dir.display()), Errno::from_raw(e.raw_os_error().unwrap_or(0)))
-    };
+    let failed = |e: std::io::Error| Error::new(format!("mount point {}", dir.display()), io_errno(&e));
     match std::fs::canonicalize(dir) {
         Ok(resolved) => {
             check_mount_point(&resolved)?;
