@@ -69,6 +69,7 @@ use nix::fcntl::{OFlag, AT_FDCWD};
 use nix::sys::stat::{FchmodatFlags, Mode, SFlag, UtimensatFlags};
 use nix::sys::time::TimeSpec;
 use nix::unistd::{AccessFlags, Gid, Uid, UnlinkatFlags};
+use puffs_macros::puffs_fs;
 
 use crate::dirent::DirBuf;
 use crate::fs::answer::{BackingFile, NewNode, Opened, StatVfs};
@@ -275,7 +276,7 @@ fn fallocate_flags(mode: FallocateFlags) -> nix::fcntl::FallocateFlags {
     nix::fcntl::FallocateFlags::from_bits_truncate(mode.bits() as i32)
 }
 
-#[crate::puffs_fs]
+#[puffs_fs]
 impl FileSystem for Null {
     fn fs_mounted(&self, info: &MountInfo) {
         self.passthrough.store(info.passthrough, Ordering::Relaxed);
