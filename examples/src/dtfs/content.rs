@@ -7,10 +7,11 @@ use std::collections::BTreeMap;
 
 use puffs::{Errno, FallocateFlags, Result, SeekWhence, Vattr};
 
+use super::slab::Chunk;
 use super::tree::{now, BLOCK, CHUNK, MAX_FILE_SIZE};
 
 /// A file's chunks by index: chunk `i` holds bytes from `i * CHUNK`.
-pub(super) type Chunks = BTreeMap<u64, Vec<u8>>;
+pub(super) type Chunks = BTreeMap<u64, Chunk>;
 
 /// A regular file opened for change, with the tree's space accounting.
 pub(super) struct FileMut<'a> {
@@ -119,7 +120,7 @@ impl FileMut<'_> {
 
     /// Changes chunk `index` (empty if there was none) through `change`, keeping the space
     /// accounting (used bytes, `st_blocks`) in step with its new length; an emptied chunk goes.
-    fn resize_chunk(&mut self, index: u64, change: impl FnOnce(&mut Vec<u8>)) {
+    fn resize_chunk(&mut self, index: u64, change: impl FnOnce(&mut Chunk)) {
         let chunk = self.chunks.entry(index).or_default();
         let before = chunk.len();
         change(chunk);
@@ -163,17 +164,13 @@ impl FileMut<'_> {
         for (index, within, len) in pieces(offset, end) {
             let piece = &data[done..done + len];
             // What the chunk holds is overwritten, the rest appended: fresh bytes are written
-            // once, never zeroed first. A chunk written past half its size gets all its room at
-            // once, so that appends do not move it again and again.
+            // once, never zeroed first, into the chunk's block, which never moves.
             self.resize_chunk(index, |chunk| {
                 if chunk.len() < within {
                     chunk.resize(within, 0);
                 }
                 let overlap = (chunk.len() - within).min(len);
                 chunk[within..within + overlap].copy_from_slice(&piece[..overlap]);
-                if within + len > CHUNK as usize / 2 {
-                    chunk.reserve_exact(CHUNK as usize - chunk.len());
-                }
                 chunk.extend_from_slice(&piece[overlap..]);
             });
             done += len;

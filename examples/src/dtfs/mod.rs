@@ -3,6 +3,8 @@
 //!
 //! It holds regular files (sparse: holes take no memory), directories, symbolic links, hard links,
 //! device nodes, FIFOs and sockets, with owners, modes, the three times and extended attributes.
+//! File bytes live in 64 KiB chunks carved from 2 MiB huge-page slabs, given back to the
+//! system when a removed file frees them.
 //! Rename supports `RENAME_NOREPLACE` and `RENAME_EXCHANGE`. Space is bounded by a capacity
 //! (`ENOSPC` past it), reported by `statvfs`.
 //!
@@ -56,6 +58,7 @@
 mod content;
 mod ops;
 mod permissions;
+mod slab;
 #[cfg(test)]
 mod tests;
 mod tree;

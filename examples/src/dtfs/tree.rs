@@ -52,7 +52,7 @@ pub(super) struct Node {
 
 #[derive(Debug)]
 pub(super) enum Content {
-    File(BTreeMap<u64, Vec<u8>>),
+    File(super::content::Chunks),
     Dir(Directory),
     Symlink(OsString),
     /// Devices, FIFOs and sockets: only attributes.
