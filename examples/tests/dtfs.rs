@@ -11,18 +11,9 @@ use puffs::acl::{Acl, AclEntry, AclTag, ACCESS_XATTR, DEFAULT_XATTR};
 use puffs::{Errno, Vtype};
 use puffs_examples::dtfs::Dtfs;
 
-/// The bodies every read-write file system passes (`common::posix`), run on dtfs.
-macro_rules! posix_bodies {
-    ($($body:ident),* $(,)?) => {
-        $(
-            fn $body(c: &dyn Client, _fs: &Dtfs) {
-                common::posix::$body(c);
-            }
-        )*
-    };
-}
-
-posix_bodies!(
+// The bodies every read-write file system passes (`common::posix`), run on dtfs.
+common::posix_bodies!(
+    (c: &dyn Client, _fs: &Dtfs) => c;
     content_round_trips,
     directories_list_what_they_hold,
     rename_moves_and_replaces,
@@ -228,47 +219,12 @@ fn on_a_real_mount(options: &str, body: fn(&dyn Client, &Dtfs)) {
     mount.unmount();
 }
 
-/// Runs each body on a fresh dtfs on both kernels: the real one through `/dev/fuse` and
-/// through io_uring.
-macro_rules! suite {
-    ($($body:ident),* $(,)?) => {
-        mod real {
-            $(
-                #[test]
-                #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
-                fn $body() {
-                    super::on_a_real_mount("default_permissions", super::$body);
-                }
-            )*
-        }
-        mod io_uring {
-            $(
-                #[test]
-                #[cfg_attr(
-                    puffs_no_io_uring,
-                    ignore = "needs root, /dev/fuse and FUSE over io_uring (echo Y > /sys/module/fuse/parameters/enable_uring)"
-                )]
-                fn $body() {
-                    super::on_a_real_mount("default_permissions,io_uring", super::$body);
-                }
-            )*
-        }
-        mod loopback {
-            $(
-                #[test]
-                fn $body() {
-                    let fs = puffs_examples::dtfs::Dtfs::new();
-                    let mount = crate::common::LoopbackMount::mount(
-                        fs.clone(),
-                        "dtfs",
-                        puffs_examples::dtfs::Dtfs::ROOT,
-                    );
-                    crate::common::bounded(&mount, |c| super::$body(c, &fs));
-                    mount.unmount();
-                }
-            )*
-        }
-    };
+/// Runs `body` on a fresh dtfs on the loopback kernel.
+fn on_the_loopback_kernel(body: fn(&dyn Client, &Dtfs)) {
+    let fs = Dtfs::new();
+    let mount = common::LoopbackMount::mount(fs.clone(), "dtfs", Dtfs::ROOT);
+    common::bounded(&mount, |c| body(c, &fs));
+    mount.unmount();
 }
 
 /// `O_TMPFILE`: a file without a name holds data, takes no name in its directory, and keeps
@@ -303,7 +259,9 @@ fn statx_reports_the_birth_time(c: &dyn Client, _fs: &Dtfs) {
     assert_eq!(c.birth_time("f").unwrap(), Some(born), "writes and chmod keep it");
 }
 
-suite!(
+// Each body on both kernels: the real one through `/dev/fuse` and through io_uring; and the
+// loopback kernel.
+common::suite!(on_a_real_mount, on_the_loopback_kernel, [
     statx_reports_the_birth_time,
     tmpfiles_hold_data_and_can_be_named,
     fallocate_punches_and_seeks,
@@ -322,6 +280,12 @@ suite!(
     new_nodes_inherit_the_default_acl,
     statvfs_counts_space_and_nodes,
     nodes_are_reclaimed_once_forgotten,
+];
+    real(puffs_cannot_mount, "needs root and /dev/fuse: run the tests as root (see README)") => "default_permissions";
+    io_uring(
+        puffs_no_io_uring,
+        "needs root, /dev/fuse and FUSE over io_uring (echo Y > /sys/module/fuse/parameters/enable_uring)"
+    ) => "default_permissions,io_uring";
 );
 
 /// Mounted without ACLs and without `default_permissions`, the kernel checks nothing and dtfs

@@ -124,63 +124,8 @@ fn on_the_loopback_kernel(body: fn(&Mounted<'_>)) {
     mount.unmount();
 }
 
-/// Runs each body on both kernels: the real one through `/dev/fuse`, with passthrough, and
-/// through io_uring.
-macro_rules! suite {
-    ($($body:ident),* $(,)?) => {
-        mod real {
-            $(
-                #[test]
-                #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
-                fn $body() {
-                    super::on_a_real_mount("default_permissions", super::$body);
-                }
-            )*
-        }
-        mod passthrough {
-            $(
-                #[test]
-                #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
-                fn $body() {
-                    super::on_a_real_mount("default_permissions,passthrough", super::$body);
-                }
-            )*
-        }
-        mod io_uring {
-            $(
-                #[test]
-                #[cfg_attr(
-                    puffs_no_io_uring,
-                    ignore = "needs root, /dev/fuse and FUSE over io_uring (echo Y > /sys/module/fuse/parameters/enable_uring)"
-                )]
-                fn $body() {
-                    super::on_a_real_mount("default_permissions,io_uring", super::$body);
-                }
-            )*
-        }
-        mod loopback {
-            $(
-                #[test]
-                fn $body() {
-                    super::on_the_loopback_kernel(super::$body);
-                }
-            )*
-        }
-    };
-}
-
-/// The bodies every read-write file system passes (`common::posix`).
-macro_rules! posix_bodies {
-    ($($body:ident),* $(,)?) => {
-        $(
-            fn $body(m: &Mounted<'_>) {
-                common::posix::$body(m.c);
-            }
-        )*
-    };
-}
-
-posix_bodies!(
+common::posix_bodies!(
+    (m: &Mounted<'_>) => m.c;
     content_round_trips,
     directories_list_what_they_hold,
     rename_moves_and_replaces,
@@ -256,7 +201,9 @@ fn reads_and_writes_reach_the_server_unless_passed_through(m: &Mounted<'_>) {
     }
 }
 
-suite!(
+// Each body on both kernels: the real one through `/dev/fuse`, with passthrough, and through
+// io_uring; and the loopback kernel.
+common::suite!(on_a_real_mount, on_the_loopback_kernel, [
     content_round_trips,
     directories_list_what_they_hold,
     rename_moves_and_replaces,
@@ -272,6 +219,14 @@ suite!(
     forgotten_nodes_are_reclaimed,
     tmpfiles_hold_data_and_can_be_named,
     reads_and_writes_reach_the_server_unless_passed_through,
+];
+    real(puffs_cannot_mount, "needs root and /dev/fuse: run the tests as root (see README)") => "default_permissions";
+    passthrough(puffs_cannot_mount, "needs root and /dev/fuse: run the tests as root (see README)")
+        => "default_permissions,passthrough";
+    io_uring(
+        puffs_no_io_uring,
+        "needs root, /dev/fuse and FUSE over io_uring (echo Y > /sys/module/fuse/parameters/enable_uring)"
+    ) => "default_permissions,io_uring";
 );
 
 /// A caller who is not root owns what they make on the host, with the group a set-group-id

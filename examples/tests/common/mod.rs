@@ -37,3 +37,60 @@ pub fn hold_signals() -> std::sync::MutexGuard<'static, ()> {
     static SIGNALS: std::sync::Mutex<()> = std::sync::Mutex::new(());
     SIGNALS.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
+
+/// Runs each body of a suite on every kernel a module names: `$real(options, body)` for each
+/// real-mount module (ignored, with its reason, where its `cfg` says the machine lacks what
+/// it needs), `$loopback(body)` for the loopback kernel.
+///
+/// ```ignore
+/// common::suite!(on_a_real_mount, on_the_loopback_kernel, [content_round_trips, links_and_symlinks];
+///     real(puffs_cannot_mount, "why") => "default_permissions";
+/// );
+/// ```
+#[allow(unused_macros)] // each test binary uses its own part
+macro_rules! suite {
+    ($real:ident, $loopback:ident, $bodies:tt; $($module:ident($cfg:ident, $why:literal) => $options:literal;)*) => {
+        $(
+            $crate::common::suite!(@real $module, $cfg, $why, $real, $options, $bodies);
+        )*
+        $crate::common::suite!(@loopback $loopback, $bodies);
+    };
+    (@real $module:ident, $cfg:ident, $why:literal, $real:ident, $options:literal, [$($body:ident),* $(,)?]) => {
+        mod $module {
+            $(
+                #[test]
+                #[cfg_attr($cfg, ignore = $why)]
+                fn $body() {
+                    super::$real($options, super::$body);
+                }
+            )*
+        }
+    };
+    (@loopback $loopback:ident, [$($body:ident),* $(,)?]) => {
+        mod loopback {
+            $(
+                #[test]
+                fn $body() {
+                    super::$loopback(super::$body);
+                }
+            )*
+        }
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use suite;
+
+/// Defines, for each named body of [`posix`], a body of the suite's own shape that runs it on
+/// the client `$client` reaches from the suite's arguments.
+#[allow(unused_macros)]
+macro_rules! posix_bodies {
+    ($params:tt => $client:expr; $($body:ident),* $(,)?) => {
+        $(
+            fn $body $params {
+                $crate::common::posix::$body($client);
+            }
+        )*
+    };
+}
+#[allow(unused_imports)]
+pub(crate) use posix_bodies;
