@@ -11,22 +11,6 @@ use puffs::acl::{Acl, AclEntry, AclTag, ACCESS_XATTR, DEFAULT_XATTR};
 use puffs::{Errno, Vtype};
 use puffs_examples::dtfs::Dtfs;
 
-// The bodies every read-write file system passes (`common::posix`), run on dtfs.
-common::posix_bodies!(
-    (c: &dyn Client, _fs: &Dtfs) => c;
-    content_round_trips,
-    directories_list_what_they_hold,
-    rename_moves_and_replaces,
-    rename_flags_refuse_or_exchange,
-    special_nodes_keep_their_type,
-    errors_are_the_right_errno,
-    links_and_symlinks,
-    attributes_change,
-    extended_attributes,
-    fallocate_punches_and_seeks,
-    copy_file_range_copies_inside,
-);
-
 /// A copy of a file that is mostly hole stays so in dtfs, which copies inside the file
 /// system: a copy through the caller's reads and writes would fill it with zeros.
 fn copied_holes_stay_holes(c: &dyn Client, _fs: &Dtfs) {
@@ -35,13 +19,7 @@ fn copied_holes_stay_holes(c: &dyn Client, _fs: &Dtfs) {
     c.write_at("src", 64 * MIB, b"tail").unwrap();
     c.write_file("dst", b"").unwrap();
     let size = 64 * MIB + 4;
-    let mut copied = 0;
-    while copied < size {
-        match c.copy_range("src", copied, "dst", copied, size - copied).unwrap() {
-            0 => break,
-            n => copied += n,
-        }
-    }
+    assert_eq!(common::posix::copy_whole(c, "src", "dst", size), size);
     let dst = c.stat("dst").unwrap();
     assert_eq!(dst.size, size);
     assert!(dst.allocated < MIB, "the hole was copied as a hole: {} bytes allocated", dst.allocated);
@@ -261,21 +239,10 @@ fn statx_reports_the_birth_time(c: &dyn Client, _fs: &Dtfs) {
 
 // Each body on both kernels: the real one through `/dev/fuse` and through io_uring; and the
 // loopback kernel.
-common::suite!(on_a_real_mount, on_the_loopback_kernel, [
+common::suite!(on_a_real_mount, on_the_loopback_kernel, posix (c: &dyn Client, _fs: &Dtfs) => c, [
     statx_reports_the_birth_time,
     tmpfiles_hold_data_and_can_be_named,
-    fallocate_punches_and_seeks,
-    copy_file_range_copies_inside,
     copied_holes_stay_holes,
-    content_round_trips,
-    directories_list_what_they_hold,
-    rename_moves_and_replaces,
-    rename_flags_refuse_or_exchange,
-    special_nodes_keep_their_type,
-    errors_are_the_right_errno,
-    links_and_symlinks,
-    attributes_change,
-    extended_attributes,
     access_acls_set_the_mode_and_follow_chmod,
     new_nodes_inherit_the_default_acl,
     statvfs_counts_space_and_nodes,

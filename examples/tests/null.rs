@@ -123,22 +123,6 @@ fn on_the_loopback_kernel(body: fn(&Mounted<'_>)) {
     common::bounded(&mount, |c| body(&Mounted { c, source: &source, served: &served, passthrough: false }));
     mount.unmount();
 }
-
-common::posix_bodies!(
-    (m: &Mounted<'_>) => m.c;
-    content_round_trips,
-    directories_list_what_they_hold,
-    rename_moves_and_replaces,
-    rename_flags_refuse_or_exchange,
-    special_nodes_keep_their_type,
-    errors_are_the_right_errno,
-    links_and_symlinks,
-    attributes_change,
-    extended_attributes,
-    fallocate_punches_and_seeks,
-    copy_file_range_copies_inside,
-);
-
 /// What goes through the mount is on the host, and what the host does shows through the
 /// mount, even to nodes the kernel already knows (a node is its host inode, not its path).
 fn host_and_mount_see_one_tree(m: &Mounted<'_>) {
@@ -203,18 +187,7 @@ fn reads_and_writes_reach_the_server_unless_passed_through(m: &Mounted<'_>) {
 
 // Each body on both kernels: the real one through `/dev/fuse`, with passthrough, and through
 // io_uring; and the loopback kernel.
-common::suite!(on_a_real_mount, on_the_loopback_kernel, [
-    content_round_trips,
-    directories_list_what_they_hold,
-    rename_moves_and_replaces,
-    rename_flags_refuse_or_exchange,
-    special_nodes_keep_their_type,
-    errors_are_the_right_errno,
-    links_and_symlinks,
-    attributes_change,
-    extended_attributes,
-    fallocate_punches_and_seeks,
-    copy_file_range_copies_inside,
+common::suite!(on_a_real_mount, on_the_loopback_kernel, posix (m: &Mounted<'_>) => m.c, [
     host_and_mount_see_one_tree,
     forgotten_nodes_are_reclaimed,
     tmpfiles_hold_data_and_can_be_named,

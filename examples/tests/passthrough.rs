@@ -74,7 +74,7 @@ impl FileSystem for Mirror {
 
     fn node_setattr(&self, node: Cookie, changes: &SetVattr, _ctx: &Context<'_>) -> Result<Vattr> {
         if let Some(size) = changes.size {
-            self.0.host.set_len(size).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(5)))?;
+            self.0.host.set_len(size).map_err(|e| puffs::io_errno(&e))?;
         }
         Ok(self.vattr(node))
     }
@@ -102,7 +102,7 @@ impl FileSystem for Mirror {
 
     fn node_write(&self, _n: Cookie, _h: FileHandle, offset: u64, data: &[u8], _ctx: &Context<'_>) -> Result<usize> {
         self.0.writes.fetch_add(1, Ordering::SeqCst);
-        self.0.host.write_at(data, offset).map_err(|e| Errno::from_raw(e.raw_os_error().unwrap_or(5)))
+        self.0.host.write_at(data, offset).map_err(|e| puffs::io_errno(&e))
     }
 }
 
@@ -119,14 +119,19 @@ fn bytes_land_in_the_host_file(c: &impl Client, fs: &Mirror) {
     assert_eq!(c.read_at("f", 8, 9).unwrap(), [data[8], data[9], b'h', b'e', b'l', b'l', b'o', data[15], data[16]]);
 }
 
+/// [`bytes_land_in_the_host_file`], every read and write served by the file system.
+fn bytes_land_in_the_host_file_through_the_file_system(c: &impl Client, fs: &Mirror) {
+    bytes_land_in_the_host_file(c, fs);
+    let (reads, writes) = fs.served();
+    assert!(reads > 0 && writes > 0, "served by the file system: {reads} reads, {writes} writes");
+}
+
 #[test]
 fn without_passthrough_the_file_system_serves_reads_and_writes_on_the_loopback_kernel() {
     let fs = Mirror::new();
     let mount = common::LoopbackMount::mount(fs.clone(), "mirror", ROOT);
     assert!(!mount.mount_info().passthrough, "the loopback kernel offers no passthrough");
-    bytes_land_in_the_host_file(&mount, &fs);
-    let (reads, writes) = fs.served();
-    assert!(reads > 0 && writes > 0, "served by the file system: {reads} reads, {writes} writes");
+    bytes_land_in_the_host_file_through_the_file_system(&mount, &fs);
     mount.unmount();
 }
 
@@ -136,9 +141,7 @@ fn without_the_option_a_real_mount_serves_reads_and_writes_itself() {
     let fs = Mirror::new();
     let mount = common::RealMount::mount(fs.clone(), "mirror", ROOT, MountFlags::empty(), "");
     assert!(!mount.mount_info().passthrough, "not asked for");
-    bytes_land_in_the_host_file(&mount, &fs);
-    let (reads, writes) = fs.served();
-    assert!(reads > 0 && writes > 0, "served by the file system: {reads} reads, {writes} writes");
+    bytes_land_in_the_host_file_through_the_file_system(&mount, &fs);
     mount.unmount();
 }
 

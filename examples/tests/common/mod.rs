@@ -40,20 +40,40 @@ pub fn hold_signals() -> std::sync::MutexGuard<'static, ()> {
 
 /// Runs each body of a suite on every kernel a module names: `$real(options, body)` for each
 /// real-mount module (ignored, with its reason, where its `cfg` says the machine lacks what
-/// it needs), `$loopback(body)` for the loopback kernel.
+/// it needs), `$loopback(body)` for the loopback kernel. With `posix (args) => client`, the
+/// bodies of [`posix`] join the suite's own, each given the client the expression reaches
+/// from the suite's arguments.
 ///
 /// ```ignore
-/// common::suite!(on_a_real_mount, on_the_loopback_kernel, [content_round_trips, links_and_symlinks];
+/// common::suite!(on_a_real_mount, on_the_loopback_kernel, posix (c: &dyn Client) => c,
+///     [my_own_body];
 ///     real(puffs_cannot_mount, "why") => "default_permissions";
 /// );
 /// ```
 #[allow(unused_macros)] // each test binary uses its own part
 macro_rules! suite {
-    ($real:ident, $loopback:ident, $bodies:tt; $($module:ident($cfg:ident, $why:literal) => $options:literal;)*) => {
+    ($real:ident, $loopback:ident, posix $params:tt => $client:expr, $bodies:tt; $($rest:tt)*) => {
+        $crate::common::suite!(@posix $real, $loopback, $params => $client, $bodies; [
+            content_round_trips,
+            directories_list_what_they_hold,
+            rename_moves_and_replaces,
+            rename_flags_refuse_or_exchange,
+            special_nodes_keep_their_type,
+            errors_are_the_right_errno,
+            links_and_symlinks,
+            attributes_change,
+            extended_attributes,
+            fallocate_punches_and_seeks,
+            copy_file_range_copies_inside
+        ]; $($rest)*);
+    };
+    (@posix $real:ident, $loopback:ident, $params:tt => $client:expr, [$($body:ident),* $(,)?]; [$($posix:ident),*]; $($rest:tt)*) => {
         $(
-            $crate::common::suite!(@real $module, $cfg, $why, $real, $options, $bodies);
+            fn $posix $params {
+                $crate::common::posix::$posix($client);
+            }
         )*
-        $crate::common::suite!(@loopback $loopback, $bodies);
+        $crate::common::suite!($real, $loopback, [$($body,)* $($posix),*]; $($rest)*);
     };
     (@real $module:ident, $cfg:ident, $why:literal, $real:ident, $options:literal, [$($body:ident),* $(,)?]) => {
         mod $module {
@@ -76,21 +96,12 @@ macro_rules! suite {
             )*
         }
     };
-}
-#[allow(unused_imports)]
-pub(crate) use suite;
-
-/// Defines, for each named body of [`posix`], a body of the suite's own shape that runs it on
-/// the client `$client` reaches from the suite's arguments.
-#[allow(unused_macros)]
-macro_rules! posix_bodies {
-    ($params:tt => $client:expr; $($body:ident),* $(,)?) => {
+    ($real:ident, $loopback:ident, $bodies:tt; $($module:ident($cfg:ident, $why:literal) => $options:literal;)*) => {
         $(
-            fn $body $params {
-                $crate::common::posix::$body($client);
-            }
+            $crate::common::suite!(@real $module, $cfg, $why, $real, $options, $bodies);
         )*
+        $crate::common::suite!(@loopback $loopback, $bodies);
     };
 }
 #[allow(unused_imports)]
-pub(crate) use posix_bodies;
+pub(crate) use suite;

@@ -242,6 +242,19 @@ pub fn fallocate_punches_and_seeks(c: &dyn Client) {
     );
 }
 
+/// Copies the first `size` bytes of `from` to the same place in `to` with `copy_file_range(2)`,
+/// in as many calls as the kernel answers with; answers how many bytes were copied.
+pub fn copy_whole(c: &dyn Client, from: &str, to: &str, size: u64) -> u64 {
+    let mut copied = 0;
+    while copied < size {
+        match c.copy_range(from, copied, to, copied, size - copied).unwrap() {
+            0 => break,
+            n => copied += n,
+        }
+    }
+    copied
+}
+
 /// `copy_file_range(2)` copies inside the file system, in pieces as the kernel answers, a
 /// file that is mostly hole included.
 pub fn copy_file_range_copies_inside(c: &dyn Client) {
@@ -251,13 +264,7 @@ pub fn copy_file_range_copies_inside(c: &dyn Client) {
     c.write_at("src", 64 * MIB, b"tail").unwrap();
     c.write_file("dst", b"").unwrap();
     let size = 64 * MIB + 4;
-    let mut copied = 0;
-    while copied < size {
-        match c.copy_range("src", copied, "dst", copied, size - copied).unwrap() {
-            0 => break,
-            n => copied += n,
-        }
-    }
+    let copied = copy_whole(c, "src", "dst", size);
     assert_eq!(copied, size);
     let dst = c.stat("dst").unwrap();
     assert_eq!(dst.size, size);

@@ -449,17 +449,7 @@ impl<F: FileSystem> Client for RealMount<F> {
     }
 
     fn statvfs(&self) -> Outcome<StatVfs> {
-        let st = nix::sys::statvfs::statvfs(&self.dir)?;
-        Ok(StatVfs {
-            frsize: st.fragment_size() as u32,
-            bsize: st.block_size() as u32,
-            blocks: st.blocks(),
-            bfree: st.blocks_free(),
-            bavail: st.blocks_available(),
-            files: st.files(),
-            ffree: st.files_free(),
-            namemax: st.name_max() as u32,
-        })
+        Ok(StatVfs::from(&nix::sys::statvfs::statvfs(&self.dir)?))
     }
 
     fn abort(&self) {

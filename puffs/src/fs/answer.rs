@@ -133,6 +133,22 @@ pub struct StatVfs {
     pub namemax: u32,
 }
 
+/// A host file system's statistics (`statvfs(3)`), as a pass-through file system answers them.
+impl From<&nix::sys::statvfs::Statvfs> for StatVfs {
+    fn from(st: &nix::sys::statvfs::Statvfs) -> StatVfs {
+        StatVfs {
+            frsize: st.fragment_size() as u32,
+            bsize: st.block_size() as u32,
+            blocks: st.blocks(),
+            bfree: st.blocks_free(),
+            bavail: st.blocks_available(),
+            files: st.files(),
+            ffree: st.files_free(),
+            namemax: st.name_max() as u32,
+        }
+    }
+}
+
 impl Default for StatVfs {
     /// The answer given for a file system that does not implement `fs_statvfs`: no blocks, no
     /// nodes, 512-byte blocks and names up to 255 bytes.

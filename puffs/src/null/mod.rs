@@ -82,7 +82,7 @@ use crate::fs::{FileSystem, Result};
 use crate::settings::MountInfo;
 use crate::vattr::{SetVattr, TimeSet, Vattr, Vtype, MODE_PERMISSION_BITS};
 use caller::Server;
-use host::{proc_path, HostAttr};
+use host::proc_path;
 use nodes::{Handles, Node, Nodes, Open};
 
 /// A pass-through of a host directory (libpuffs `puffs_null`): every operation is done on the
@@ -173,19 +173,19 @@ impl Null {
         Ok(NewNode::new(cookie, attr.vattr))
     }
 
-    /// `attr`, the attributes of a node just made with `mode`, with the permission bits of
+    /// `vattr`, the attributes of a node just made with `mode`, with the permission bits of
     /// that mode: the host took away those of the server's umask, where the kernel applied
     /// the caller's already. The set-id bits stay as the host's rules made them (a directory
     /// inherits set-group-id; a file in a group its maker is not in loses it). Done as the
     /// server, which keeps them.
-    fn settle_mode(fd: BorrowedFd<'_>, attr: HostAttr, mode: u32) -> Result<HostAttr> {
-        let (have, want) = (attr.vattr.mode, mode & 0o777);
-        if have & 0o777 == want || attr.vattr.vtype == Vtype::Lnk {
-            return Ok(attr);
+    fn settle_mode(fd: BorrowedFd<'_>, vattr: Vattr, mode: u32) -> Result<Vattr> {
+        let (have, want) = (vattr.mode, mode & 0o777);
+        if have & 0o777 == want || vattr.vtype == Vtype::Lnk {
+            return Ok(vattr);
         }
-        let mode = Mode::from_bits_truncate(((have & !0o777) | want) as nix::libc::mode_t);
+        let mode = permissions((have & !0o777) | want);
         nix::sys::stat::fchmodat(AT_FDCWD, proc_path(fd).as_c_str(), mode, FchmodatFlags::FollowSymlink)?;
-        host::stat(fd)
+        Ok(host::stat(fd)?.vattr)
     }
 
     /// Makes a node in `dir` with `make` (given the directory's descriptor), as the caller,
@@ -206,19 +206,19 @@ impl Null {
         }
         let made = self.enter(&dir, name)?;
         let Some(mode) = mode else { return Ok(made) };
-        let node = self.nodes.get(made.cookie)?;
-        let attr = Self::settle_mode(node.fd(), host::stat(node.fd())?, mode)?;
-        Ok(NewNode::new(made.cookie, attr.vattr))
+        let vattr = Self::settle_mode(self.nodes.get(made.cookie)?.fd(), made.vattr, mode)?;
+        Ok(NewNode::new(made.cookie, vattr))
     }
 
     /// Keeps `file`, just created, for the open that follows, and answers its node.
     fn created(&self, file: File, mode: u32) -> Result<NewNode> {
-        let attr = Self::settle_mode(file.as_fd(), host::stat(file.as_fd())?, mode)?;
+        let attr = host::stat(file.as_fd())?;
+        let vattr = Self::settle_mode(file.as_fd(), attr.vattr.clone(), mode)?;
         let path = proc_path(file.as_fd());
         let fd = nix::fcntl::open(path.as_c_str(), OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())?;
-        let cookie = self.nodes.enter(fd, attr.key(), attr.vattr.vtype);
+        let cookie = self.nodes.enter(fd, attr.key(), vattr.vtype);
         self.created.lock().unwrap_or_else(|e| e.into_inner()).insert(cookie, file);
-        Ok(NewNode::new(cookie, attr.vattr))
+        Ok(NewNode::new(cookie, vattr))
     }
 
     /// Opens node `node` as `flags` ask: a directory for listing, a file through its `/proc`
@@ -259,6 +259,11 @@ impl Null {
     }
 }
 
+/// The permission bits of `mode` (set-id and sticky bits included) as the host calls take them.
+fn permissions(mode: u32) -> Mode {
+    Mode::from_bits_truncate((mode & MODE_PERMISSION_BITS) as nix::libc::mode_t)
+}
+
 /// A `SetVattr` time as `utimensat` takes it.
 fn timespec(time: Option<TimeSet>) -> TimeSpec {
     match time {
@@ -288,17 +293,7 @@ impl FileSystem for Null {
 
     fn fs_statvfs(&self, ctx: &Context<'_>) -> Result<StatVfs> {
         self.allow(ctx)?;
-        let st = nix::sys::statvfs::fstatvfs(self.nodes.get(Null::ROOT)?.fd())?;
-        Ok(StatVfs {
-            frsize: st.fragment_size() as u32,
-            bsize: st.block_size() as u32,
-            blocks: st.blocks(),
-            bfree: st.blocks_free(),
-            bavail: st.blocks_available(),
-            files: st.files(),
-            ffree: st.files_free(),
-            namemax: st.name_max() as u32,
-        })
+        Ok(StatVfs::from(&nix::sys::statvfs::fstatvfs(self.nodes.get(Null::ROOT)?.fd())?))
     }
 
     fn fs_sync(&self, _waitfor: WaitFor, _ctx: &Context<'_>) -> Result<()> {
@@ -320,7 +315,7 @@ impl FileSystem for Null {
         let node = self.nodes.get(node)?;
         let fd = node.fd();
         if let Some(mode) = changes.mode {
-            let mode = Mode::from_bits_truncate((mode & MODE_PERMISSION_BITS) as nix::libc::mode_t);
+            let mode = permissions(mode);
             nix::sys::stat::fchmodat(AT_FDCWD, proc_path(fd).as_c_str(), mode, FchmodatFlags::FollowSymlink)?;
         }
         if changes.uid.is_some() || changes.gid.is_some() {
@@ -363,7 +358,7 @@ impl FileSystem for Null {
         self.allow(ctx)?;
         let dir = self.nodes.get(dir)?;
         let flags = OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_RDWR | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC;
-        let perm = Mode::from_bits_truncate((mode & MODE_PERMISSION_BITS) as nix::libc::mode_t);
+        let perm = permissions(mode);
         let fd = {
             let _caller = self.server.act_as(ctx.cred())?;
             nix::fcntl::openat(dir.fd(), name, flags, perm)?
@@ -374,7 +369,7 @@ impl FileSystem for Null {
     fn node_tmpfile(&self, dir: Cookie, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
         self.allow(ctx)?;
         let dir = self.nodes.get(dir)?;
-        let perm = Mode::from_bits_truncate((mode & MODE_PERMISSION_BITS) as nix::libc::mode_t);
+        let perm = permissions(mode);
         let fd = {
             let _caller = self.server.act_as(ctx.cred())?;
             nix::fcntl::openat(dir.fd(), ".", OFlag::O_TMPFILE | OFlag::O_RDWR | OFlag::O_CLOEXEC, perm)?
@@ -392,12 +387,12 @@ impl FileSystem for Null {
         ctx: &Context<'_>,
     ) -> Result<NewNode> {
         let kind = SFlag::from_bits_truncate(vtype.to_mode_bits() as nix::libc::mode_t);
-        let perm = Mode::from_bits_truncate((mode & MODE_PERMISSION_BITS) as nix::libc::mode_t);
+        let perm = permissions(mode);
         self.make(dir, name, Some(mode), ctx, |dir| nix::sys::stat::mknodat(dir, name, kind, perm, rdev))
     }
 
     fn node_mkdir(&self, dir: Cookie, name: &OsStr, mode: u32, ctx: &Context<'_>) -> Result<NewNode> {
-        let perm = Mode::from_bits_truncate((mode & MODE_PERMISSION_BITS) as nix::libc::mode_t);
+        let perm = permissions(mode);
         self.make(dir, name, Some(mode), ctx, |dir| nix::sys::stat::mkdirat(dir, name, perm))
     }
 
