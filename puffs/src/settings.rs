@@ -91,6 +91,7 @@ pub struct MountOptions {
     /// `default_permissions`: the kernel checks permissions from the mode bits before a request
     /// reaches the file system (at the cost of a `GETATTR` where its attributes are not cached).
     /// Without it, the file system makes its own checks, with [`crate::access`].
+    /// `nodefault_permissions` undoes it (a program's default options come before `-o`).
     pub default_permissions: bool,
     /// `noacl`: a file system with [`FileSystem::POSIX_ACL`](crate::FileSystem::POSIX_ACL)
     /// mounts without ACLs (and so without the kernel's checks that come with them, unless
@@ -229,7 +230,9 @@ impl MountOptions {
                 "dirsync" => self.flags |= MountFlags::DIRSYNC,
                 "allow_other" => self.allow_other = true,
                 "auto_unmount" => self.auto_unmount = true,
-                "default_permissions" => self.default_permissions = true,
+                "default_permissions" | "nodefault_permissions" => {
+                    self.default_permissions = option == "default_permissions"
+                }
                 "noacl" | "acl" => self.noacl = option == "noacl",
                 "io_uring" | "noio_uring" => self.io_uring = option == "io_uring",
                 "passthrough" | "nopassthrough" => self.passthrough = option == "passthrough",
@@ -377,6 +380,9 @@ mod tests {
         assert_eq!(options.readdirplus, ReaddirPlus::Never);
         assert_eq!(MountOptions::default().readdirplus, ReaddirPlus::Auto);
         assert_eq!(MountOptions::parse("auto_inval_data").unwrap().data_cache, DataCache::Auto);
+        let undone = MountOptions::parse("default_permissions,passthrough,nodefault_permissions,nopassthrough");
+        let undone = undone.expect("parses");
+        assert!(!undone.default_permissions && !undone.passthrough);
         for bad in ["frobnicate", "negative_timeout=-1", "attr_timeout=x", "fsname=", "readdirplus=maybe"] {
             assert_eq!(MountOptions::parse(bad).map_err(|e| e.errno()).err(), Some(Errno::EINVAL), "{bad}");
         }
