@@ -24,6 +24,7 @@ use std::time::Instant;
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sched::{sched_setaffinity, CpuSet};
+use nix::sys::signal::{SigSet, Signal};
 use nix::unistd::Pid;
 use puffs_benches::chart;
 use puffs_benches::peers::{self, Launch, Running};
@@ -55,6 +56,32 @@ impl Drop for Tmpfs {
     }
 }
 
+/// On Ctrl-C, SIGTERM or SIGHUP, unmounts everything mounted under `base` (all of it the
+/// bench's: `base` is a fresh directory of its own) and exits, so that no server or mount
+/// outlives the bench; the servers end when their mounts go. The signals are blocked in
+/// every thread but the one waiting for them (programs started later get the default mask).
+fn clean_up_on_signals(base: PathBuf) {
+    let mut signals = SigSet::empty();
+    for signal in [Signal::SIGINT, Signal::SIGTERM, Signal::SIGHUP] {
+        signals.add(signal);
+    }
+    signals.thread_block().expect("block the signals");
+    std::thread::spawn(move || {
+        let signal = signals.wait().expect("wait for a signal");
+        let table = puffs::mount_table::read().unwrap_or_default();
+        // Deepest first: the peers' mounts, then the backing tmpfs they sit beside.
+        let mut ours: Vec<_> = table.iter().filter(|m| m.mount_point.starts_with(&base)).collect();
+        ours.sort_by_key(|m| std::cmp::Reverse(m.mount_point.components().count()));
+        for mount in ours {
+            let _ = umount2(&mount.mount_point, MntFlags::MNT_DETACH);
+        }
+        // Nothing is mounted under it any more: what is left are the bench's own folders.
+        let _ = fs::remove_dir_all(&base);
+        eprintln!("peers: {signal}: unmounted the peers, nothing reported");
+        std::process::exit(130);
+    });
+}
+
 fn main() {
     if !nix::unistd::geteuid().is_root() || !Path::new("/dev/fuse").exists() {
         println!("peers: needs root and /dev/fuse; nothing measured");
@@ -75,6 +102,7 @@ fn main() {
     };
     let out = std::env::var_os("PUFFS_BENCH_OUT").map_or(workspace.join("target/bench-report"), PathBuf::from);
     let base = std::env::temp_dir().join(format!("puffs-bench-{}", std::process::id()));
+    clean_up_on_signals(base.clone());
     let launch = Launch {
         bin: std::env::var_os("PUFFS_BENCH_PEERS")
             .map_or(workspace.join("target/bench-peers"), PathBuf::from)
@@ -136,6 +164,10 @@ fn main() {
             let (i, peer) = &running[(k + round) % n];
             for workload in workloads::sequence() {
                 if !workload.runs_on(peer.peer.caching, peer.peer.serves) {
+                    continue;
+                }
+                if let Some(why) = peer.peer.skips(workload) {
+                    results.fail(workload, peer.peer.caching, *i, why.to_string());
                     continue;
                 }
                 match workloads::run(workload, &peer.root, peer.peer.serves, &sizes) {

@@ -16,6 +16,8 @@ use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use crate::workloads::Workload;
+
 /// Who wrote the server: the ratios compare puffs with the best of libfuse and fuser.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Family {
@@ -101,6 +103,15 @@ pub struct Peer {
     program: Option<&'static str>,
     /// Its arguments; `{mnt}` and `{src}` stand for the mount point and the backing directory.
     args: Vec<String>,
+    /// Workloads it is left out of, and why.
+    skip: Option<Skip>,
+}
+
+/// Workloads a peer is left out of, and why (the report shows the reason in its place).
+#[derive(Debug, Clone, Copy)]
+struct Skip {
+    workloads: fn(Workload) -> bool,
+    why: &'static str,
 }
 
 /// How every peer is started: where the programs are, how many workers, which CPU.
@@ -124,7 +135,7 @@ fn words(line: &str) -> Vec<String> {
 
 impl Peer {
     fn new(name: &str, family: Family, caching: Caching, serves: Serves, program: Option<&'static str>) -> Peer {
-        Peer { name: name.to_string(), family, caching, serves, program, args: Vec::new() }
+        Peer { name: name.to_string(), family, caching, serves, program, args: Vec::new(), skip: None }
     }
 
     fn args(mut self, line: &str) -> Peer {
@@ -132,9 +143,9 @@ impl Peer {
         self
     }
 
-    /// The key of its samples: caching group and name.
-    pub fn key(&self) -> (Caching, String) {
-        (self.caching, self.name.clone())
+    /// Why it is left out of `workload`, if it is.
+    pub fn skips(&self, workload: Workload) -> Option<&'static str> {
+        self.skip.filter(|skip| (skip.workloads)(workload)).map(|skip| skip.why)
     }
 }
 
@@ -174,10 +185,20 @@ pub fn catalogue(launch: &Launch) -> Vec<Peer> {
                 .args(&format!("--foreground {hp_threads} {hp} {{src}} {{mnt}}")),
         );
         if caching == NoCache {
-            peers.push(
-                Peer::new("fuser simple", Fuser, caching, Serves::Tree, Some("fuser-simple"))
-                    .args(&format!("--data-dir {{src}} --mount-point {{mnt}} --n-threads {t}")),
-            );
+            peers.push(Peer {
+                skip: Some(Skip {
+                    workloads: |w| {
+                        matches!(
+                            w,
+                            Workload::DirCreate | Workload::DirList | Workload::DirListStat | Workload::DirUnlink
+                        )
+                    },
+                    why: "skipped: fuser's simple rewrites a whole directory for each entry made or removed \
+                         (150 creates/s at 1000 entries), so 10k entries take many minutes",
+                }),
+                ..Peer::new("fuser simple", Fuser, caching, Serves::Tree, Some("fuser-simple"))
+                    .args(&format!("--data-dir {{src}} --mount-point {{mnt}} --n-threads {t}"))
+            });
         }
         let (lifetimes, writeback) = match caching {
             NoCache => (zero, ""),

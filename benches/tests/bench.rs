@@ -19,8 +19,10 @@ fn scratch(tag: &str) -> PathBuf {
     dir
 }
 
+/// A launch that starts nothing: the catalogue only reads it.
 fn launch() -> Launch {
-    Launch { bin: PathBuf::from("/nonexistent"), threads: 1, cpu: None, base: scratch("base"), logs: scratch("logs") }
+    let nowhere = PathBuf::from("/nonexistent");
+    Launch { bin: nowhere.clone(), threads: 1, cpu: None, base: nowhere.clone(), logs: nowhere }
 }
 
 #[test]
