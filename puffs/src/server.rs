@@ -13,7 +13,19 @@ use crate::fuse::uring::Ring;
 use crate::session::{Handled, Session};
 use crate::settings::Settings;
 
-/// Handles requests on a non-blocking channel until the kernel is gone or `stop` is told.
+/// How an idle worker waits for the next request on `/dev/fuse`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Waiting {
+    /// In `read(2)` itself: one system call a request. For mounts whose forced stop ends the
+    /// connection (which wakes every reader with `ENODEV`), or that nothing stops by force.
+    InRead,
+    /// In `poll(2)` on the channel and the stop pipe, the channel non-blocking: a forced stop
+    /// wakes the workers where the connection cannot be ended (a user's mount, no fusectl).
+    /// An idle worker pays a read that finds nothing and a poll before each request.
+    InPoll,
+}
+
+/// Handles requests until the kernel is gone or `stop` is told.
 pub(crate) fn serve<F: FileSystem>(session: &Session<F>, stop: &Stop) -> Result<(), Errno> {
     let mut buf = Vec::new();
     loop {
@@ -87,15 +99,17 @@ fn serve_ring<F: FileSystem>(session: &Session<F>, ring: &Ring, stop: &Stop) -> 
 /// Serves `session` on the threads its settings ask for until the kernel is gone or `stop` is
 /// told; answers the first error a thread met. On `/dev/fuse`, that is this thread and
 /// `threads - 1` workers of `stack_size`; with io_uring, one worker per ring, and this thread
-/// for what still comes through `/dev/fuse` (forgets, interrupts).
-pub(crate) fn run<F: FileSystem>(session: &Arc<Session<F>>, stop: &Arc<Stop>) -> Result<(), Error> {
+/// for what still comes through `/dev/fuse` (forgets, interrupts). Workers start serving only
+/// once all of them started, so that a failed start never leaves one blocked in a read.
+pub(crate) fn run<F: FileSystem>(session: &Arc<Session<F>>, stop: &Arc<Stop>, waiting: Waiting) -> Result<(), Error> {
     let Settings { threads, stack_size, .. } = session.settings;
-    if let Err(e) = session.channel.set_nonblocking(true) {
-        return Err(Error::new("make the request channel non-blocking", e));
+    if let Err(e) = session.channel.set_nonblocking(waiting == Waiting::InPoll) {
+        return Err(Error::new("set the request channel's blocking mode", e));
     }
     let rings = session.rings().len();
     let workers_wanted = if rings > 0 { rings } else { threads - 1 };
     let mut workers = Vec::new();
+    let mut starts = Vec::new();
     for index in 0..workers_wanted {
         let session = session.clone();
         let name = if rings > 0 { format!("puffs-ring-{index}") } else { format!("puffs-worker-{}", index + 1) };
@@ -104,21 +118,34 @@ pub(crate) fn run<F: FileSystem>(session: &Arc<Session<F>>, stop: &Arc<Stop>) ->
             builder = builder.stack_size(size);
         }
         let worker_stop = stop.clone();
-        let work = move || match session.rings().get(index) {
-            Some(ring) => serve_ring(&session, ring, &worker_stop),
-            None => serve(&session, &worker_stop),
+        let (start, started) = std::sync::mpsc::channel::<()>();
+        let work = move || {
+            if started.recv().is_err() {
+                return Ok(()); // another worker could not start: none serves
+            }
+            match session.rings().get(index) {
+                Some(ring) => serve_ring(&session, ring, &worker_stop),
+                None => serve(&session, &worker_stop),
+            }
         };
         match builder.spawn(work) {
-            Ok(handle) => workers.push(handle),
+            Ok(handle) => {
+                workers.push(handle);
+                starts.push(start);
+            }
             Err(e) => {
-                // The workers already started leave before the error is answered.
-                stop.stop();
+                // The workers already started leave, without a request, before the error is
+                // answered.
+                drop(starts);
                 for worker in workers {
                     let _ = worker.join();
                 }
                 return Err(Error::new("start a worker thread", io_errno(&e)));
             }
         }
+    }
+    for start in starts {
+        let _ = start.send(());
     }
     let mut result = serve(session, stop);
     for worker in workers {

@@ -117,6 +117,10 @@ pub(crate) struct MountGuard {
     /// The `auto_unmount` watchdog, let go once the mount is undone or found gone.
     watchdog: Mutex<Option<Watchdog>>,
     done: AtomicBool,
+    /// The connection's `abort` file in the fusectl file system, opened when the mount was
+    /// made (root only). Opened then, it stays bound to this connection: once the connection
+    /// is gone, writing to it does nothing, even if a later mount gets the same number.
+    abort: Option<std::fs::File>,
 }
 
 impl MountGuard {
@@ -129,7 +133,11 @@ impl MountGuard {
         if identity.is_none() {
             log::warn!("the mount on {} is not in the mount table: it will not be unmounted by puffs", dir.display());
         }
-        MountGuard { dir, identity, unmounter, watchdog: Mutex::new(None), done: AtomicBool::new(false) }
+        let abort = identity.and_then(|identity| {
+            let path = format!("/sys/fs/fuse/connections/{}/abort", mount_table::fuse_connection(identity.dev));
+            std::fs::OpenOptions::new().write(true).open(path).ok()
+        });
+        MountGuard { dir, identity, unmounter, watchdog: Mutex::new(None), done: AtomicBool::new(false), abort }
     }
 
     /// Starts the `auto_unmount` watchdog: if this process ends without undoing the mount,
@@ -162,14 +170,22 @@ impl MountGuard {
         mount_table::top_at(&table, &self.dir).is_some_and(|e| e.id == identity.id && e.dev == identity.dev)
     }
 
+    /// Whether [`abort_connection`](MountGuard::abort_connection) can end the connection: the
+    /// fusectl file system showed it when the mount was made, and this process could open its
+    /// `abort` file (root).
+    pub(crate) fn can_abort_connection(&self) -> bool {
+        self.abort.is_some()
+    }
+
     /// Ends the FUSE connection of the mount at once, where the fusectl file system is mounted
     /// (`/sys/fs/fuse/connections/N/abort`): every waiting and later request fails with
-    /// `ENOTCONN`. Without fusectl, the connection ends when the server closes `/dev/fuse`.
+    /// `ENOTCONN`, and the server's reads with `ENODEV`; also once the mount was detached with
+    /// clients still inside. Without fusectl, or for a user who is not root, the connection
+    /// ends when the server closes `/dev/fuse`.
     pub(crate) fn abort_connection(&self) {
-        let Some(identity) = self.identity.filter(|_| self.is_present()) else { return };
-        let abort = format!("/sys/fs/fuse/connections/{}/abort", mount_table::fuse_connection(identity.dev));
-        if Path::new(&abort).exists() {
-            if let Err(e) = std::fs::write(&abort, "1") {
+        use std::io::Write;
+        if let Some(mut file) = self.abort.as_ref() {
+            if let Err(e) = file.write_all(b"1") {
                 log::warn!("abort the FUSE connection of {}: {e}", self.dir.display());
             }
         }

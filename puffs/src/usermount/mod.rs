@@ -24,7 +24,7 @@ use crate::fs::FileSystem;
 use crate::fuse::Channel;
 use crate::os::mount::{fuse_mount, resolve_mount_point, MountGuard};
 use crate::os::{daemon, signal};
-use crate::server::Stop;
+use crate::server::{Stop, Waiting};
 use crate::session::{Handled, Session};
 use crate::settings::{round_stack_size, MountFlags, MountInfo, MountOptions, Settings};
 #[cfg(doc)]
@@ -290,7 +290,9 @@ impl<F: FileSystem> Usermount<F, Unmounted> {
         };
         match outcome {
             Ok(info) => match Stop::new() {
-                Ok(stop) => Ok(Usermount { body: LiveBody { session, stop: Arc::new(stop), guard, info } }),
+                Ok(stop) => Ok(Usermount {
+                    body: LiveBody { session, stop: Arc::new(stop), guard, info, request_buf: Default::default() },
+                }),
                 Err(e) => Err(MountError::new(Error::new("make the stop pipe", e), Usermount::recover(session))),
             },
             Err(error) => Err(MountError::new(error, Usermount::recover(session))),
@@ -371,9 +373,13 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
         S: RunningState,
     {
         let live = self.live();
-        let mut buf = Vec::new();
-        match live.session.channel.receive(&mut buf, live.session.request_len) {
-            Ok(()) => Ok(match live.session.handle(&buf) {
+        // The usermount's buffer, grown once; a thread calling while another is inside gets
+        // one of its own.
+        let mut own = Vec::new();
+        let mut kept = live.request_buf.try_lock().ok();
+        let buf = kept.as_deref_mut().unwrap_or(&mut own);
+        match live.session.channel.receive(buf, live.session.request_len) {
+            Ok(()) => Ok(match live.session.handle(buf) {
                 Handled::Continue => Progress::Handled,
                 Handled::Destroyed => Progress::Finished,
             }),
@@ -455,7 +461,13 @@ impl<F: FileSystem, S: UsermountState> Usermount<F, S> {
             })),
             _ => None,
         };
-        let result = crate::server::run(&session, &stop);
+        // A forced stop that cannot end the connection must wake the workers itself: they
+        // then wait in poll(2) rather than in read(2), at a cost per request.
+        let waiting = match (&guard, session.settings.handle_signals) {
+            (Some(g), true) if !g.can_abort_connection() => Waiting::InPoll,
+            _ => Waiting::InRead,
+        };
+        let result = crate::server::run(&session, &stop, waiting);
         let _ = session.tell_unmount(UnmountFlags::FORCE);
         drop(_signals);
         // Notifiers may still hold the guard: unmount now (if the mount is still ours), not
