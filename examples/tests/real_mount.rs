@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::MountDir;
+
 use std::ffi::OsStr;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -14,23 +16,6 @@ use puffs::{
     puffs_fs, Context, Cookie, Errno, FileSystem, MountFlags, MountOptions, NewNode, Result, Usermount, Vattr, Vtype,
     REQUEST_LEN_MAX, REQUEST_LEN_MIN,
 };
-
-/// A mount point removed (and detached, should a test fail while mounted) when dropped.
-struct Dir(PathBuf);
-
-impl Dir {
-    fn new(tag: &str) -> Dir {
-        Dir(common::mount_point(tag))
-    }
-}
-
-impl Drop for Dir {
-    fn drop(&mut self) {
-        // Only a FUSE mount made on this fresh directory is detached, never what lies beneath.
-        common::detach_fuse(&self.0, None);
-        let _ = std::fs::remove_dir(&self.0);
-    }
-}
 
 fn is_mounted(dir: &Path) -> bool {
     let table = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
@@ -85,13 +70,13 @@ impl FileSystem for Pointer {
 /// the thread that hands the file system back.
 fn serve(
     fs: Pointer,
-    dir: &Dir,
+    dir: &MountDir,
     options: MountOptions,
 ) -> (puffs::Notifier, std::thread::JoinHandle<std::result::Result<Pointer, puffs::Error>>) {
     let running = Usermount::init(fs, "ptr")
         .handle_signals(false)
         .mount_options(options)
-        .mount(&dir.0, MountFlags::empty(), ROOT)
+        .mount(dir.as_path(), MountFlags::empty(), ROOT)
         .map_err(puffs::Error::from)
         .unwrap()
         .start();
@@ -106,15 +91,15 @@ fn pointing_at(target: u64) -> Pointer {
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn dropping_a_mounted_usermount_unmounts() {
     common::require_mount();
-    let dir = Dir::new("drop");
+    let dir = MountDir::new("drop");
     let mounted = Usermount::init(pointing_at(7), "ptr")
-        .mount(&dir.0, MountFlags::empty(), ROOT)
+        .mount(dir.as_path(), MountFlags::empty(), ROOT)
         .map_err(puffs::Error::from)
         .unwrap();
-    assert!(is_mounted(&dir.0));
-    assert_eq!(mounted.mount_point(), Some(dir.0.as_path()));
+    assert!(is_mounted(dir.as_path()));
+    assert_eq!(mounted.mount_point(), Some(dir.as_path()));
     drop(mounted);
-    assert!(!is_mounted(&dir.0), "no stale mount after drop");
+    assert!(!is_mounted(dir.as_path()), "no stale mount after drop");
 }
 
 #[test]
@@ -127,9 +112,9 @@ fn a_failed_mount_gives_the_usermount_back() {
     assert_eq!(error.errno(), Errno::ENOENT);
     assert!(error.to_string().contains("puffs-no-such-dir"), "{error}");
     // The same value, with its settings, mounts elsewhere.
-    let dir = Dir::new("retry");
-    let mounted = unmounted.mount(&dir.0, MountFlags::empty(), ROOT).map_err(puffs::Error::from).unwrap();
-    assert!(is_mounted(&dir.0));
+    let dir = MountDir::new("retry");
+    let mounted = unmounted.mount(dir.as_path(), MountFlags::empty(), ROOT).map_err(puffs::Error::from).unwrap();
+    assert!(is_mounted(dir.as_path()));
     drop(mounted);
 }
 
@@ -139,10 +124,10 @@ fn the_request_length_is_clamped_and_the_grant_reported() {
     common::require_mount();
     for (asked, granted) in [(0, REQUEST_LEN_MAX), (1, REQUEST_LEN_MIN), (usize::MAX, REQUEST_LEN_MAX), (65536, 65536)]
     {
-        let dir = Dir::new("reqlen");
+        let dir = MountDir::new("reqlen");
         let mounted = Usermount::init(pointing_at(7), "ptr")
             .max_request_len(asked)
-            .mount(&dir.0, MountFlags::empty(), ROOT)
+            .mount(dir.as_path(), MountFlags::empty(), ROOT)
             .map_err(puffs::Error::from)
             .unwrap();
         let info = mounted.mount_info();
@@ -158,25 +143,25 @@ fn the_request_length_is_clamped_and_the_grant_reported() {
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn unmount_from_inside_ends_the_loop_and_gives_the_fs_back() {
     common::require_mount();
-    let dir = Dir::new("exit");
+    let dir = MountDir::new("exit");
     let (notifier, server) = serve(pointing_at(7), &dir, MountOptions::default());
-    assert_eq!(std::fs::metadata(dir.0.join("name")).unwrap().ino(), 7);
+    assert_eq!(std::fs::metadata(dir.join("name")).unwrap().ino(), 7);
     notifier.unmount().unwrap();
     common::eventually("the end of the main loop", || server.is_finished());
     let fs = server.join().unwrap().unwrap();
     assert!(fs.lookups.load(Ordering::SeqCst) >= 1);
-    assert!(!is_mounted(&dir.0));
+    assert!(!is_mounted(dir.as_path()));
 }
 
 #[test]
 #[cfg_attr(puffs_cannot_mount, ignore = "needs root and /dev/fuse: run the tests as root (see README)")]
 fn the_kernel_forgetting_a_node_reclaims_it_and_invalidation_is_honoured() {
     common::require_mount();
-    let dir = Dir::new("forget");
+    let dir = MountDir::new("forget");
     let options = MountOptions::parse("entry_timeout=3600,attr_timeout=3600").unwrap();
     let fs = pointing_at(7);
     let (notifier, server) = serve(fs.clone(), &dir, options);
-    let name = dir.0.join("name");
+    let name = dir.join("name");
     assert_eq!(std::fs::metadata(&name).unwrap().ino(), 7);
     let looked_up = fs.lookups.load(Ordering::SeqCst);
     // Cached for an hour: the kernel does not ask again, even though the entry changed.

@@ -28,7 +28,7 @@ pub use program::Program;
 #[allow(unused_imports)]
 pub use real::{
     abort_connection, detach_fuse, fuse_connection, mount_point, require_mount, umount_when_idle, wait_mounted,
-    RealMount,
+    MountDir, RealMount,
 };
 
 /// Held by each test that sets this process's SIGUSR1 handler: one restoring the default while

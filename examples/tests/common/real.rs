@@ -101,6 +101,32 @@ pub fn wait_mounted(dir: &Path, mounted: bool) -> bool {
     false
 }
 
+/// A fresh mount point, removed (and its FUSE mount detached, should a test fail while
+/// mounted) when dropped. Dereferences to its path.
+pub struct MountDir(PathBuf);
+
+impl MountDir {
+    /// A new mount point named after `tag` (see [`mount_point`]).
+    pub fn new(tag: &str) -> MountDir {
+        MountDir(mount_point(tag))
+    }
+}
+
+impl std::ops::Deref for MountDir {
+    type Target = PathBuf;
+    fn deref(&self) -> &PathBuf {
+        &self.0
+    }
+}
+
+impl Drop for MountDir {
+    fn drop(&mut self) {
+        // Only a FUSE mount made on this fresh directory is detached, never what lies beneath.
+        detach_fuse(&self.0, None);
+        let _ = std::fs::remove_dir(&self.0);
+    }
+}
+
 /// A file system mounted for real through `/dev/fuse` on a temporary directory, served by a
 /// thread of this process. Dropping it unmounts (aborting the connection first if the file
 /// system no longer answers), so a failing test leaves no mount behind.

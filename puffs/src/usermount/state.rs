@@ -52,6 +52,9 @@ pub struct LiveBody<F: FileSystem> {
     pub(crate) stop: Arc<Stop>,
     pub(crate) guard: Option<Arc<MountGuard>>,
     pub(crate) info: MountInfo,
+    /// The request buffer of [`process_request`](crate::Usermount::process_request), kept
+    /// from call to call: a request can be a megabyte.
+    pub(crate) request_buf: std::sync::Mutex<Vec<u8>>,
 }
 
 impl UsermountState for Unmounted {
