@@ -60,7 +60,7 @@ pub enum Caching {
     None,
     /// A day's lifetimes, the writeback cache, the page cache kept across opens where the
     /// server says so (passthrough_hp's defaults; passthrough_ll `writeback,cache=always`;
-    /// puffs `attr_timeout=86400,entry_timeout=86400,writeback_cache`). fuser's simple has no
+    /// puffs `attr_timeout=86400,entry_timeout=86400,kernel_cache,writeback_cache`). fuser's simple has no
     /// such mode. FUSE passthrough excludes the writeback cache, so puffs's passthrough peer
     /// has the lifetimes only.
     Cached,
@@ -163,7 +163,7 @@ pub fn catalogue(launch: &Launch) -> Vec<Peer> {
         Peer::new(name, Puffs, caching, serves, Some(program)).args(&format!("-f -t {t} -o {options} {rest} {{mnt}}"))
     };
     let zero = "attr_timeout=0,entry_timeout=0";
-    let day = "attr_timeout=86400,entry_timeout=86400";
+    let day = "attr_timeout=86400,entry_timeout=86400,kernel_cache";
     let mut peers = Vec::new();
     for caching in [NoCache, Cached] {
         peers.push(Peer::new("tmpfs", Tmpfs, caching, Serves::Tree, None));

@@ -116,6 +116,13 @@ pub struct MountOptions {
     /// When the kernel drops cached file data: `auto_inval_data`, `explicit_inval_data`, or
     /// at every open by default.
     pub data_cache: DataCache,
+    /// `kernel_cache`: every open of a file keeps the data the kernel cached from earlier
+    /// opens (FUSE `FOPEN_KEEP_CACHE`, libfuse's option of the same name), so warm reads are
+    /// served from memory. Without it, each open drops the file's cached data (unless its
+    /// `node_open` answers [`OpenedFlags::KEEP_CACHE`](crate::OpenedFlags::KEEP_CACHE)). For
+    /// file systems whose files change only through this mount, or that announce other
+    /// changes with the notifier.
+    pub kernel_cache: bool,
     /// `writeback_cache`: the kernel caches writes and writes them back later, in larger
     /// requests (FUSE `WRITEBACK_CACHE`), for file systems that implement `node_write`. Its
     /// rules: the kernel keeps the file's size and modification time while it caches, and
@@ -240,6 +247,7 @@ impl MountOptions {
                 "auto_inval_data" => self.data_cache = DataCache::Auto,
                 "explicit_inval_data" => self.data_cache = DataCache::Explicit,
                 "writeback_cache" => self.writeback_cache = true,
+                "kernel_cache" => self.kernel_cache = true,
                 "direct_io_allow_mmap" => self.direct_io_allow_mmap = true,
                 _ => return Err(bad()),
             },
@@ -367,11 +375,12 @@ mod tests {
     fn mount_options_parse_with_their_values_and_refuse_the_unknown() {
         let options = MountOptions::parse(
             "ro,default_permissions,entry_timeout=2.5,negative_timeout=7,cache_symlinks,explicit_inval_data,\
-             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no,noacl,io_uring,passthrough",
+             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no,noacl,io_uring,passthrough,kernel_cache",
         )
         .expect("parses");
         assert_eq!(options.flags, MountFlags::RDONLY);
         assert!(options.default_permissions && options.cache_symlinks && options.writeback_cache);
+        assert!(options.kernel_cache && !MountOptions::default().kernel_cache);
         assert!(options.direct_io_allow_mmap && options.noacl && options.io_uring && options.passthrough);
         assert_eq!(options.entry_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(options.negative_timeout, Some(Duration::from_secs(7)));

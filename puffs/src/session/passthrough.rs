@@ -63,14 +63,19 @@ impl<F: FileSystem> Session<F> {
     }
 
     /// The `fuse_open_out` answering `opened`, an open of `node` (of a directory when `dir`):
-    /// with its backing file where the kernel can pass it through.
+    /// keeping the page cache when the mount says `kernel_cache`, with its backing file where
+    /// the kernel can pass it through.
     pub(super) fn open_out(&self, node: Cookie, opened: &Opened, dir: bool) -> abi::OpenOut {
-        let mut out = abi::OpenOut { fh: opened.handle.0, open_flags: opened.flags.bits(), backing_id: 0 };
+        let mut flags = opened.flags;
+        if !dir && self.settings.options.kernel_cache {
+            flags |= OpenedFlags::KEEP_CACHE;
+        }
+        let mut out = abi::OpenOut { fh: opened.handle.0, open_flags: flags.bits(), backing_id: 0 };
         let Some(file) = &opened.backing else { return out };
         if dir || !self.granted().contains(InitFlags::PASSTHROUGH) || self.backings.refused.load(Ordering::Relaxed) {
             return out;
         }
-        let flags = opened.flags - OpenedFlags::KEEP_CACHE;
+        let flags = flags - OpenedFlags::KEEP_CACHE;
         if flags.bits() & !abi::FOPEN_PASSTHROUGH_MASK != 0 {
             log::debug!("an open with {flags:?} is not passed through: the kernel takes no such flag with it");
             return out;
