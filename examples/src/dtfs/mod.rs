@@ -63,7 +63,7 @@ mod slab;
 mod tests;
 mod tree;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, RwLock};
 
@@ -71,6 +71,7 @@ use puffs::locks::LockTable;
 #[cfg(doc)]
 use puffs::FileSystem;
 use puffs::{Cookie, Vattr, Vtype};
+use rustc_hash::FxHashMap;
 
 use tree::{read_lock, Content, Directory, Node, Tree, BLOCK, CHUNK};
 
@@ -111,7 +112,7 @@ impl Dtfs {
         root.gid = nix::unistd::getgid().as_raw();
         root.blocksize = BLOCK as u32;
         root.birthtime = Some(root.ctime);
-        let mut nodes = HashMap::new();
+        let mut nodes = FxHashMap::default();
         nodes.insert(
             Dtfs::ROOT.0,
             Node {

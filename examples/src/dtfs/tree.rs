@@ -2,13 +2,14 @@
 //! accounting behind `ENOSPC` (file content, in sparse chunks, is `content`'s). The operations in `ops` work
 //! on it under the one lock of [`Dtfs`](super::Dtfs).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::ffi::{OsStr, OsString};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::SystemTime;
 
 use puffs::{Cookie, Cred, Errno, NewNode, Result, Vattr, Vtype};
+use rustc_hash::FxHashMap;
 
 use super::content::{chunk_bytes, FileMut};
 use super::Dtfs;
@@ -29,7 +30,7 @@ pub(super) const FIRST_ENTRY_POSITION: u64 = 2;
 
 #[derive(Debug)]
 pub(super) struct Tree {
-    pub(super) nodes: HashMap<u64, Node>,
+    pub(super) nodes: FxHashMap<u64, Node>,
     pub(super) next_ino: u64,
     /// Bytes in use: file chunks and extended attributes.
     pub(super) used: u64,

@@ -6,13 +6,13 @@
 //! directory above it, as libfuse's passthrough_ll does. Cookies are never reused, so the
 //! generation of every node is 0.
 
-use std::collections::HashMap;
 use std::fs::File;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, RwLock};
 
 use nix::errno::Errno;
+use rustc_hash::FxHashMap;
 
 use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::Result;
@@ -42,8 +42,8 @@ pub(super) struct Nodes {
 
 #[derive(Debug)]
 struct Table {
-    by_cookie: HashMap<Cookie, Arc<Node>>,
-    by_key: HashMap<(u64, u64), Cookie>,
+    by_cookie: FxHashMap<Cookie, Arc<Node>>,
+    by_key: FxHashMap<(u64, u64), Cookie>,
     next: u64,
 }
 
@@ -52,8 +52,8 @@ impl Nodes {
     pub(super) fn new(root: OwnedFd, key: (u64, u64), root_cookie: Cookie) -> Nodes {
         let node = Arc::new(Node { fd: root, key, vtype: Vtype::Dir });
         let table = Table {
-            by_cookie: HashMap::from([(root_cookie, node)]),
-            by_key: HashMap::from([(key, root_cookie)]),
+            by_cookie: FxHashMap::from_iter([(root_cookie, node)]),
+            by_key: FxHashMap::from_iter([(key, root_cookie)]),
             next: root_cookie.0 + 1,
         };
         Nodes { table: RwLock::new(table) }
@@ -109,7 +109,7 @@ pub(crate) enum Open {
 /// The open files and directories, by handle.
 #[derive(Debug, Default)]
 pub(super) struct Handles {
-    open: RwLock<HashMap<FileHandle, Arc<Open>>>,
+    open: RwLock<FxHashMap<FileHandle, Arc<Open>>>,
     next: AtomicU64,
 }
 

@@ -7,10 +7,11 @@
 //! again. Here an unknown target's interrupt waits; each request that starts takes its own
 //! interrupt if one waits, else answers the oldest waiting one `EAGAIN`, as libfuse does.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::fs::context::Interrupt;
+use rustc_hash::FxHashMap;
 
 /// How many interrupts of unknown targets wait at most: beyond, they are answered `EAGAIN` at
 /// once, so that a flood of them cannot grow memory.
@@ -19,7 +20,7 @@ const WAITING_MAX: usize = 256;
 #[derive(Debug, Default)]
 struct State {
     /// The interruption of every request being handled, by unique id.
-    in_flight: HashMap<u64, Arc<Interrupt>>,
+    in_flight: FxHashMap<u64, Arc<Interrupt>>,
     /// Interrupts whose target is not in flight: (the interrupt's unique id, its target's).
     waiting: VecDeque<(u64, u64)>,
     /// The interruptions of answered requests, for new ones to reuse: starting a request

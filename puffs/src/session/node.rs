@@ -8,12 +8,12 @@
 //! lookup answered on one worker thread can never be undone by a reclaim that another worker
 //! decided on earlier but ran later.
 
-use std::collections::HashMap;
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
 use crate::fs::cookie::Cookie;
 use crate::fuse::abi::ROOT_ID;
 use crate::settings::clamp_cookie_hash;
+use rustc_hash::FxHashMap;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Counts {
@@ -29,7 +29,7 @@ struct Counts {
 #[derive(Debug)]
 pub(crate) struct NodeTable {
     root: Cookie,
-    buckets: Box<[Mutex<HashMap<Cookie, Counts>>]>,
+    buckets: Box<[Mutex<FxHashMap<Cookie, Counts>>]>,
     /// Shared while nodes are handed out, exclusive while lookups are forgotten and nodes
     /// reclaimed.
     handouts: RwLock<()>,
@@ -40,7 +40,7 @@ pub(crate) type HandingOut<'a> = RwLockReadGuard<'a, ()>;
 
 impl NodeTable {
     pub(crate) fn new(root: Cookie, buckets: usize) -> NodeTable {
-        let buckets = (0..clamp_cookie_hash(buckets)).map(|_| Mutex::new(HashMap::new())).collect();
+        let buckets = (0..clamp_cookie_hash(buckets)).map(|_| Mutex::new(FxHashMap::default())).collect();
         NodeTable { root, buckets, handouts: RwLock::new(()) }
     }
 
@@ -64,7 +64,7 @@ impl NodeTable {
         cookie_of(self.root, nodeid)
     }
 
-    fn bucket(&self, cookie: Cookie) -> std::sync::MutexGuard<'_, HashMap<Cookie, Counts>> {
+    fn bucket(&self, cookie: Cookie) -> std::sync::MutexGuard<'_, FxHashMap<Cookie, Counts>> {
         // Fibonacci hashing spreads sequential cookies over the buckets.
         let hash = cookie.0.wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32;
         let index = (hash as usize) % self.buckets.len();
