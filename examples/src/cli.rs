@@ -120,8 +120,8 @@ pub fn usage(name: &str, about: &str, own: &[OwnOption]) -> String {
          -o OPTIONS   mount options, comma-separated: ro, allow_other, auto_unmount,\n               \
          default_permissions, noacl, fsname=NAME, attr_timeout=SECONDS, entry_timeout=SECONDS,\n               \
          negative_timeout=SECONDS, cache_symlinks, auto_inval_data, explicit_inval_data,\n               \
-         kernel_cache, writeback_cache, direct_io_allow_mmap, io_uring, passthrough, nosuid,\n               \
-         nodev, noexec, noatime, sync, dirsync; nodefault_permissions, noio_uring and\n               \
+         kernel_cache, writeback_cache, direct_io_allow_mmap, io_uring, passthrough, nostatx,\n               \
+         nosuid, nodev, noexec, noatime, sync, dirsync; nodefault_permissions, noio_uring and\n               \
          nopassthrough undo a default\n  \
          -f           stay in the foreground (default: detach once mounted)\n  \
          -d           dump every request and reply to stderr; implies -f\n  \

@@ -116,6 +116,14 @@ pub struct MountOptions {
     /// When the kernel drops cached file data: `auto_inval_data`, `explicit_inval_data`, or
     /// at every open by default.
     pub data_cache: DataCache,
+    /// `nostatx`: the kernel's `STATX` requests are refused (`ENOSYS`, after which it sends no
+    /// more), so `statx(2)` reports no birth time. By default they are answered from
+    /// `node_getattr` with [`Vattr::birthtime`](crate::Vattr::birthtime); but the attributes a
+    /// lookup or a listing brings carry no birth time, so the kernel then asks the file system
+    /// again for every stat that wants one, and Rust's `std::fs::metadata` always does: one
+    /// more round trip per stat of a freshly looked-up name. libfuse before 3.18 and fuser
+    /// answer no `STATX` either.
+    pub nostatx: bool,
     /// `kernel_cache`: every open of a file keeps the data the kernel cached from earlier
     /// opens (FUSE `FOPEN_KEEP_CACHE`, libfuse's option of the same name), so warm reads are
     /// served from memory. Without it, each open drops the file's cached data (unless its
@@ -248,6 +256,7 @@ impl MountOptions {
                 "explicit_inval_data" => self.data_cache = DataCache::Explicit,
                 "writeback_cache" => self.writeback_cache = true,
                 "kernel_cache" => self.kernel_cache = true,
+                "nostatx" | "statx" => self.nostatx = option == "nostatx",
                 "direct_io_allow_mmap" => self.direct_io_allow_mmap = true,
                 _ => return Err(bad()),
             },
@@ -375,12 +384,13 @@ mod tests {
     fn mount_options_parse_with_their_values_and_refuse_the_unknown() {
         let options = MountOptions::parse(
             "ro,default_permissions,entry_timeout=2.5,negative_timeout=7,cache_symlinks,explicit_inval_data,\
-             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no,noacl,io_uring,passthrough,kernel_cache",
+             writeback_cache,direct_io_allow_mmap,fsname=src,readdirplus=no,noacl,io_uring,passthrough,kernel_cache,nostatx",
         )
         .expect("parses");
         assert_eq!(options.flags, MountFlags::RDONLY);
         assert!(options.default_permissions && options.cache_symlinks && options.writeback_cache);
         assert!(options.kernel_cache && !MountOptions::default().kernel_cache);
+        assert!(options.nostatx && !MountOptions::default().nostatx);
         assert!(options.direct_io_allow_mmap && options.noacl && options.io_uring && options.passthrough);
         assert_eq!(options.entry_timeout, Some(Duration::from_millis(2500)));
         assert_eq!(options.negative_timeout, Some(Duration::from_secs(7)));

@@ -192,6 +192,7 @@ impl<F: FileSystem> Session<F> {
                 self.nodes.forget(forgotten, |cookie| self.reclaim(cookie));
                 Err(Errno::ENOSYS)
             }
+            Operation::Statx { .. } if self.settings.options.nostatx => Err(Errno::ENOSYS),
             Operation::Statx { .. } => {
                 // Answered from node_getattr: the birth time is one more attribute of Vattr.
                 let vattr = self.call(Op::Getattr { node }, ctx).vattr()?;
