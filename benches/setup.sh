@@ -90,7 +90,10 @@ cc -O2 -Wall -Wextra -Werror -o "$bin/raw_responder" "$workspace/benches/peers/r
 
 step "puffs examples (release)"
 cargo build -q --release -p puffs-examples --bins
+target=$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 for program in dtfs nullfs hello; do
-    cp "$(cargo metadata -q --format-version 1 --no-deps | python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')/release/$program" "$bin/puffs-$program"
+    # A new file renamed over the old one: a server still running keeps its own copy.
+    cp "$target/release/$program" "$bin/.puffs-$program.new"
+    mv -f "$bin/.puffs-$program.new" "$bin/puffs-$program"
 done
 echo "peers in $bin"
