@@ -114,7 +114,10 @@ impl<'a> ReadOut<'a> {
     }
 
     /// Answers up to [`size`](ReadOut::size) bytes of the host file `file` from `offset`, fewer
-    /// at its end. Errors of reading it are answered.
+    /// at its end. Errors of reading it are answered. On `/dev/fuse` a large read (32 KiB or
+    /// more) is spliced from the file into the kernel (FUSE's splice of a reply), so its bytes
+    /// never pass through the worker; elsewhere, and for small reads, they are copied through
+    /// the worker's buffer.
     pub fn reply_from_file(self, file: &impl AsFd, offset: u64) -> Result<Answered> {
         self.sink.send_file(file.as_fd(), offset, self.size)?;
         Ok(Answered { _private: () })
@@ -137,7 +140,7 @@ impl std::fmt::Debug for ReadOut<'_> {
 
 /// The bytes at `offset` of `file` into `buf`, reading again after a short read until `buf` is
 /// full or the file ends; answers how many.
-fn pread_full(file: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize> {
+pub(crate) fn pread_full(file: BorrowedFd<'_>, buf: &mut [u8], offset: u64) -> Result<usize> {
     let mut done = 0;
     while done < buf.len() {
         let at = i64::try_from(offset.saturating_add(done as u64)).map_err(|_| Errno::EINVAL)?;

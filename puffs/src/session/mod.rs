@@ -25,6 +25,7 @@ mod posix_acl;
 mod read;
 mod readdirplus;
 mod setid;
+mod splice;
 #[cfg(test)]
 mod tests;
 mod translate;
@@ -73,6 +74,8 @@ pub(crate) struct Session<F: FileSystem> {
     lock_waiters: LockWaiters,
     /// The backing files of passed-through opens.
     backings: Backings,
+    /// The channel refused a spliced reply: reads from files are copied (see `splice`).
+    splice_refused: AtomicBool,
     destroyed: AtomicBool,
     /// The file system already agreed to (or was told of) the unmount.
     pub(crate) unmount_told: AtomicBool,
@@ -121,6 +124,7 @@ impl<F: FileSystem> Session<F> {
             interrupts: Interrupts::default(),
             lock_waiters: LockWaiters::default(),
             backings: Backings::default(),
+            splice_refused: AtomicBool::new(false),
             destroyed: AtomicBool::new(false),
             unmount_told: AtomicBool::new(false),
             dump_lock: Mutex::new(()),

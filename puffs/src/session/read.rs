@@ -1,16 +1,18 @@
 //! `READ`: the file system answers through a [`ReadOut`], and the session sends its bytes to
 //! the kernel from where they are, behind a header built on the stack. A read into a buffer
 //! ([`ReadOut::fill`], [`ReadOut::reply_from_file`]) uses the worker's own, kept from one read
-//! to the next, so no read allocates or zero-fills.
+//! to the next, so no read allocates or zero-fills; a large read from a file is spliced
+//! instead, where the channel takes it (see `splice`).
 
 use std::cell::Cell;
+use std::os::fd::BorrowedFd;
 
 use nix::errno::Errno;
 
 use crate::fs::context::Context;
 use crate::fs::cookie::{Cookie, FileHandle};
 use crate::fs::dispatch::Op;
-use crate::fs::read::{ReadOut, ReadSink};
+use crate::fs::read::{pread_full, ReadOut, ReadSink};
 use crate::fs::FileSystem;
 use crate::fuse::abi::OutHeader;
 use crate::fuse::Channel;
@@ -55,6 +57,14 @@ impl<F: FileSystem> ReadSink for ReadReply<'_, F> {
         cut[0] = &header;
         self.sent.set(true);
         self.session.send(self.unique, &cut[..count]);
+    }
+
+    fn send_file(&self, file: BorrowedFd<'_>, offset: u64, size: usize) -> crate::fs::Result<()> {
+        if self.session.splice_file(self.unique, file, offset, size).is_some() {
+            self.sent.set(true);
+            return Ok(());
+        }
+        self.fill(size, &mut |buf| pread_full(file, buf, offset))
     }
 
     fn fill(&self, size: usize, read: &mut dyn FnMut(&mut [u8]) -> crate::fs::Result<usize>) -> crate::fs::Result<()> {
