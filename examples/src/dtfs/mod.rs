@@ -3,8 +3,9 @@
 //!
 //! It holds regular files (sparse: holes take no memory), directories, symbolic links, hard links,
 //! device nodes, FIFOs and sockets, with owners, modes, the three times and extended attributes.
-//! File bytes live in 64 KiB chunks carved from 2 MiB huge-page slabs, given back to the
-//! system when a removed file frees them.
+//! File bytes live in 64 KiB chunks carved from 2 MiB huge-page slabs; a removed file's
+//! slabs are kept for the next files (up to 1 GiB, which the kernel may take back whenever
+//! it needs memory), the rest given back to the system.
 //! Rename supports `RENAME_NOREPLACE` and `RENAME_EXCHANGE`. Space is bounded by a capacity
 //! (`ENOSPC` past it), reported by `statvfs`.
 //!

@@ -14,7 +14,7 @@
 //! Why spares: memory handed back is memory the next file must fault in again, a huge page
 //! zeroed each time; and on a virtual machine that reports free pages to its host (virtio
 //! balloon free page reporting, as on the machines this was measured on), a freed 2 MiB page
-//! is soon given to the host, and touching it again costs a host fault as well: a second
+//! is soon given to the host, and touching it again costs a host fault as well: a
 //! 512 MiB file written through FUSE went at 329 MB/s into fresh slabs, and at 1.5 GB/s into
 //! reused ones.
 

@@ -10,8 +10,9 @@
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::fs::context::Interrupt;
 use rustc_hash::FxHashMap;
+
+use crate::fs::context::Interrupt;
 
 /// How many interrupts of unknown targets wait at most: beyond, they are answered `EAGAIN` at
 /// once, so that a flood of them cannot grow memory.

@@ -10,10 +10,11 @@
 
 use std::sync::{Mutex, RwLock, RwLockReadGuard};
 
+use rustc_hash::FxHashMap;
+
 use crate::fs::cookie::Cookie;
 use crate::fuse::abi::ROOT_ID;
 use crate::settings::clamp_cookie_hash;
-use rustc_hash::FxHashMap;
 
 #[derive(Debug, Default, Clone, Copy)]
 struct Counts {
