@@ -4,6 +4,7 @@ use std::io::IoSlice;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 use nix::errno::Errno;
+use nix::sys::stat::{fstat, SFlag};
 
 use crate::fuse::abi;
 
@@ -12,6 +13,8 @@ use crate::fuse::abi;
 #[derive(Debug)]
 pub struct Channel {
     fd: OwnedFd,
+    /// Whether `fd` is a character device (`/dev/fuse`), not a socket.
+    device: bool,
 }
 
 impl Channel {
@@ -20,7 +23,14 @@ impl Channel {
 
     /// A channel on `fd`.
     pub fn new(fd: OwnedFd) -> Channel {
-        Channel { fd }
+        let device = fstat(&fd).is_ok_and(|st| SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFCHR);
+        Channel { fd, device }
+    }
+
+    /// Whether the channel is `/dev/fuse`, which takes a reply spliced from a pipe as one
+    /// message; a socket would cut it into several.
+    pub fn is_device(&self) -> bool {
+        self.device
     }
 
     /// Reads one message of at most `capacity` bytes into `buf` (cleared first); retries on

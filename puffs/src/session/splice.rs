@@ -68,7 +68,8 @@ impl<F: FileSystem> Session<F> {
     /// Answers request `unique` with up to `size` bytes of `file` from `offset` by splicing;
     /// `None` when it did not (the caller copies instead), else whether the kernel took it.
     pub(super) fn splice_file(&self, unique: u64, file: BorrowedFd<'_>, offset: u64, size: usize) -> Option<bool> {
-        if size < SPLICE_MIN || !self.rings().is_empty() || self.splice_refused.load(Ordering::Relaxed) {
+        let spliceable = self.channel.is_device() && self.rings().is_empty();
+        if size < SPLICE_MIN || !spliceable || self.splice_refused.load(Ordering::Relaxed) {
             return None;
         }
         // How much the reply holds, known before its header goes into the pipe: the file's
