@@ -237,16 +237,19 @@ impl<F: FileSystem> Session<F> {
             }
         };
         let h = request.header;
-        self.dump(format_args!(
-            "-> {} unique {} node {} uid {} gid {} pid {}: {}",
-            opcode::name(h.opcode),
-            h.unique,
-            h.nodeid,
-            h.uid,
-            h.gid,
-            h.pid,
-            request.op
-        ));
+        if self.settings.opdump {
+            // Arguments are evaluated before dump looks at the setting: not for every request.
+            self.dump(format_args!(
+                "-> {} unique {} node {} uid {} gid {} pid {}: {}",
+                opcode::name(h.opcode),
+                h.unique,
+                h.nodeid,
+                h.uid,
+                h.gid,
+                h.pid,
+                request.op
+            ));
+        }
         if let Operation::Interrupt { unique: target } = request.op {
             if let Some(retry) = self.interrupts.interrupt(h.unique, target) {
                 self.send_error(retry, Errno::EAGAIN);
