@@ -82,6 +82,20 @@ fn clean_up_on_signals(base: PathBuf) {
     });
 }
 
+/// The order of `n` peers in round `round`: a shuffle (Fisher-Yates, xorshift), the same in
+/// every run.
+fn round_order(n: usize, round: usize) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut state = 0x2545_f491_4f6c_dd1d_u64 ^ (round as u64 + 1).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    for i in (1..n).rev() {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        order.swap(i, (state % (i as u64 + 1)) as usize);
+    }
+    order
+}
+
 fn main() {
     if !nix::unistd::geteuid().is_root() || !Path::new("/dev/fuse").exists() {
         println!("peers: needs root and /dev/fuse; nothing measured");
@@ -158,10 +172,10 @@ fn main() {
     let started = Instant::now();
     for round in 0..rounds {
         let round_started = Instant::now();
-        // Rotate the order so that no peer always runs first, or right after the same one.
-        let n = running.len().max(1);
-        for k in 0..running.len() {
-            let (i, peer) = &running[(k + round) % n];
+        // A new order each round, so that no peer always runs first, or right after the same
+        // one: what a peer leaves behind (memory to free, files to forget) slows the next one.
+        for &k in &round_order(running.len(), round) {
+            let (i, peer) = &running[k];
             for workload in workloads::sequence() {
                 if !workload.runs_on(peer.peer.caching, peer.peer.serves) {
                     continue;

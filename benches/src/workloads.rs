@@ -167,17 +167,6 @@ pub fn drop_caches() -> io::Result<()> {
     Ok(())
 }
 
-/// Touches and frees `bytes` of memory, so that the pages the next writer gets are ones the
-/// machine backs already. On a virtual machine that hands free pages back to its host (virtio
-/// balloon free page reporting), a page freed a while ago costs a host fault at its next use:
-/// without this, a peer that writes right after another one freed its file wrote several times
-/// faster than one that wrote after a peer that freed nothing, whatever the peers.
-fn warm_memory(bytes: usize) {
-    let mut touched: Vec<u8> = Vec::with_capacity(bytes);
-    touched.resize(bytes, 1);
-    drop(std::hint::black_box(touched));
-}
-
 fn per_second(count: usize, elapsed: Duration) -> f64 {
     count as f64 / elapsed.as_secs_f64().max(1e-9)
 }
@@ -258,7 +247,6 @@ pub fn run(workload: Workload, root: &Path, serves: Serves, sizes: &Sizes) -> io
             Ok(per_second(sizes.ops, start.elapsed()))
         }
         Workload::SeqWrite => {
-            warm_memory(sizes.mib * CHUNK);
             let mut chunk = template(CHUNK);
             let start = Instant::now();
             let mut file = File::create(root.join(BIG))?;
